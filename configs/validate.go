@@ -1,0 +1,289 @@
+package configs
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// InjectFormats are the trace formats chain.inject accepts.
+var InjectFormats = []string{"w3c", "b3", "jaeger", "sw8"}
+
+// applyDefaults fills every zero value that has a default. It is the one
+// place defaults are applied.
+func (c *Config) applyDefaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = Duration(DefaultShutdownTimeout)
+	}
+	if c.Admin.Listen == "" {
+		c.Admin.Listen = DefaultAdminListen
+	}
+	if c.Admin.TokenEnv == "" {
+		c.Admin.TokenEnv = DefaultAdminTokenEnv
+	}
+	c.Admin.Token = os.Getenv(c.Admin.TokenEnv)
+	if c.Chain.Header == "" {
+		c.Chain.Header = DefaultChainHeader
+	}
+	if c.Chain.Inject == nil {
+		c.Chain.Inject = slices.Clone(DefaultInject)
+	}
+	for _, s := range c.Services {
+		if s == nil {
+			continue
+		}
+		if s.Timeout == 0 {
+			s.Timeout = Duration(DefaultServiceTimeout)
+		}
+		if s.FailTimeout == 0 {
+			s.FailTimeout = Duration(DefaultFailTimeout)
+		}
+		if s.MaxConns == 0 {
+			s.MaxConns = DefaultMaxConns
+		}
+	}
+	for _, r := range c.Routes {
+		if r == nil {
+			continue
+		}
+		for i, m := range r.Match.Methods {
+			r.Match.Methods[i] = strings.ToUpper(m)
+		}
+	}
+}
+
+// errorf records a problem at path, placed at the nearest line known for
+// path or one of its parents (a missing key has no line of its own).
+func (c *Config) errorf(errs *Errors, path, format string, args ...any) {
+	line := 0
+	for p := path; p != ""; p = parent(p) {
+		if l, ok := c.lines[p]; ok {
+			line = l
+			break
+		}
+	}
+	*errs = append(*errs, &Error{File: c.File, Line: line, Key: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func parent(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+func (c *Config) validate() Errors {
+	var errs Errors
+	if err := checkHostPort(c.Listen); err != nil {
+		c.errorf(&errs, "listen", "%v", err)
+	}
+	if c.MaxBody <= 0 {
+		c.errorf(&errs, "max_body", "must be above 0")
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				c.errorf(&errs, "trusted_proxies["+strconv.Itoa(i)+"]", "%q is neither an IP address nor a CIDR prefix", p)
+			}
+		}
+	}
+	c.validateAdmin(&errs)
+	if !isToken(c.Chain.Header) {
+		c.errorf(&errs, "chain.header", "%q is not a valid header name", c.Chain.Header)
+	}
+	for i, f := range c.Chain.Inject {
+		if !slices.Contains(InjectFormats, f) {
+			c.errorf(&errs, "chain.inject["+strconv.Itoa(i)+"]", "unknown format %q (want one of %s)", f, strings.Join(InjectFormats, ", "))
+		}
+	}
+	if len(c.Services) == 0 {
+		c.errorf(&errs, "services", "at least one service is required")
+	}
+	for _, name := range sortedKeys(c.Services) {
+		c.validateService(&errs, name, c.Services[name])
+	}
+	if len(c.Routes) == 0 {
+		c.errorf(&errs, "routes", "at least one route is required")
+	}
+	names := map[string]int{}
+	matches := map[string]int{}
+	for i, r := range c.Routes {
+		path := "routes[" + strconv.Itoa(i) + "]"
+		if r == nil {
+			c.errorf(&errs, path, "empty route")
+			continue
+		}
+		c.validateRoute(&errs, path, r)
+		if j, dup := names[r.Name]; dup && r.Name != "" {
+			c.errorf(&errs, path+".name", "route name %q is already used by routes[%d]", r.Name, j)
+		}
+		names[r.Name] = i
+		key := r.Match.key()
+		if j, dup := matches[key]; dup {
+			c.errorf(&errs, path+".match", "same match as routes[%d] (%s): this route would never be used", j, c.Routes[j].Name)
+		}
+		matches[key] = i
+	}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	return errs
+}
+
+func (c *Config) validateAdmin(errs *Errors) {
+	if err := checkHostPort(c.Admin.Listen); err != nil {
+		c.errorf(errs, "admin.listen", "%v", err)
+		return
+	}
+	if c.Admin.Token == "" && !IsLoopback(c.Admin.Listen) {
+		c.errorf(errs, "admin.listen", "%s listens beyond loopback, so a bearer token is required: set the environment variable %s (named by admin.token_env)", c.Admin.Listen, c.Admin.TokenEnv)
+	}
+}
+
+func (c *Config) validateService(errs *Errors, name string, s *Service) {
+	path := "services." + name
+	if s == nil {
+		c.errorf(errs, path, "empty service: it needs targets")
+		return
+	}
+	if !isName(name) {
+		c.errorf(errs, path, "service name %q may use only letters, digits, '-', '_' and '.'", name)
+	}
+	if len(s.Targets) == 0 {
+		c.errorf(errs, path+".targets", "at least one target (host:port) is required")
+	}
+	for i, t := range s.Targets {
+		if err := checkHostPort(t); err != nil {
+			c.errorf(errs, path+".targets["+strconv.Itoa(i)+"]", "%v", err)
+		} else if h, _, _ := net.SplitHostPort(t); h == "" {
+			c.errorf(errs, path+".targets["+strconv.Itoa(i)+"]", "target %q needs a host", t)
+		}
+	}
+	if s.MaxConns < 0 {
+		c.errorf(errs, path+".max_conns", "must be above 0")
+	}
+}
+
+func (c *Config) validateRoute(errs *Errors, path string, r *Route) {
+	if r.Name == "" {
+		c.errorf(errs, path+".name", "every route needs a name")
+	} else if !isName(r.Name) {
+		c.errorf(errs, path+".name", "route name %q may use only letters, digits, '-', '_' and '.'", r.Name)
+	}
+	m := r.Match
+	if m.Path != "" && m.PathPrefix != "" {
+		c.errorf(errs, path+".match.path", "give path or path_prefix, not both")
+	}
+	if m.Path != "" && !strings.HasPrefix(m.Path, "/") {
+		c.errorf(errs, path+".match.path", "%q must start with /", m.Path)
+	}
+	if m.PathPrefix != "" && !strings.HasPrefix(m.PathPrefix, "/") {
+		c.errorf(errs, path+".match.path_prefix", "%q must start with /", m.PathPrefix)
+	}
+	for i, meth := range m.Methods {
+		if !isToken(meth) {
+			c.errorf(errs, path+".match.methods["+strconv.Itoa(i)+"]", "%q is not a valid method", meth)
+		}
+	}
+	for name := range m.Headers {
+		if !isToken(name) {
+			c.errorf(errs, path+".match.headers."+name, "%q is not a valid header name", name)
+		}
+	}
+	switch {
+	case r.Upstream != "" && (r.Old != "" || r.New != ""):
+		c.errorf(errs, path+".upstream", "a route has either upstream (plain) or old/new (migration), not both")
+	case r.Upstream == "" && r.Old == "":
+		c.errorf(errs, path, "route %q needs upstream, or old (and new) to migrate between", r.Name)
+	}
+	for _, ref := range []struct{ key, name string }{{"upstream", r.Upstream}, {"old", r.Old}, {"new", r.New}} {
+		if ref.name != "" && c.Services[ref.name] == nil {
+			c.errorf(errs, path+"."+ref.key, "unknown service %q (known: %s)", ref.name, strings.Join(sortedKeys(c.Services), ", "))
+		}
+	}
+	if r.Old != "" && r.Old == r.New {
+		c.errorf(errs, path+".new", "old and new are the same service %q", r.Old)
+	}
+}
+
+// key is a canonical form of the match, to find routes that shadow others.
+func (m Match) key() string {
+	methods := slices.Clone(m.Methods)
+	slices.Sort(methods)
+	var hs []string
+	for k, v := range m.Headers {
+		hs = append(hs, strings.ToLower(k)+"="+v)
+	}
+	slices.Sort(hs)
+	return strings.ToLower(m.Host) + "\x00" + m.Path + "\x00" + m.PathPrefix + "\x00" +
+		strings.Join(methods, ",") + "\x00" + strings.Join(hs, "\x00")
+}
+
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q has an invalid port", addr)
+	}
+	return nil
+}
+
+// IsLoopback reports whether a host:port listens on loopback only.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// isToken reports whether s is an RFC 9110 token (header names, methods).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func isName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,401 @@
+// Package demo is cutover's self-contained tour: it starts demo services on
+// loopback, puts the gateway in front of them with a generated config, and
+// drives traffic through it, printing what happens. It needs no files,
+// network or setup beyond the binary.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/gateway"
+)
+
+// Options tune the tour.
+type Options struct {
+	// Requests is how many requests the load phase drives; 0 means 2000.
+	Requests int
+	// Stay keeps the gateway and services running after the tour until ctx ends.
+	Stay bool
+	// Out receives the tour's narration.
+	Out io.Writer
+}
+
+// DefaultRequests is the load phase's size when Options.Requests is 0.
+const DefaultRequests = 2000
+
+// Run runs the tour.
+func Run(ctx context.Context, opt Options) error {
+	if opt.Requests <= 0 {
+		opt.Requests = DefaultRequests
+	}
+	out := opt.Out
+	p := func(format string, args ...any) { fmt.Fprintf(out, format, args...) }
+
+	// Two instances of the old service, one of the new: the route sends
+	// everything to old until gray rules move tenants over.
+	oldA, err := startService("order-v1", "a")
+	if err != nil {
+		return err
+	}
+	defer oldA.close()
+	oldB, err := startService("order-v1", "b")
+	if err != nil {
+		return err
+	}
+	defer oldB.close()
+	newA, err := startService("order-v2", "a")
+	if err != nil {
+		return err
+	}
+	defer newA.close()
+	dead, err := freeAddr() // a port nobody listens on
+	if err != nil {
+		return err
+	}
+
+	dir, err := os.MkdirTemp("", "cutover-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	listen, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	adminAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	cfgText := fmt.Sprintf(demoConfig, listen, adminAddr, oldA.addr, oldB.addr, newA.addr, dead)
+	cfgPath := filepath.Join(dir, "cutover.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
+		return err
+	}
+	cfg, err := configs.Load(cfgPath)
+	if err != nil {
+		return fmt.Errorf("demo config: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	g, err := gateway.New(cfg, cfgPath, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	go func() { _ = g.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = g.Shutdown(sctx)
+	}()
+	adminLn, err := net.Listen("tcp", adminAddr)
+	if err != nil {
+		return err
+	}
+	admin := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = admin.Serve(adminLn) }()
+	defer admin.Close()
+
+	base := "http://" + listen
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+
+	p("cutover demo\n============\n\n")
+	p("Started on loopback:\n")
+	p("  order-v1  (old)  %s, %s\n", oldA.addr, oldB.addr)
+	p("  order-v2  (new)  %s\n", newA.addr)
+	p("  gateway          %s\n", base)
+	p("  admin            http://%s\n\n", adminAddr)
+	p("Config (%s):\n%s\n", cfgPath, indent(cfgText))
+
+	p("1. A request without trace headers gets a new chain ID, returned in X-Chain-Id\n")
+	r, err := call(client, "GET", base+"/api/orders/7", nil)
+	if err != nil {
+		return err
+	}
+	p("   GET /api/orders/7 -> %d, X-Chain-Id: %s\n   served by %s; upstream saw traceparent %s\n\n", r.status, r.chainID, r.served(), r.upstreamTraceparent())
+
+	const incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	p("2. An incoming W3C traceparent is continued: same chain, a new span for this hop\n")
+	r, err = call(client, "GET", base+"/api/orders/8", map[string]string{"traceparent": incoming})
+	if err != nil {
+		return err
+	}
+	p("   sent     traceparent %s\n   upstream traceparent %s\n   X-Chain-Id %s\n\n", incoming, r.upstreamTraceparent(), r.chainID)
+
+	p("3. A malformed trace header is replaced, never forwarded\n")
+	r, err = call(client, "GET", base+"/api/orders/9", map[string]string{"traceparent": "00-00000000000000000000000000000000-00f067aa0ba902b7-01"})
+	if err != nil {
+		return err
+	}
+	p("   sent an all-zero trace ID; upstream got %s\n\n", r.upstreamTraceparent())
+
+	p("4. Failures become clear statuses with the chain ID in a JSON body\n")
+	for _, c := range []struct{ path, what string }{
+		{"/api/payments/1", "route to a service that is down"},
+		{"/nowhere", "no route matches"},
+	} {
+		r, err = call(client, "GET", base+c.path, nil)
+		if err != nil {
+			return err
+		}
+		p("   GET %-16s (%s) -> %d %s", c.path, c.what, r.status, r.body)
+	}
+	p("\n")
+
+	p("5. Load: %d requests, 8 at a time, spread over the two old instances\n", opt.Requests)
+	stats, err := drive(ctx, client, base+"/api/orders/", opt.Requests, 8, out)
+	if err != nil {
+		return err
+	}
+	p("   %d requests in %s (%.0f req/s), statuses %v, latency p50 %s p99 %s\n",
+		stats.n, stats.elapsed.Round(time.Millisecond), float64(stats.n)/stats.elapsed.Seconds(),
+		stats.statuses, stats.p50.Round(time.Microsecond), stats.p99.Round(time.Microsecond))
+	p("   served by: %s\n\n", stats.servedBy())
+
+	p("6. The admin API (http://%s)\n", adminAddr)
+	if err := printRoutes(client, "http://"+adminAddr, out); err != nil {
+		return err
+	}
+	p("\n   Try: curl http://%s/api/routes\n        curl http://%s/metrics\n", adminAddr, adminAddr)
+	if opt.Stay {
+		p("\nEverything keeps running; press Ctrl-C to stop.\n")
+		p("   curl -i %s/api/orders/1\n", base)
+		<-ctx.Done()
+	}
+	return nil
+}
+
+const demoConfig = `listen: "%s"
+admin:
+  listen: "%s"
+chain:
+  header: X-Chain-Id
+  inject: [w3c, b3]
+services:
+  order-v1: { targets: ["%s", "%s"], timeout: 2s }
+  order-v2: { targets: ["%s"], timeout: 2s }
+  payments: { targets: ["%s"], timeout: 1s }
+routes:
+  - name: orders
+    match: { path_prefix: /api/orders, methods: [GET, POST] }
+    old: order-v1
+    new: order-v2
+  - name: payments
+    match: { path_prefix: /api/payments }
+    upstream: payments
+`
+
+// service is one demo upstream: it answers with its name and what trace
+// headers it received, so the tour can show them.
+type service struct {
+	name, instance, addr string
+	srv                  *http.Server
+}
+
+func startService(name, instance string) (*service, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &service{name: name, instance: instance, addr: ln.Addr().String()}
+	s.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"service":     s.name,
+			"instance":    s.instance,
+			"path":        r.URL.Path,
+			"traceparent": r.Header.Get("traceparent"),
+			"b3":          r.Header.Get("b3"),
+		})
+	})}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+func (s *service) close() { _ = s.srv.Close() }
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+type answer struct {
+	status  int
+	chainID string
+	body    string
+	fields  map[string]any
+}
+
+func (a answer) served() string {
+	return fmt.Sprintf("%v/%v", a.fields["service"], a.fields["instance"])
+}
+
+func (a answer) upstreamTraceparent() string { return fmt.Sprint(a.fields["traceparent"]) }
+
+func call(client *http.Client, method, url string, headers map[string]string) (answer, error) {
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		return answer{}, err
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return answer{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return answer{}, err
+	}
+	a := answer{status: resp.StatusCode, chainID: resp.Header.Get("X-Chain-Id"), body: string(body)}
+	_ = json.Unmarshal(body, &a.fields)
+	return a, nil
+}
+
+type loadStats struct {
+	n        int
+	elapsed  time.Duration
+	statuses map[int]int
+	served   map[string]int
+	p50, p99 time.Duration
+}
+
+func (s loadStats) servedBy() string {
+	keys := make([]string, 0, len(s.served))
+	for k := range s.served {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, s.served[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// drive sends n requests with the given concurrency, showing progress.
+func drive(ctx context.Context, client *http.Client, url string, n, workers int, out io.Writer) (loadStats, error) {
+	var next, done atomic.Int64
+	var mu sync.Mutex
+	st := loadStats{n: n, statuses: map[int]int{}, served: map[string]int{}}
+	lat := make([]time.Duration, 0, n)
+	var firstErr error
+	start := time.Now()
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				fmt.Fprintf(out, "   ... %d/%d\n", done.Load(), n)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) || ctx.Err() != nil {
+					return
+				}
+				t0 := time.Now()
+				a, err := call(client, "GET", fmt.Sprint(url, i), nil)
+				d := time.Since(t0)
+				done.Add(1)
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+					}
+				} else {
+					st.statuses[a.status]++
+					st.served[a.served()]++
+					lat = append(lat, d)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	st.elapsed = time.Since(start)
+	if firstErr != nil {
+		return st, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		st.p50 = lat[len(lat)/2]
+		st.p99 = lat[len(lat)*99/100]
+	}
+	return st, nil
+}
+
+func printRoutes(client *http.Client, admin string, out io.Writer) error {
+	resp, err := client.Get(admin + "/api/routes")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Routes []struct {
+			Name     string            `json:"name"`
+			Serving  string            `json:"serving"`
+			Requests map[string]uint64 `json:"requests"`
+			Targets  []struct {
+				Service string `json:"service"`
+				Addr    string `json:"addr"`
+				Up      bool   `json:"up"`
+			} `json:"targets"`
+		} `json:"routes"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return err
+	}
+	for _, r := range v.Routes {
+		fmt.Fprintf(out, "   route %-9s serving %-9s requests %v\n", r.Name, r.Serving, r.Requests)
+		for _, t := range r.Targets {
+			state := "up"
+			if !t.Up {
+				state = "down (skipped after a failed connection)"
+			}
+			fmt.Fprintf(out, "      %-9s %s %s\n", t.Service, t.Addr, state)
+		}
+	}
+	return nil
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
+}

@@ -1,0 +1,137 @@
+package gateway
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// AdminHandler serves the admin API. When a token is configured every
+// path but /healthz and /readyz requires "Authorization: Bearer <token>";
+// the probes stay open because they reveal nothing and orchestrators call
+// them without credentials.
+func (g *Gateway) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", g.serveReady)
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		g.metrics.writeTo(w, g.snap.Load())
+	})
+	mux.HandleFunc("GET /api/routes", g.serveRoutes)
+	mux.HandleFunc("POST /api/reload", g.serveReload)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": "no such admin endpoint", "path": r.URL.Path})
+	})
+	return g.authorize(mux)
+}
+
+func (g *Gateway) authorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := g.snap.Load().cfg.Admin.Token
+		if token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="cutover admin"`)
+				writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "a valid bearer token is required"})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
+	checks := map[string]string{"config": "ok"}
+	status := http.StatusOK
+	if g.draining.Load() {
+		checks["server"] = "draining"
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
+}
+
+// routeInfo is one element of GET /api/routes.
+type routeInfo struct {
+	Name     string            `json:"name"`
+	Upstream string            `json:"upstream,omitempty"`
+	Old      string            `json:"old,omitempty"`
+	New      string            `json:"new,omitempty"`
+	Serving  string            `json:"serving"`
+	Percent  float64           `json:"percent"`
+	Match    any               `json:"match"`
+	Requests map[string]uint64 `json:"requests"`
+	Targets  []targetInfo      `json:"targets"`
+}
+
+type targetInfo struct {
+	Service string `json:"service"`
+	Addr    string `json:"addr"`
+	Up      bool   `json:"up"`
+}
+
+func (g *Gateway) serveRoutes(w http.ResponseWriter, r *http.Request) {
+	snap := g.snap.Load()
+	now := time.Now().UnixNano()
+	out := make([]routeInfo, 0, len(snap.routes))
+	for i, rt := range snap.table.Routes() {
+		rs := snap.routes[i]
+		rc := snap.cfg.Routes[i]
+		info := routeInfo{
+			Name: rt.Name, Upstream: rt.Upstream, Old: rt.Old, New: rt.New,
+			Serving:  rs.serve.name,
+			Match:    rc.Match,
+			Requests: map[string]uint64{},
+		}
+		for side := range numSides {
+			var n uint64
+			for class := range 5 {
+				n += rs.metrics.requests[side][class].Load()
+			}
+			if n > 0 || side == rs.side {
+				info.Requests[sideNames[side]] = n
+			}
+		}
+		for _, name := range []string{rt.Upstream, rt.Old, rt.New} {
+			if svc := snap.services[name]; svc != nil {
+				for _, t := range svc.targets {
+					info.Targets = append(info.Targets, targetInfo{Service: name, Addr: t.addr, Up: t.up(now)})
+				}
+			}
+		}
+		out = append(out, info)
+	}
+	g.reloadMu.Lock()
+	lastErr := g.lastErr
+	g.reloadMu.Unlock()
+	cfgInfo := map[string]any{"file": g.path, "loaded_at": snap.loaded.UTC().Format(time.RFC3339)}
+	if lastErr != nil {
+		cfgInfo["last_reload_error"] = lastErr.Error()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"routes": out, "config": cfgInfo})
+}
+
+func (g *Gateway) serveReload(w http.ResponseWriter, r *http.Request) {
+	res, err := g.Reload()
+	if err != nil {
+		status := http.StatusUnprocessableEntity
+		if err == ErrNoConfigFile {
+			status = http.StatusConflict
+		}
+		writeJSON(w, status, map[string]any{"reloaded": false, "error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"reloaded": true, "changed": res.Changed, "restart_required": res.RestartRequired})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,295 @@
+// Package gateway is cutover's inline proxy: the fasthttp server, one
+// keep-alive client pool per upstream target, chain-ID tagging, header
+// hygiene, the mapping of failures to statuses, configuration reloads and
+// the admin API.
+//
+// The running configuration is an immutable snapshot behind an
+// atomic.Pointer. A request loads it once and keeps it to the end, so a
+// reload never changes a request half-way; a reload builds a new snapshot
+// and swaps it in only when the new file is valid.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cutover/cutover/chain"
+	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/router"
+)
+
+// Version is the binary's version, set at build time with
+// -ldflags "-X github.com/cutover/cutover/gateway.Version=v1.2.3".
+var Version = "dev"
+
+// HeaderSide names the service that answered, on responses when
+// debug_headers is on.
+const HeaderSide = "X-Cutover-Side"
+
+// Server limits that are not configurable: generous for real clients,
+// bounded against slow or hostile ones.
+const (
+	clientReadBuffer  = 16 << 10 // also the largest request header block
+	clientReadTimeout = 60 * time.Second
+	clientIdleTimeout = 120 * time.Second
+)
+
+// Gateway proxies requests by the current configuration snapshot.
+// Its methods are safe for concurrent use.
+type Gateway struct {
+	snap    atomic.Pointer[snapshot]
+	metrics *metrics
+	log     *slog.Logger
+	server  *fasthttp.Server
+
+	reloadMu sync.Mutex // serialises reloads; guards the fields below
+	path     string     // the config file, "" when built from a Config value
+	clients  map[clientKey]*fasthttp.HostClient
+	applied  []byte // the file content of the running configuration
+	lastErr  error  // the last failed reload, until one succeeds
+
+	errorLog throttle
+	draining atomic.Bool // set by Shutdown; /readyz then fails
+}
+
+// snapshot is one compiled configuration. It never changes once published.
+type snapshot struct {
+	cfg         *configs.Config
+	table       *router.Table
+	services    map[string]*service
+	routes      []routeState // by router.Route.Index
+	chainHeader string
+	inject      chain.Format
+	trusted     []netip.Prefix
+	loaded      time.Time
+}
+
+// routeState is what the hot path needs of one route.
+type routeState struct {
+	serve   *service
+	side    int
+	metrics *routeMetrics
+}
+
+// New builds a gateway for cfg. path is the file cfg came from, used by
+// Reload; it may be empty.
+func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
+	g := &Gateway{
+		metrics: newMetrics(),
+		log:     log,
+		path:    path,
+		clients: map[clientKey]*fasthttp.HostClient{},
+	}
+	g.errorLog.every = time.Second
+	snap, err := g.compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	g.snap.Store(snap)
+	g.metrics.lastReload.Store(snap.loaded.Unix())
+	g.server = &fasthttp.Server{
+		Handler:                       g.handle,
+		ErrorHandler:                  g.handleParseError,
+		Name:                          "cutover",
+		NoDefaultServerHeader:         true,
+		NoDefaultDate:                 true,
+		NoDefaultContentType:          true,
+		DisablePreParseMultipartForm:  true,
+		DisableHeaderNamesNormalizing: false,
+		MaxRequestBodySize:            int(cfg.MaxBody),
+		ReadBufferSize:                clientReadBuffer,
+		ReadTimeout:                   clientReadTimeout,
+		IdleTimeout:                   clientIdleTimeout,
+		CloseOnShutdown:               true,
+		SecureErrorLogMessage:         true,
+		Logger:                        fasthttpLogger{log},
+	}
+	return g, nil
+}
+
+// compile turns a validated config into a snapshot, reusing upstream
+// clients whose address and settings did not change.
+func (g *Gateway) compile(cfg *configs.Config) (*snapshot, error) {
+	s := &snapshot{
+		cfg:         cfg,
+		table:       router.New(cfg.Routes),
+		services:    map[string]*service{},
+		chainHeader: cfg.Chain.Header,
+		loaded:      time.Now(),
+	}
+	for _, name := range cfg.Chain.Inject {
+		f, err := chain.ParseFormat(name)
+		if err != nil {
+			return nil, err
+		}
+		s.inject |= f
+	}
+	for _, p := range cfg.TrustedProxies {
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			return nil, err
+		}
+		s.trusted = append(s.trusted, prefix)
+	}
+	clients := map[clientKey]*fasthttp.HostClient{}
+	for key, hc := range g.clients {
+		clients[key] = hc
+	}
+	used := map[clientKey]*fasthttp.HostClient{}
+	for name, sc := range cfg.Services {
+		s.services[name] = newService(name, sc, clients, g.metrics)
+		for _, t := range s.services[name].targets {
+			used[clientKey{t.addr, s.services[name].timeout, sc.MaxConns}] = t.client
+		}
+	}
+	for _, r := range s.table.Routes() {
+		side := sideUpstream
+		if r.Upstream == "" {
+			side = sideOld
+		}
+		s.routes = append(s.routes, routeState{
+			serve:   s.services[r.Service()],
+			side:    side,
+			metrics: g.metrics.route(r.Name),
+		})
+	}
+	g.clients = used
+	return s, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("trusted proxy %q is neither an address nor a CIDR prefix", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// scratchPool holds per-request byte buffers for header values.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// handle proxies one request. It owns ctx only until it returns.
+func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
+	snap := g.snap.Load()
+	req := &ctx.Request
+	g.metrics.inflight.Add(1)
+	defer g.metrics.inflight.Add(-1)
+
+	c := chain.Extract(&req.Header, snap.chainHeader)
+	var idBuf [32]byte
+	chainID := c.Trace.AppendHex(idBuf[:0])
+
+	if hasConflictingFraming(&req.Header) {
+		g.reject(ctx, reasonFraming, chainID, snap.chainHeader)
+		return
+	}
+	route := snap.table.Match(req.Header.Host(), req.Header.Method(), ctx.Path(), &req.Header)
+	if route == nil {
+		g.reject(ctx, reasonNoRoute, chainID, snap.chainHeader)
+		return
+	}
+	rs := &snap.routes[route.Index]
+	svc := rs.serve
+
+	bp := scratchPool.Get().(*[]byte)
+	defer scratchPool.Put(bp)
+	upgrade := isUpgrade(&req.Header)
+	*bp = prepareUpstreamRequest(ctx, snap.trusted, upgrade, *bp)
+	*bp = tagUpstream(&req.Header, &c, snap, *bp)
+	if svc.host != nil {
+		req.Header.SetHostBytes(svc.host)
+	}
+	// Keep the Host header byte for byte: fasthttp would otherwise rebuild
+	// it from the parsed URI.
+	req.UseHostHeader = true
+
+	if upgrade {
+		g.tunnel(ctx, rs, chainID, snap.chainHeader)
+		return
+	}
+
+	sent := time.Now()
+	if _, err := svc.do(req, &ctx.Response, sent); err != nil {
+		g.upstreamFailed(ctx, rs, err, chainID, snap.chainHeader)
+		return
+	}
+	svc.metrics.observe(time.Since(sent))
+	resp := &ctx.Response
+	cleanUpstreamResponse(resp)
+	resp.Header.SetBytesV(snap.chainHeader, chainID)
+	if snap.cfg.DebugHeaders {
+		resp.Header.Set(HeaderSide, sideNames[rs.side])
+	}
+	rs.metrics.count(rs.side, resp.StatusCode())
+}
+
+// upstreamFailed answers a request whose upstream call failed.
+func (g *Gateway) upstreamFailed(ctx *fasthttp.RequestCtx, rs *routeState, err error, chainID []byte, chainHeader string) {
+	reason := upstreamReason(err)
+	rs.serve.metrics.fail(reason)
+	writeError(ctx, reason, chainID, chainHeader)
+	rs.metrics.count(rs.side, ctx.Response.StatusCode())
+	if g.errorLog.allow() {
+		g.log.Warn("upstream failed", "service", rs.serve.name, "reason", reason, "err", err, "chain_id", string(chainID))
+	}
+}
+
+// reject answers a request the gateway refuses to forward.
+func (g *Gateway) reject(ctx *fasthttp.RequestCtx, reason string, chainID []byte, chainHeader string) {
+	g.metrics.reject(reason)
+	writeError(ctx, reason, chainID, chainHeader)
+}
+
+// handleParseError answers a request fasthttp could not read: malformed,
+// headers too large, or a body over max_body.
+func (g *Gateway) handleParseError(ctx *fasthttp.RequestCtx, err error) {
+	snap := g.snap.Load()
+	g.reject(ctx, parseErrorReason(err), nil, snap.chainHeader)
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (g *Gateway) Serve(ln net.Listener) error {
+	return g.server.Serve(ln)
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// to finish, at most until ctx ends.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.draining.Store(true)
+	return g.server.ShutdownWithContext(ctx)
+}
+
+// Config returns the running configuration. Callers must not modify it.
+func (g *Gateway) Config() *configs.Config { return g.snap.Load().cfg }
+
+// throttle lets an event through at most once per interval, so a failing
+// upstream cannot flood the log from the hot path.
+type throttle struct {
+	every time.Duration
+	next  atomic.Int64
+}
+
+func (t *throttle) allow() bool {
+	now := time.Now().UnixNano()
+	next := t.next.Load()
+	return now >= next && t.next.CompareAndSwap(next, now+int64(t.every))
+}
+
+// fasthttpLogger routes fasthttp's own messages into slog at debug level:
+// they are per-connection noise (client resets) that metrics already count.
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...))
+}

@@ -129,8 +129,11 @@ var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind == yaml.AliasNode {
+		// Aliases cannot nest without bound here: the schema is a few
+		// levels deep and a node of the wrong shape is not descended into.
 		n = n.Alias
 	}
+
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return // "key:" or "key: ~" reads as absent
 	}

@@ -67,6 +67,7 @@ type snapshot struct {
 	services    map[string]*service
 	routes      []routeState // by router.Route.Index
 	chainHeader string
+	chainCanon  []byte // chainHeader in fasthttp's normalised form
 	inject      chain.Format
 	trusted     []netip.Prefix
 	loaded      time.Time
@@ -123,6 +124,7 @@ func (g *Gateway) compile(cfg *configs.Config) (*snapshot, error) {
 		table:       router.New(cfg.Routes),
 		services:    map[string]*service{},
 		chainHeader: cfg.Chain.Header,
+		chainCanon:  canonicalKey(cfg.Chain.Header),
 		loaded:      time.Now(),
 	}
 	for _, name := range cfg.Chain.Inject {
@@ -176,8 +178,15 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// scratchPool holds per-request byte buffers for header values.
-var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+// requestState is per-request working memory, pooled: the header scan
+// escapes through chain.Headers, and would otherwise cost an allocation
+// per request.
+type requestState struct {
+	scan    headerScan
+	scratch []byte
+}
+
+var statePool = sync.Pool{New: func() any { return &requestState{scratch: make([]byte, 0, 256)} }}
 
 // handle proxies one request. It owns ctx only until it returns.
 func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
@@ -186,11 +195,18 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	g.metrics.inflight.Add(1)
 	defer g.metrics.inflight.Add(-1)
 
-	c := chain.Extract(&req.Header, snap.chainHeader)
+	st := statePool.Get().(*requestState)
+	defer func() {
+		st.scan = headerScan{}
+		statePool.Put(st)
+	}()
+	scan := &st.scan
+	scan.scanRequest(&req.Header, snap.chainHeader, snap.chainCanon)
+	c := chain.Extract(scan, snap.chainHeader)
 	var idBuf [32]byte
 	chainID := c.Trace.AppendHex(idBuf[:0])
 
-	if hasConflictingFraming(&req.Header) {
+	if hasConflictingFraming(scan) {
 		g.reject(ctx, reasonFraming, chainID, snap.chainHeader)
 		return
 	}
@@ -202,11 +218,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	rs := &snap.routes[route.Index]
 	svc := rs.serve
 
-	bp := scratchPool.Get().(*[]byte)
-	defer scratchPool.Put(bp)
-	upgrade := isUpgrade(&req.Header)
-	*bp = prepareUpstreamRequest(ctx, snap.trusted, upgrade, *bp)
-	*bp = tagUpstream(&req.Header, &c, snap, *bp)
+	upgrade := isUpgrade(scan)
+	st.scratch = prepareUpstreamRequest(ctx, scan, snap.trusted, upgrade, st.scratch)
+	st.scratch = tagUpstream(&req.Header, scan, &c, snap, st.scratch)
 	if svc.host != nil {
 		req.Header.SetHostBytes(svc.host)
 	}

@@ -7,24 +7,14 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// hopHeaders apply to one connection only and are never forwarded
-// (RFC 9110 §7.6.1). Proxy-Connection and Keep-Alive are legacy forms of
-// the same; Proxy-Authenticate and Proxy-Authorization are addressed to
-// this proxy (RFC 9110 §11.7); TE and Trailer negotiate transfer coding
-// for this hop (RFC 9110 §10.1.4, RFC 9112 §6). Expect is answered by the
-// gateway itself (RFC 9110 §10.1.1), which has read the whole body.
-var hopHeaders = [...]string{
-	fasthttp.HeaderConnection, "Proxy-Connection", fasthttp.HeaderKeepAlive,
-	fasthttp.HeaderProxyAuthenticate, fasthttp.HeaderProxyAuthorization,
-	fasthttp.HeaderTE, fasthttp.HeaderTrailer, fasthttp.HeaderTransferEncoding,
-	fasthttp.HeaderUpgrade,
-}
-
-const (
-	headerXForwardedFor   = "X-Forwarded-For"
-	headerXForwardedProto = "X-Forwarded-Proto"
-	headerXForwardedHost  = "X-Forwarded-Host"
-)
+// Hop-by-hop headers apply to one connection only and are never forwarded
+// (RFC 9110 §7.6.1): Connection, Proxy-Connection and Keep-Alive (legacy
+// forms of the same), Proxy-Authenticate and Proxy-Authorization, which are
+// addressed to this proxy (RFC 9110 §11.7), TE and Trailer, which negotiate
+// transfer coding for this hop (RFC 9110 §10.1.4, RFC 9112 §6),
+// Transfer-Encoding and Upgrade. They are the watched headers wConnection
+// to wUpgrade. Expect is answered by the gateway itself (RFC 9110 §10.1.1),
+// which has read the whole body before forwarding.
 
 // prepareUpstreamRequest is the one audited place where a client's request
 // headers are rewritten before they go upstream:
@@ -33,113 +23,117 @@ const (
 //     names, are removed (RFC 9110 §7.6.1), except that an upgrade keeps
 //     Connection and Upgrade so the tunnel can be negotiated end to end;
 //   - X-Forwarded-For gets the client's address appended, and
-//     X-Forwarded-Proto and X-Forwarded-Host are set, when the direct peer
-//     is a trusted proxy; from anyone else the three are replaced, so a
-//     client cannot forge its address;
-//   - the Host header is kept as the client sent it unless the service
-//     sets one.
+//     X-Forwarded-Proto and X-Forwarded-Host are set when absent, if the
+//     direct peer is a trusted proxy; from anyone else the three are
+//     replaced, so a client cannot forge its address;
+//   - the Host header is kept as the client sent it (the caller applies a
+//     service's host override).
 //
-// scratch is a reusable buffer; the possibly grown buffer is returned.
-func prepareUpstreamRequest(ctx *fasthttp.RequestCtx, trusted []netip.Prefix, upgrade bool, scratch []byte) []byte {
+// s is the scan of the same request; scratch is a reusable buffer, and the
+// possibly grown buffer is returned.
+func prepareUpstreamRequest(ctx *fasthttp.RequestCtx, s *headerScan, trusted []netip.Prefix, upgrade bool, scratch []byte) []byte {
 	h := &ctx.Request.Header
-	if !upgrade {
-		if conn := h.Peek(fasthttp.HeaderConnection); len(conn) > 0 {
-			// Copied: deleting headers may move the bytes conn points to.
-			scratch = append(scratch[:0], conn...)
-			for rest := scratch; len(rest) > 0; {
+	if upgrade {
+		for i := wProxyConnection; i < wUpgrade; i++ {
+			s.del(h, i)
+		}
+	} else {
+		if s.has(wConnection) {
+			for rest := s.values[wConnection]; len(rest) > 0; {
 				var name []byte
 				name, rest = nextToken(rest)
-				if len(name) > 0 {
+				if len(name) > 0 && !bytes.EqualFold(name, []byte("close")) && !bytes.EqualFold(name, []byte("keep-alive")) {
 					h.DelBytes(name)
 				}
 			}
 		}
-		for _, name := range hopHeaders {
-			h.Del(name)
-		}
-	} else {
-		for _, name := range hopHeaders[1:] {
-			if name != fasthttp.HeaderUpgrade {
-				h.Del(name)
-			}
+		for i := wConnection; i <= wUpgrade; i++ {
+			s.del(h, i)
 		}
 	}
-	h.Del(fasthttp.HeaderExpect)
+	s.del(h, wExpect)
 
 	ip, _ := netip.AddrFromSlice(ctx.RemoteIP())
 	ip = ip.Unmap()
-	prior := h.Peek(headerXForwardedFor)
-	if len(prior) > 0 && isTrusted(ip, trusted) {
+	if prior := s.values[wXForwardedFor]; len(prior) > 0 && isTrusted(ip, trusted) {
 		scratch = append(scratch[:0], prior...)
 		scratch = append(scratch, ", "...)
 		scratch = ip.AppendTo(scratch)
-		h.SetBytesV(headerXForwardedFor, scratch)
-		if len(h.Peek(headerXForwardedProto)) == 0 {
-			h.Set(headerXForwardedProto, scheme(ctx))
+		h.SetCanonical(watchedCanonical[wXForwardedFor], scratch)
+		if !s.has(wXForwardedProto) {
+			h.SetCanonical(watchedCanonical[wXForwardedProto], scheme(ctx))
 		}
-		if len(h.Peek(headerXForwardedHost)) == 0 {
-			h.SetBytesV(headerXForwardedHost, h.Host())
+		if !s.has(wXForwardedHost) {
+			h.SetCanonical(watchedCanonical[wXForwardedHost], h.Host())
 		}
 		return scratch
 	}
 	scratch = ip.AppendTo(scratch[:0])
-	h.SetBytesV(headerXForwardedFor, scratch)
-	h.Set(headerXForwardedProto, scheme(ctx))
-	h.SetBytesV(headerXForwardedHost, h.Host())
+	h.SetCanonical(watchedCanonical[wXForwardedFor], scratch)
+	h.SetCanonical(watchedCanonical[wXForwardedProto], scheme(ctx))
+	h.SetCanonical(watchedCanonical[wXForwardedHost], h.Host())
 	return scratch
 }
 
-// cleanUpstreamResponse removes hop-by-hop headers from an upstream's
-// response before it goes to the client. The client connection's own
-// keep-alive is the server's business, not the upstream's.
+// cleanUpstreamResponse removes hop-by-hop headers, and those the
+// upstream's Connection header names, from its response before it goes to
+// the client. The client connection's own keep-alive is the server's
+// business, not the upstream's.
 func cleanUpstreamResponse(resp *fasthttp.Response) {
 	h := &resp.Header
-	if conn := h.Peek(fasthttp.HeaderConnection); len(conn) > 0 && !bytes.EqualFold(conn, []byte("close")) {
-		// Copied: deleting headers may move the bytes conn points to.
-		rest := append([]byte(nil), conn...)
-		for len(rest) > 0 {
-			var name []byte
-			name, rest = nextToken(rest)
-			if len(name) > 0 && !bytes.EqualFold(name, []byte("close")) {
-				h.DelBytes(name)
+	var present uint32
+	var named [128]byte
+	namedLen := 0
+	for k, v := range h.All() {
+		if i, ok := watchedIndex[string(k)]; ok && i <= wUpgrade {
+			present |= 1 << i
+			if i == wConnection && len(v) <= len(named) {
+				namedLen = copy(named[:], v) // copied: deleting moves header bytes
 			}
 		}
 	}
-	for _, name := range hopHeaders {
-		h.Del(name)
+	if present == 0 {
+		return
+	}
+	for rest := named[:namedLen]; len(rest) > 0; {
+		var name []byte
+		name, rest = nextToken(rest)
+		if len(name) > 0 && !bytes.EqualFold(name, []byte("close")) && !bytes.EqualFold(name, []byte("keep-alive")) {
+			h.DelBytes(name)
+		}
+	}
+	for i := wConnection; i <= wUpgrade; i++ {
+		if present&(1<<i) != 0 {
+			h.DelBytes(watchedCanonical[i])
+		}
 	}
 	h.ResetConnectionClose()
 }
 
 // hasConflictingFraming reports a request that carries both
-// Transfer-Encoding: chunked and Content-Length. RFC 9112 §6.3 lets a
-// server reject it, and a proxy must, since the two framings disagree on
-// where the next request starts (request smuggling).
-func hasConflictingFraming(h *fasthttp.RequestHeader) bool {
-	if h.ContentLength() != -1 {
-		return false
-	}
-	raw := h.RawHeaders()
-	for len(raw) > 0 {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = nil
-		}
-		const cl = "content-length"
-		if len(line) > len(cl) && bytes.EqualFold(line[:len(cl)], []byte(cl)) &&
-			(line[len(cl)] == ':' || line[len(cl)] == ' ' || line[len(cl)] == '\t') {
-			return true
-		}
-	}
-	return false
+// Transfer-Encoding and Content-Length. RFC 9112 §6.3 lets a server reject
+// it, and a proxy must, since the two framings disagree on where the next
+// request starts (request smuggling). fasthttp itself lets chunked win.
+func hasConflictingFraming(s *headerScan) bool {
+	return s.has(wTransferEncoding) && s.has(wContentLength)
 }
 
 // isUpgrade reports a request asking to switch protocols (RFC 9110 §7.8),
 // such as a WebSocket handshake.
-func isUpgrade(h *fasthttp.RequestHeader) bool {
-	return len(h.Peek(fasthttp.HeaderUpgrade)) > 0 && h.ConnectionUpgrade()
+func isUpgrade(s *headerScan) bool {
+	return s.has(wUpgrade) && s.has(wConnection) && hasToken(s.values[wConnection], "upgrade")
+}
+
+// hasToken reports whether a comma-separated header value lists token.
+func hasToken(v []byte, token string) bool {
+	for len(v) > 0 {
+		var t []byte
+		t, v = nextToken(v)
+		if bytes.EqualFold(t, []byte(token)) {
+			return true
+		}
+	}
+	return false
 }
 
 func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
@@ -151,11 +145,16 @@ func isTrusted(ip netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-func scheme(ctx *fasthttp.RequestCtx) string {
+var (
+	schemeHTTP  = []byte("http")
+	schemeHTTPS = []byte("https")
+)
+
+func scheme(ctx *fasthttp.RequestCtx) []byte {
 	if ctx.IsTLS() {
-		return "https"
+		return schemeHTTPS
 	}
-	return "http"
+	return schemeHTTP
 }
 
 // nextToken splits the next comma-separated token off a header value.

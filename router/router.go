@@ -41,12 +41,11 @@ type Route struct {
 	// services of a migration route (Upstream is then empty).
 	Upstream, Old, New string
 
-	host       []byte // lower case, no port
-	path       []byte
-	prefix     []byte // without a trailing slash, except for "/"
-	exact      bool
-	methods    [][]byte
-	headers    []headerMatch
+	host        []byte // lower case, no port
+	path        []byte
+	exact       bool
+	methods     [][]byte
+	headers     []headerMatch
 	specificity [5]int
 }
 

@@ -1,0 +1,197 @@
+package configs
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const validBase = `
+services:
+  app: { targets: ["127.0.0.1:9001"] }
+routes:
+  - name: all
+    upstream: app
+`
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(validBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != DefaultListen || c.Admin.Listen != DefaultAdminListen || c.MaxBody != DefaultMaxBody {
+		t.Errorf("listen %q admin %q max_body %v: defaults not applied", c.Listen, c.Admin.Listen, c.MaxBody)
+	}
+	if c.Chain.Header != DefaultChainHeader || strings.Join(c.Chain.Inject, ",") != "w3c" {
+		t.Errorf("chain %+v: defaults not applied", c.Chain)
+	}
+	s := c.Services["app"]
+	if s.Timeout.D() != DefaultServiceTimeout || s.FailTimeout.D() != DefaultFailTimeout || s.MaxConns != DefaultMaxConns {
+		t.Errorf("service %+v: defaults not applied", s)
+	}
+	if c.ShutdownTimeout.D() != DefaultShutdownTimeout {
+		t.Errorf("shutdown_timeout %v", c.ShutdownTimeout)
+	}
+}
+
+func TestValues(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(`
+listen: "127.0.0.1:8080"
+max_body: 64KiB
+shutdown_timeout: 1m30s
+trusted_proxies: ["10.0.0.0/8", "192.168.1.1"]
+chain: { header: X-Request-Chain, inject: [w3c, b3, jaeger, sw8] }
+services:
+  old: { targets: ["127.0.0.1:9001", "localhost:9002"], timeout: 250ms, max_conns: 8 }
+  new: { targets: ["127.0.0.1:9101"] }
+routes:
+  - name: orders
+    match: { path_prefix: /api/orders, methods: [get, POST], headers: { X-Env: blue } }
+    old: old
+    new: new
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxBody != 64<<10 || c.ShutdownTimeout.D() != 90*time.Second {
+		t.Errorf("max_body %d shutdown %v", c.MaxBody, c.ShutdownTimeout)
+	}
+	if got := c.Services["old"]; got.Timeout.D() != 250*time.Millisecond || got.MaxConns != 8 || len(got.Targets) != 2 {
+		t.Errorf("service old %+v", got)
+	}
+	if got := c.Routes[0].Match.Methods; got[0] != "GET" {
+		t.Errorf("methods %v: not upper-cased", got)
+	}
+	if c.Line("routes[0].old") != 13 {
+		t.Errorf("line of routes[0].old is %d, want 13", c.Line("routes[0].old"))
+	}
+}
+
+// TestErrors checks that each kind of mistake is reported at its line and
+// key, with a message that says what to write instead.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       string // "line: key: message fragment"
+	}{
+		{"unknown top-level key", "lisen: x\n" + validBase, `t.yaml:1: lisen: unknown key "lisen" (did you mean "listen"?)`},
+		{"unknown nested key in a flow map", `
+services:
+  app: { targets: ["127.0.0.1:9001"], timeot: 3s }
+routes: [{ name: all, upstream: app }]
+`, `t.yaml:3: services.app.timeot: unknown key "timeot" (did you mean "timeout"?)`},
+		{"bad duration", `
+services:
+  app: { targets: ["127.0.0.1:9001"], timeout: 3 }
+routes: [{ name: all, upstream: app }]
+`, `t.yaml:3: services.app.timeout: invalid duration "3"`},
+		{"bad size", "max_body: 12 parsecs\n" + validBase, `t.yaml:1: max_body: invalid size "12 parsecs"`},
+		{"wrong shape", "routes: orders\nservices: {}\n", `t.yaml:1: routes: want a list, got "orders"`},
+		{"not a number", `
+services:
+  app: { targets: ["127.0.0.1:9001"], max_conns: many }
+routes: [{ name: all, upstream: app }]
+`, `t.yaml:3: services.app.max_conns: want a whole number, got "many"`},
+		{"unknown service", `
+services:
+  app: { targets: ["127.0.0.1:9001"] }
+routes:
+  - name: all
+    upstream: ap
+`, `t.yaml:6: routes[0].upstream: unknown service "ap" (known: app)`},
+		{"route without service", `
+services:
+  app: { targets: ["127.0.0.1:9001"] }
+routes:
+  - name: all
+`, `t.yaml:5: routes[0]: route "all" needs upstream, or old (and new)`},
+		{"both upstream and old", `
+services:
+  app: { targets: ["127.0.0.1:9001"] }
+  b: { targets: ["127.0.0.1:9002"] }
+routes:
+  - name: all
+    upstream: app
+    old: b
+`, `t.yaml:7: routes[0].upstream: a route has either upstream`},
+		{"duplicate route name", validBase + "  - name: all\n    match: { path: /x }\n    upstream: app\n", `t.yaml:7: routes[1].name: route name "all" is already used by routes[0]`},
+		{"duplicate match", validBase + "  - name: two\n    upstream: app\n", `t.yaml:7: routes[1].match: same match as routes[0] (all)`},
+		{"path without slash", `
+services: { app: { targets: ["127.0.0.1:9001"] } }
+routes: [{ name: all, upstream: app, match: { path_prefix: api } }]
+`, `t.yaml:3: routes[0].match.path_prefix: "api" must start with /`},
+		{"target without port", `
+services: { app: { targets: ["127.0.0.1"] } }
+routes: [{ name: all, upstream: app }]
+`, `t.yaml:2: services.app.targets[0]: "127.0.0.1" is not host:port`},
+		{"unknown inject format", "chain: { inject: [w3c, zipkin] }\n" + validBase, `t.yaml:1: chain.inject[1]: unknown format "zipkin"`},
+		{"admin beyond loopback without token", "admin: { listen: \"0.0.0.0:9901\", token_env: CUTOVER_TEST_UNSET_TOKEN }\n" + validBase,
+			`t.yaml:1: admin.listen: 0.0.0.0:9901 listens beyond loopback, so a bearer token is required: set the environment variable CUTOVER_TEST_UNSET_TOKEN`},
+		{"bad trusted proxy", "trusted_proxies: [10.0.0.0/33]\n" + validBase, `t.yaml:1: trusted_proxies[0]: "10.0.0.0/33" is neither`},
+		{"yaml syntax", "services: {\n", `t.yaml:1: YAML syntax:`},
+		{"empty file", "", `t.yaml: the file is empty`},
+		{"two documents", validBase + "---\nlisten: x\n", `a config file holds one YAML document`},
+		{"no routes", "services: { app: { targets: [\"127.0.0.1:1\"] } }\n", `routes: at least one route is required`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			var errs Errors
+			if !errors.As(err, &errs) {
+				t.Fatalf("error %T is not configs.Errors", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error:\n%v\nwant it to contain:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAllErrorsReportedAtOnce(t *testing.T) {
+	_, err := Parse("t.yaml", []byte(`
+listen: nope
+services:
+  app: { targets: ["127.0.0.1:9001"], timeout: soon }
+routes: [{ name: all, upstream: app, nope: 1 }]
+`))
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 2 {
+		t.Fatalf("want 2 decode errors at once, got %v", err)
+	}
+}
+
+func TestAdminTokenFromEnv(t *testing.T) {
+	t.Setenv("CUTOVER_TEST_TOKEN", "s3cret")
+	c, err := Parse("t.yaml", []byte("admin: { listen: \"0.0.0.0:9901\", token_env: CUTOVER_TEST_TOKEN }\n"+validBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Admin.Token != "s3cret" {
+		t.Errorf("token %q", c.Admin.Token)
+	}
+}
+
+func TestExamplesAreValid(t *testing.T) {
+	files, err := filepath.Glob("examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example configs found: %v", err)
+	}
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err %v, want not-exist", err)
+	}
+}

@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"bytes"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cutover/cutover/chain"
+)
+
+// Headers the gateway reads or rewrites on every request. One pass over
+// the received header block finds them all; afterwards only the headers
+// actually present are deleted. fasthttp's Del and Peek normalise their
+// key on every call, which made them most of the gateway's own per-request
+// cost.
+const (
+	// Hop-by-hop (see hopHeaders).
+	wConnection = iota
+	wProxyConnection
+	wKeepAlive
+	wProxyAuthenticate
+	wProxyAuthorization
+	wTE
+	wTrailer
+	wTransferEncoding
+	wUpgrade
+	wExpect
+	// Framing.
+	wContentLength
+	// Forwarding.
+	wXForwardedFor
+	wXForwardedProto
+	wXForwardedHost
+	// Trace context.
+	wTraceparent
+	wTracestate
+	wB3
+	wB3TraceID
+	wB3SpanID
+	wB3ParentSpanID
+	wB3Sampled
+	wB3Flags
+	wJaeger
+	wSW8
+	// The configured chain header (X-Chain-Id by default).
+	wChain
+	numWatched
+)
+
+// watchedNames are the headers by index, as written on the wire.
+var watchedNames = [numWatched]string{
+	wConnection: fasthttp.HeaderConnection, wProxyConnection: "Proxy-Connection",
+	wKeepAlive: fasthttp.HeaderKeepAlive, wProxyAuthenticate: fasthttp.HeaderProxyAuthenticate,
+	wProxyAuthorization: fasthttp.HeaderProxyAuthorization, wTE: fasthttp.HeaderTE,
+	wTrailer: fasthttp.HeaderTrailer, wTransferEncoding: fasthttp.HeaderTransferEncoding,
+	wUpgrade: fasthttp.HeaderUpgrade, wExpect: fasthttp.HeaderExpect,
+	wContentLength:  fasthttp.HeaderContentLength,
+	wXForwardedFor:  "X-Forwarded-For",
+	wXForwardedHost: "X-Forwarded-Host", wXForwardedProto: "X-Forwarded-Proto",
+	wTraceparent: chain.HeaderTraceparent, wTracestate: chain.HeaderTracestate,
+	wB3: chain.HeaderB3, wB3TraceID: chain.HeaderB3TraceID, wB3SpanID: chain.HeaderB3SpanID,
+	wB3ParentSpanID: chain.HeaderB3ParentSpanID, wB3Sampled: chain.HeaderB3Sampled,
+	wB3Flags: chain.HeaderB3Flags, wJaeger: chain.HeaderJaeger, wSW8: chain.HeaderSW8,
+}
+
+// watchedCanonical are the same names in fasthttp's normalised form, the
+// form keys have after parsing, for SetCanonical and DelCanonical-style use.
+var watchedCanonical = func() (c [numWatched][]byte) {
+	for i, name := range watchedNames {
+		c[i] = canonicalKey(name)
+	}
+	return c
+}()
+
+// watchedIndex finds a normalised header key's index.
+var watchedIndex = func() map[string]int {
+	m := make(map[string]int, numWatched)
+	for i, name := range watchedNames {
+		if name != "" {
+			m[string(canonicalKey(name))] = i
+		}
+	}
+	return m
+}()
+
+// canonicalKey normalises a header name as fasthttp does: upper case at
+// the start and after each '-', lower case elsewhere.
+func canonicalKey(name string) []byte {
+	b := []byte(name)
+	upper := true
+	for i, c := range b {
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			b[i] = c - 'a' + 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			b[i] = c - 'A' + 'a'
+		}
+		upper = c == '-'
+	}
+	return b
+}
+
+// headerScan is what one pass over a request's received headers found.
+// Values point into fasthttp's copy of the raw header block, which stays
+// unchanged while the handler rewrites the headers themselves.
+type headerScan struct {
+	present     uint32
+	values      [numWatched][]byte
+	chainHeader string
+}
+
+// scanRequest records the watched headers of h. chainCanon is the
+// configured chain header in canonical form.
+func (s *headerScan) scanRequest(h *fasthttp.RequestHeader, chainHeader string, chainCanon []byte) {
+	s.chainHeader = chainHeader
+	for k, v := range h.AllInOrder() {
+		i, ok := watchedIndex[string(k)]
+		if !ok {
+			if !bytes.Equal(k, chainCanon) {
+				continue
+			}
+			i = wChain
+		}
+		if s.present&(1<<i) == 0 {
+			s.present |= 1 << i
+			s.values[i] = v
+		}
+	}
+}
+
+func (s *headerScan) has(i int) bool { return s.present&(1<<i) != 0 }
+
+// Peek serves chain.Extract from the scan, so extraction costs no header
+// lookups at all.
+func (s *headerScan) Peek(key string) []byte {
+	switch key {
+	case chain.HeaderTraceparent:
+		return s.values[wTraceparent]
+	case chain.HeaderB3:
+		return s.values[wB3]
+	case chain.HeaderB3TraceID:
+		return s.values[wB3TraceID]
+	case chain.HeaderB3SpanID:
+		return s.values[wB3SpanID]
+	case chain.HeaderB3Sampled:
+		return s.values[wB3Sampled]
+	case chain.HeaderB3Flags:
+		return s.values[wB3Flags]
+	case chain.HeaderJaeger:
+		return s.values[wJaeger]
+	case chain.HeaderTracestate:
+		return s.values[wTracestate]
+	case s.chainHeader:
+		return s.values[wChain]
+	}
+	return nil
+}
+
+// del removes a watched header when the scan saw it.
+func (s *headerScan) del(h *fasthttp.RequestHeader, i int) {
+	if s.has(i) {
+		h.DelBytes(watchedCanonical[i])
+	}
+}

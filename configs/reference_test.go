@@ -1,0 +1,67 @@
+package configs
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// keyPaths lists every YAML key of t as the README's reference writes it:
+// "services.<name>.timeout", "routes[].match.path_prefix".
+func keyPaths(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		path := prefix + name
+		ft := f.Type
+		switch {
+		case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Pointer && ft.Elem().Elem().Kind() == reflect.Struct:
+			out = append(out, keyPaths(ft.Elem().Elem(), path+".<name>.")...)
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Pointer && ft.Elem().Elem().Kind() == reflect.Struct:
+			out = append(out, keyPaths(ft.Elem().Elem(), path+"[].")...)
+		case ft.Kind() == reflect.Struct && ft.PkgPath() == reflect.TypeFor[Config]().PkgPath() && ft.NumField() > 0 && ft.Field(0).Tag.Get("yaml") != "":
+			out = append(out, keyPaths(ft, path+".")...)
+		default:
+			out = append(out, path)
+		}
+	}
+	return out
+}
+
+// TestReadmeReference keeps the README's configuration reference and the
+// documented structs in step: every key in one is in the other.
+func TestReadmeReference(t *testing.T) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	start := strings.Index(text, "<!-- config-reference:start -->")
+	end := strings.Index(text, "<!-- config-reference:end -->")
+	if start < 0 || end < start {
+		t.Fatal("README.md has no config-reference markers")
+	}
+	rows := regexp.MustCompile("(?m)^\\| `([^`]+)` \\|").FindAllStringSubmatch(text[start:end], -1)
+	var documented []string
+	for _, r := range rows {
+		documented = append(documented, r[1])
+	}
+	want := keyPaths(reflect.TypeFor[Config](), "")
+	for _, k := range want {
+		if !slices.Contains(documented, k) {
+			t.Errorf("README reference lacks `%s`", k)
+		}
+	}
+	for _, k := range documented {
+		if !slices.Contains(want, k) {
+			t.Errorf("README reference documents `%s`, which the config does not have", k)
+		}
+	}
+}

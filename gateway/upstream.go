@@ -89,14 +89,15 @@ func (s *service) pick(now int64) *target {
 	if n == 1 {
 		return s.targets[0]
 	}
-	start := s.next.Add(1)
-	for i := range n {
-		t := s.targets[(start+i)%n]
+	// Each skipped target consumes a turn, so the healthy ones keep an
+	// even share instead of the one after a dead target taking its turns.
+	for range n {
+		t := s.targets[s.next.Add(1)%n]
 		if t.downUntil.Load() <= now {
 			return t
 		}
 	}
-	return s.targets[start%n]
+	return s.targets[s.next.Add(1)%n]
 }
 
 // do sends req to one of the service's targets and reads the answer into

@@ -519,8 +519,8 @@ measure() {
     FAILED=1
   fi
 
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$proxy" "$round" "$requests" \
-    "$ok_rps" "$p50" "$p99" "$cpu_us" "$rss" "$non2xx" "$serr" "$proxy_pct" "$load_pct" >>"$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$proxy" "$round" "$requests" \
+    "$ok_rps" "$p50" "$p99" "$cpu_us" "$rss" "$non2xx" "$serr" "$proxy_pct" "$load_pct" "$other_pct" >>"$RESULTS"
   printf '{"kind":"run","run_id":"%s","git":"%s","scenario":"%s","proxy":"%s","round":%d,"seconds":%d,"conns":%d,"requests":%d,"rps":%s,"ok_rps":%s,"p50_ms":%s,"p99_ms":%s,"cpu_us_per_req":%s,"peak_rss_mb":%s,"non2xx":%d,"socket_errors":%d,"proxy_cpu_pct":%s,"load_cpu_pct":%s,"other_cpu_pct":%s,"cutover_bin":"%s"}\n' \
     "$RUN_ID" "$GIT_REV" "$scenario" "$proxy" "$round" "$BENCH_SECONDS" "$BENCH_CONNS" "$requests" "$rps" "$ok_rps" \
     "$p50" "$p99" "$cpu_us" "$rss" "$non2xx" "$serr" "$proxy_pct" "$load_pct" "$other_pct" "$CUTOVER_BIN" >>"$JSONL"
@@ -581,6 +581,7 @@ report() {
       add(k SUBSEP "rps", $5); add(k SUBSEP "p50", $6); add(k SUBSEP "p99", $7)
       add(k SUBSEP "cpu", $8); add(k SUBSEP "rss", $9); add(k SUBSEP "ppct", $12); add(k SUBSEP "lpct", $13)
       err[k] += $10 + $11; rounds[k]++
+      if ($14 > 15) noisy[$1]++
     }
     END {
       printf "\n%-11s %-8s %10s %8s %8s %11s %7s %7s %7s %7s\n", "scenario", "proxy", "req/s", "p50 ms", "p99 ms",
@@ -605,15 +606,18 @@ report() {
         rc = ratio(m[c, "cpu"], m[n, "cpu"]); rr = ratio(m[c, "rps"], m[n, "rps"]); rm = ratio(m[c, "rss"], m[n, "rss"])
         okc = rc != "null" && rc <= maxcpu; okr = rr != "null" && rr >= minrps
         okm = m[c, "rss"] != "null" && m[c, "rss"] <= maxrss; oke = err[c] == 0
-        printf "  cutover/nginx: CPU/req %sx (<= %.2fx %s)  req/s %sx (>= %.2fx %s)  RSS %sx; cutover RSS %s MB (<= %d MB %s)  errors %d (%s)\n\n",
+        printf "  cutover/nginx: CPU/req %sx (<= %.2fx %s)  req/s %sx (>= %.2fx %s)  RSS %sx; cutover RSS %s MB (<= %d MB %s)  errors %d (%s)\n",
           fmt(rc, "%.2f"), maxcpu, mark(okc), fmt(rr, "%.2f"), minrps, mark(okr), fmt(rm, "%.1f"),
           fmt(m[c, "rss"], "%.1f"), maxrss, mark(okm), err[c], mark(oke)
         printf "{\"kind\":\"ratio\",\"run_id\":\"%s\",\"git\":\"%s\",\"scenario\":\"%s\",\"cpu_ratio\":%s,\"rps_ratio\":%s,\"rss_ratio\":%s,\"cpu_ok\":%s,\"rps_ok\":%s,\"rss_ok\":%s,\"errors_ok\":%s}\n",
           run_id, git, sc, jnum(rc), jnum(rr), jnum(rm), okc ? "true" : "false", okr ? "true" : "false",
           okm ? "true" : "false", oke ? "true" : "false" >> jsonl
-        if (m[n, "lpct"] != "null" && m[n, "lpct"] >= 95 && m[n, "ppct"] < 90)
-          printf "  note: the load core was saturated (load%% %.0f) before nginx was (proxy%% %.0f): req/s is capped by\n        wrk + backend, so the req/s ratio flatters the slower proxy; CPU us/req is the fair comparison.\n\n",
+        if (noisy[sc])
+          printf "  WARNING: in %d run(s) other processes took >15%% of the proxy core: this scenario'"'"'s numbers are noisy.\n", noisy[sc]
+        else if (m[n, "lpct"] != "null" && m[n, "lpct"] >= 95 && m[n, "ppct"] < 90)
+          printf "  note: the load core was saturated (load%% %.0f) before nginx was (proxy%% %.0f): req/s is capped by\n        wrk + backend, so the req/s ratio flatters the slower proxy; CPU us/req is the fair comparison.\n",
             m[n, "lpct"], m[n, "ppct"]
+        printf "\n"
       }
     }' "$RESULTS"
 }
@@ -640,6 +644,11 @@ main() {
 
   log "run $RUN_ID: ${BENCH_SECONDS}s x ${BENCH_ROUNDS} rounds, ${BENCH_CONNS} conns; proxy cpu $PROXY_CPU, load+backend cpu $LOAD_CPU"
   log "cutover: $CUTOVER_BIN"
+  local load1
+  read -r load1 _ </proc/loadavg
+  if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
+    log "WARNING: load average is $load1 before starting; other work on this machine will skew the numbers"
+  fi
   start_backend
 
   local sc

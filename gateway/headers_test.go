@@ -116,7 +116,7 @@ func TestConflictingFraming(t *testing.T) {
 		"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n": true,
 		"POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\ncontent-length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n": true,
 		"POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n":                      false,
-		"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc":                                                false,
+		"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc":                                                 false,
 	} {
 		if got := hasConflictingFraming(scanOf(parseRequest(t, raw))); got != want {
 			t.Errorf("%q: conflicting %v, want %v", raw, got, want)

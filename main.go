@@ -163,6 +163,13 @@ func cmdServe(args []string, stderr io.Writer) int {
 
 // serve runs g until SIGTERM or SIGINT, reloading on SIGHUP.
 func serve(g *gateway.Gateway, cfg *configs.Config, log *slog.Logger) error {
+	// Signals are caught before anything listens: once a client or an
+	// orchestrator can see the gateway, SIGTERM must drain and SIGHUP must
+	// reload, not take their default action of killing the process.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", cfg.Listen, err)
@@ -186,9 +193,6 @@ func serve(g *gateway.Gateway, cfg *configs.Config, log *slog.Logger) error {
 	go g.WatchFile(ctx, time.Second)
 	log.Info("cutover serving", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(), "version", gateway.Version)
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
 	for {
 		select {
 		case err := <-errc:

@@ -63,9 +63,21 @@ type routeInfo struct {
 	New      string            `json:"new,omitempty"`
 	Serving  string            `json:"serving"`
 	Percent  float64           `json:"percent"`
-	Match    any               `json:"match"`
+	Match    matchInfo         `json:"match"`
 	Requests map[string]uint64 `json:"requests"`
 	Targets  []targetInfo      `json:"targets"`
+}
+
+// matchInfo is a route's match as the API shows it: under the keys of the
+// config file. configs.Match carries YAML tags only, so encoding it directly
+// would show Go field names ("PathPrefix"). The conversion stops compiling
+// when configs.Match gains a field, which must then be added here.
+type matchInfo struct {
+	Host       string            `json:"host,omitempty"`
+	Path       string            `json:"path,omitempty"`
+	PathPrefix string            `json:"path_prefix,omitempty"`
+	Methods    []string          `json:"methods,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
 }
 
 type targetInfo struct {
@@ -84,7 +96,7 @@ func (g *Gateway) serveRoutes(w http.ResponseWriter, r *http.Request) {
 		info := routeInfo{
 			Name: rt.Name, Upstream: rt.Upstream, Old: rt.Old, New: rt.New,
 			Serving:  rs.serve.name,
-			Match:    rc.Match,
+			Match:    matchInfo(rc.Match),
 			Requests: map[string]uint64{},
 		}
 		for side := range numSides {

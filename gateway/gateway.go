@@ -210,6 +210,10 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.reject(ctx, reasonFraming, chainID, snap.chainHeader)
 		return
 	}
+	if hasInvalidFieldName(scan) {
+		g.reject(ctx, reasonMalformed, chainID, snap.chainHeader)
+		return
+	}
 	route := snap.table.Match(req.Header.Host(), req.Header.Method(), ctx.Path(), &req.Header)
 	if route == nil {
 		g.reject(ctx, reasonNoRoute, chainID, snap.chainHeader)
@@ -229,7 +233,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	req.UseHostHeader = true
 
 	if upgrade {
-		g.tunnel(ctx, rs, chainID, snap.chainHeader)
+		g.tunnel(ctx, rs, snap, chainID)
 		return
 	}
 
@@ -239,7 +243,11 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	svc.metrics.observe(time.Since(sent))
-	resp := &ctx.Response
+	finishResponse(&ctx.Response, rs, snap, chainID)
+}
+
+// finishResponse readies an upstream's answer for the client and counts it.
+func finishResponse(resp *fasthttp.Response, rs *routeState, snap *snapshot, chainID []byte) {
 	cleanUpstreamResponse(resp)
 	resp.Header.SetBytesV(snap.chainHeader, chainID)
 	if snap.cfg.DebugHeaders {
@@ -269,7 +277,12 @@ func (g *Gateway) reject(ctx *fasthttp.RequestCtx, reason string, chainID []byte
 // headers too large, or a body over max_body.
 func (g *Gateway) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	snap := g.snap.Load()
-	g.reject(ctx, parseErrorReason(err), nil, snap.chainHeader)
+	// Every error answer carries a chain ID. The headers read so far (all
+	// of them when only the body was too large) may hold one to continue;
+	// otherwise a new one is made.
+	c := chain.Extract(&ctx.Request.Header, snap.chainHeader)
+	var idBuf [32]byte
+	g.reject(ctx, parseErrorReason(err), c.Trace.AppendHex(idBuf[:0]), snap.chainHeader)
 }
 
 // Serve accepts connections on ln until Shutdown.

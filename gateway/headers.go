@@ -25,7 +25,9 @@ import (
 //   - X-Forwarded-For gets the client's address appended, and
 //     X-Forwarded-Proto and X-Forwarded-Host are set when absent, if the
 //     direct peer is a trusted proxy; from anyone else the three are
-//     replaced, so a client cannot forge its address;
+//     replaced, every line of them, so a client cannot forge its address;
+//     repeated X-Forwarded-For lines are one list (RFC 9110 §5.3) and are
+//     joined before the peer is appended;
 //   - the Host header is kept as the client sent it (the caller applies a
 //     service's host override).
 //
@@ -39,7 +41,17 @@ func prepareUpstreamRequest(ctx *fasthttp.RequestCtx, s *headerScan, trusted []n
 		}
 	} else {
 		if s.has(wConnection) {
-			for rest := s.values[wConnection]; len(rest) > 0; {
+			names := s.values[wConnection]
+			if s.hasRepeated(wConnection) {
+				// Repeated lines are one list (RFC 9110 §5.3); the scan
+				// kept only the first. Copied: deleting moves header bytes.
+				scratch = scratch[:0]
+				for _, v := range h.PeekAll(fasthttp.HeaderConnection) {
+					scratch = append(append(scratch, v...), ',')
+				}
+				names = scratch
+			}
+			for rest := names; len(rest) > 0; {
 				var name []byte
 				name, rest = nextToken(rest)
 				if len(name) > 0 && !bytes.EqualFold(name, []byte("close")) && !bytes.EqualFold(name, []byte("keep-alive")) {
@@ -57,7 +69,19 @@ func prepareUpstreamRequest(ctx *fasthttp.RequestCtx, s *headerScan, trusted []n
 	ip = ip.Unmap()
 	if prior := s.values[wXForwardedFor]; len(prior) > 0 && isTrusted(ip, trusted) {
 		scratch = append(scratch[:0], prior...)
-		scratch = append(scratch, ", "...)
+		if s.hasRepeated(wXForwardedFor) {
+			scratch = scratch[:0]
+			for _, v := range h.PeekAll(watchedNames[wXForwardedFor]) {
+				if len(scratch) > 0 {
+					scratch = append(scratch, ", "...)
+				}
+				scratch = append(scratch, v...)
+			}
+			s.del(h, wXForwardedFor) // Set below would replace only the first line
+		}
+		if len(scratch) > 0 { // empty when Connection named X-Forwarded-For
+			scratch = append(scratch, ", "...)
+		}
 		scratch = ip.AppendTo(scratch)
 		h.SetCanonical(watchedCanonical[wXForwardedFor], scratch)
 		if !s.has(wXForwardedProto) {
@@ -67,6 +91,13 @@ func prepareUpstreamRequest(ctx *fasthttp.RequestCtx, s *headerScan, trusted []n
 			h.SetCanonical(watchedCanonical[wXForwardedHost], h.Host())
 		}
 		return scratch
+	}
+	for i := wXForwardedFor; i <= wXForwardedHost; i++ {
+		// Set replaces only the first line; a forged second one would
+		// otherwise reach the upstream.
+		if s.hasRepeated(i) {
+			s.del(h, i)
+		}
 	}
 	scratch = ip.AppendTo(scratch[:0])
 	h.SetCanonical(watchedCanonical[wXForwardedFor], scratch)
@@ -82,20 +113,23 @@ func prepareUpstreamRequest(ctx *fasthttp.RequestCtx, s *headerScan, trusted []n
 func cleanUpstreamResponse(resp *fasthttp.Response) {
 	h := &resp.Header
 	var present uint32
-	var named [128]byte
-	namedLen := 0
+	var buf [128]byte
+	named := buf[:0]
 	for k, v := range h.All() {
 		if i, ok := watchedIndex[string(k)]; ok && i <= wUpgrade {
 			present |= 1 << i
-			if i == wConnection && len(v) <= len(named) {
-				namedLen = copy(named[:], v) // copied: deleting moves header bytes
+			if i == wConnection {
+				// Every line, as repeated lines are one list (RFC 9110
+				// §5.3), and however long; copied: deleting moves header
+				// bytes.
+				named = append(append(named, v...), ',')
 			}
 		}
 	}
 	if present == 0 {
 		return
 	}
-	for rest := named[:namedLen]; len(rest) > 0; {
+	for rest := named; len(rest) > 0; {
 		var name []byte
 		name, rest = nextToken(rest)
 		if len(name) > 0 && !bytes.EqualFold(name, []byte("close")) && !bytes.EqualFold(name, []byte("keep-alive")) {
@@ -117,6 +151,13 @@ func cleanUpstreamResponse(resp *fasthttp.Response) {
 func hasConflictingFraming(s *headerScan) bool {
 	return s.has(wTransferEncoding) && s.has(wContentLength)
 }
+
+// hasInvalidFieldName reports a request header whose name is not a token
+// (RFC 9110 §5.1). fasthttp refuses most such names but accepts a space
+// inside one ("Bad Name: x", see go.dev/issue/34540) and would forward it;
+// the upstream would then refuse the request, or read it differently from
+// the gateway, so the gateway answers 400 itself (RFC 9112 §5.1).
+func hasInvalidFieldName(s *headerScan) bool { return s.invalidName }
 
 // isUpgrade reports a request asking to switch protocols (RFC 9110 §7.8),
 // such as a WebSocket handshake.

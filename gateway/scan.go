@@ -105,8 +105,10 @@ func canonicalKey(name string) []byte {
 // unchanged while the handler rewrites the headers themselves.
 type headerScan struct {
 	present     uint32
+	repeated    uint32 // watched headers received on more than one line
 	values      [numWatched][]byte
 	chainHeader string
+	invalidName bool // a header name is not a token; see hasInvalidFieldName
 }
 
 // scanRequest records the watched headers of h. chainCanon is the
@@ -117,6 +119,9 @@ func (s *headerScan) scanRequest(h *fasthttp.RequestHeader, chainHeader string, 
 		i, ok := watchedIndex[string(k)]
 		if !ok {
 			if !bytes.Equal(k, chainCanon) {
+				if !isToken(k) {
+					s.invalidName = true
+				}
 				continue
 			}
 			i = wChain
@@ -124,11 +129,43 @@ func (s *headerScan) scanRequest(h *fasthttp.RequestHeader, chainHeader string, 
 		if s.present&(1<<i) == 0 {
 			s.present |= 1 << i
 			s.values[i] = v
+		} else {
+			s.repeated |= 1 << i
 		}
 	}
 }
 
 func (s *headerScan) has(i int) bool { return s.present&(1<<i) != 0 }
+
+func (s *headerScan) hasRepeated(i int) bool { return s.repeated&(1<<i) != 0 }
+
+// isToken reports whether b is an RFC 9110 §5.6.2 token, as header names
+// must be.
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !tokenBytes[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenBytes marks the bytes a token may hold (tchar).
+var tokenBytes = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
 
 // Peek serves chain.Extract from the scan, so extraction costs no header
 // lookups at all.

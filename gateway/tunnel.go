@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"time"
@@ -10,33 +11,52 @@ import (
 )
 
 // tunnel serves a protocol upgrade (WebSocket and the like): it sends the
-// handshake to a target, then hands the client connection over and copies
-// bytes both ways until either side closes. The upstream's answer,
-// "101 Switching Protocols" or a refusal, reaches the client unchanged.
+// handshake to a target and reads the status of its answer. On
+// "101 Switching Protocols" it hands the client connection over and copies
+// bytes both ways until either side closes; the 101 reaches the client
+// byte for byte. Any other answer is a refusal: it is read whole and
+// answered like a normal response, and the client connection stays plain
+// HTTP. Tunnelling after a refusal would pass the client's next requests
+// to the upstream raw, past routing and header hygiene (request smuggling).
 // Tunnelled connections are not drained on shutdown; they end with the
 // process.
-func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, rs *routeState, chainID []byte, chainHeader string) {
+func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, rs *routeState, snap *snapshot, chainID []byte) {
 	svc := rs.serve
 	now := time.Now()
 	t := svc.pick(now.UnixNano())
 	up, err := net.DialTimeout("tcp", t.addr, svc.timeout)
 	if err != nil {
 		t.markDown(now.UnixNano(), svc.failTimeout)
-		g.upstreamFailed(ctx, rs, err, chainID, chainHeader)
+		g.upstreamFailed(ctx, rs, err, chainID, snap.chainHeader)
 		return
 	}
 	// The handshake is written while ctx is still ours; after Hijack only
 	// the raw connection may be used.
 	ctx.Request.URI().DisablePathNormalizing = true
+	_ = up.SetDeadline(now.Add(svc.timeout))
 	bw := bufio.NewWriter(up)
 	if err = ctx.Request.Write(bw); err == nil {
 		err = bw.Flush()
 	}
+	br := bufio.NewReaderSize(up, 16<<10)
+	var switching bool
+	if err == nil {
+		switching, err = peekSwitching(br)
+	}
+	if err == nil && !switching {
+		err = ctx.Response.Read(br)
+	}
 	if err != nil {
 		_ = up.Close()
-		g.upstreamFailed(ctx, rs, err, chainID, chainHeader)
+		g.upstreamFailed(ctx, rs, err, chainID, snap.chainHeader)
 		return
 	}
+	if !switching {
+		_ = up.Close()
+		finishResponse(&ctx.Response, rs, snap, chainID)
+		return
+	}
+	_ = up.SetDeadline(time.Time{})
 	g.metrics.upgrades.Add(1)
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(client net.Conn) {
@@ -48,8 +68,20 @@ func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, rs *routeState, chainID []byt
 			}
 			close(done)
 		}()
-		_, _ = io.Copy(client, up)
+		// br holds the upstream's 101, unread, and whatever followed it.
+		_, _ = io.Copy(client, br)
 		_ = up.Close()
 		// Returning closes the client connection, which ends the copy above.
 	})
+}
+
+// peekSwitching reports whether the response waiting in br is
+// "101 Switching Protocols", without consuming it.
+func peekSwitching(br *bufio.Reader) (bool, error) {
+	const n = len("HTTP/1.1 101")
+	line, err := br.Peek(n)
+	if err != nil {
+		return false, err
+	}
+	return bytes.HasPrefix(line, []byte("HTTP/1.")) && bytes.HasSuffix(line, []byte(" 101")), nil
 }

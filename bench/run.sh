@@ -175,6 +175,7 @@ stop_pid() {
   kids=$(pgrep -P "$pid" 2>/dev/null || true)
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do alive "$pid" || break; sleep 0.1; done
+  # shellcheck disable=SC2086 # $kids is a list of PIDs
   kill -KILL "$pid" $kids 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
@@ -262,9 +263,10 @@ cpu_ticks() {
   echo "$total"
 }
 
-# cpu_busy CPU: "busy total" clock ticks of one CPU since boot, from /proc/stat.
+# cpu_busy CPU: "busy total task" clock ticks of one CPU since boot, from
+# /proc/stat; task = user+nice+system, i.e. busy without irq/softirq/steal.
 cpu_busy() {
-  awk -v c="cpu$1" '$1 == c { b = $2 + $3 + $4 + $7 + $8 + $9; print b, b + $5 + $6 }' /proc/stat
+  awk -v c="cpu$1" '$1 == c { t = $2 + $3 + $4; b = t + $7 + $8 + $9; print b, b + $5 + $6, t }' /proc/stat
 }
 
 # hwm_mb PID: VmHWM (peak RSS) in MiB, 1 decimal.
@@ -416,6 +418,7 @@ EOF
   PROXY_URL=http://127.0.0.1:$port$SC_PATH
   wait_http "nginx proxy" "$PROXY_PID" "$PROXY_URL" "$WORK/proxy/error.log"
 }
+# shellcheck disable=SC2046 # one PID per word
 nginx_cpu_pids() { echo "$1" $(pgrep -P "$1" || true); }
 nginx_rss_pid() { pgrep -P "$1" | head -n 1; }
 
@@ -488,13 +491,13 @@ measure() {
   url=${PROXY_URLS[$proxy]}
   out=$WORK/wrk-$scenario-$proxy-r$round.txt
   read -r -a pids <<<"$("${proxy}_cpu_pids" "$pid")"
-  read -r b0 w0 <<<"$(cpu_busy "$LOAD_CPU")"
-  read -r c0 x0 <<<"$(cpu_busy "$PROXY_CPU")"
+  read -r b0 w0 _ <<<"$(cpu_busy "$LOAD_CPU")"
+  read -r _ x0 c0 <<<"$(cpu_busy "$PROXY_CPU")"
   t0=$(cpu_ticks "${pids[@]}")
   run_wrk "$url" "$BENCH_SECONDS" "$out" || rc=$?
   t1=$(cpu_ticks "${pids[@]}")
-  read -r b1 w1 <<<"$(cpu_busy "$LOAD_CPU")"
-  read -r c1 x1 <<<"$(cpu_busy "$PROXY_CPU")"
+  read -r b1 w1 _ <<<"$(cpu_busy "$LOAD_CPU")"
+  read -r _ x1 c1 <<<"$(cpu_busy "$PROXY_CPU")"
   alive "$pid" || { tail -n 20 "$out" >&2; die "$proxy died during $scenario round $round"; }
   if ((rc != 0)); then
     log "wrk exited $rc against $proxy ($url):"
@@ -510,6 +513,7 @@ measure() {
       pp = (dx > 0 ? 100 * dt / dx : 0); other = (dx > 0 ? 100 * dc / dx : 0) - pp
       printf "%.1f %s %.0f %.0f %.0f\n", (n > 0 ? r * ok / n : 0), (ok > 0 ? sprintf("%.2f", dt / hz * 1e6 / ok) : "null"),
         pp, (dw > 0 ? 100 * db / dw : 0), (other > 0 ? other : 0) }')"
+  [[ -n $other_pct ]] || die "internal error: could not compute the metrics of $scenario/$proxy round $round"
   if ((other_pct > 15)); then
     log "WARNING: ${other_pct}% of the proxy core went to something else during this run (busy machine?): numbers are noisy"
     NOISY=$((NOISY + 1))
@@ -644,10 +648,13 @@ main() {
 
   log "run $RUN_ID: ${BENCH_SECONDS}s x ${BENCH_ROUNDS} rounds, ${BENCH_CONNS} conns; proxy cpu $PROXY_CPU, load+backend cpu $LOAD_CPU"
   log "cutover: $CUTOVER_BIN"
-  local load1
-  read -r load1 _ </proc/loadavg
-  if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
-    log "WARNING: load average is $load1 before starting; other work on this machine will skew the numbers"
+  local b0 w0 b1 w1 idle_busy
+  read -r b0 w0 _ <<<"$(cpu_busy "")" # all CPUs, over one second before we start anything
+  sleep 1
+  read -r b1 w1 _ <<<"$(cpu_busy "")"
+  idle_busy=$(((w1 - w0) > 0 ? 100 * (b1 - b0) / (w1 - w0) : 0))
+  if ((idle_busy > 10)); then
+    log "WARNING: the machine is ${idle_busy}% busy before the benchmark starts; other work will skew the numbers"
   fi
   start_backend
 

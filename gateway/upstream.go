@@ -54,6 +54,8 @@ func newHostClient(addr string, timeout time.Duration, maxConns int) *fasthttp.H
 		// Paths go upstream exactly as the client sent them.
 		DisablePathNormalizing: true,
 		ReadBufferSize:         16 << 10,
+		// A request's header and a body up to this size go in one write.
+		WriteBufferSize: 16 << 10,
 	}
 }
 

@@ -53,6 +53,6 @@ func BenchmarkAppendSW8(b *testing.B) {
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendSW8(buf[:0], &c, "checkout")
+		buf = AppendSW8(buf[:0], &c, "checkout", "orders", "order-v1")
 	}
 }

@@ -166,7 +166,7 @@ func TestNoAllocs(t *testing.T) {
 		"tracestate":  func() { buf = AppendTracestate(buf[:0], state, "cutover=shadow") },
 		"b3":          func() { buf = AppendB3(buf[:0], &c) },
 		"jaeger":      func() { buf = AppendJaeger(buf[:0], &c) },
-		"sw8":         func() { buf = AppendSW8(buf[:0], &c, service) },
+		"sw8":         func() { buf = AppendSW8(buf[:0], &c, service, "orders", "order-v1") },
 		"child":       func() { sink = c.Child() },
 		"hex":         func() { buf = c.Trace.AppendHex(buf[:0]) },
 	}

@@ -218,12 +218,20 @@ const sw8Service = "cutover"
 // the parent segment is the chain ID followed by c.Span in hex, so each hop's
 // segment is unique and traceable to its chain; the parent span is 0, the
 // entry span of that segment; service and instance are both service ("cutover"
-// when empty; SkyWalking asks for at most 50 characters); the endpoint is "/"
-// and the peer is "cutover". The value is base64 and digits only, so any
-// service string is safe to write.
-func AppendSW8(dst []byte, c *Chain, service string) []byte {
+// when empty; SkyWalking asks for at most 50 characters); endpoint is the
+// operation the caller served ("/" when empty) and peer the name the caller
+// used for the callee, which SkyWalking maps to the callee's service ("cutover"
+// when empty). The value is base64 and digits only, so any string is safe to
+// write.
+func AppendSW8(dst []byte, c *Chain, service, endpoint, peer string) []byte {
 	if service == "" {
 		service = sw8Service
+	}
+	if endpoint == "" {
+		endpoint = "/"
+	}
+	if peer == "" {
+		peer = sw8Service
 	}
 	if c.Sampled {
 		dst = append(dst, "1-"...)
@@ -239,8 +247,10 @@ func AppendSW8(dst []byte, c *Chain, service string) []byte {
 	dst = appendBase64(dst, service)
 	dst = append(dst, '-')
 	dst = appendBase64(dst, service)
-	// base64("/") and base64("cutover"), precomputed.
-	return append(dst, "-Lw==-Y3V0b3Zlcg=="...)
+	dst = append(dst, '-')
+	dst = appendBase64(dst, endpoint)
+	dst = append(dst, '-')
+	return appendBase64(dst, peer)
 }
 
 // appendBase64 appends s in standard padded base64 without converting it to

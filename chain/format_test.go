@@ -41,23 +41,24 @@ func TestAppendSW8(t *testing.T) {
 	b64 := base64.StdEncoding.EncodeToString
 	long := strings.Repeat("svc-é", 20) // not a multiple of three or of the chunk size
 	cases := []struct {
-		sampled          bool
-		service, written string
+		sampled                   bool
+		service, endpoint, peer   string
+		written, wEndpoint, wPeer string
 	}{
-		{true, "checkout", "checkout"},
-		{false, "", "cutover"},
-		{true, long, long},
+		{true, "checkout", "orders", "order-v1", "checkout", "orders", "order-v1"},
+		{false, "", "", "", "cutover", "/", "cutover"},
+		{true, long, long, long, long, long, long},
 	}
 	for _, c := range cases {
 		ch := testChain(t, c.sampled, pHex)
-		got := string(AppendSW8(nil, &ch, c.service))
+		got := string(AppendSW8(nil, &ch, c.service, c.endpoint, c.peer))
 		sample := "0"
 		if c.sampled {
 			sample = "1"
 		}
 		want := strings.Join([]string{
 			sample, b64([]byte(tHex)), b64([]byte(tHex + sHex)), "0",
-			b64([]byte(c.written)), b64([]byte(c.written)), b64([]byte("/")), b64([]byte("cutover")),
+			b64([]byte(c.written)), b64([]byte(c.written)), b64([]byte(c.wEndpoint)), b64([]byte(c.wPeer)),
 		}, "-")
 		if got != want {
 			t.Errorf("AppendSW8(service %q) =\n%s\nwant\n%s", c.service, got, want)

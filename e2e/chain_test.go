@@ -137,9 +137,12 @@ func checkInjected(t *testing.T, ut upstreamTrace, parent string, sampled bool) 
 		t.Errorf("upstream uber-trace-id %q, want %s", got, wantJaeger)
 	}
 	b64 := base64.StdEncoding.EncodeToString
-	wantSW8 := s + "-" + b64([]byte(ut.trace)) + "-" + b64([]byte(ut.trace+ut.span)) + "-0-" + b64([]byte("cutover")) + "-"
-	if got := ut.header.Values("Sw8"); len(got) != 1 || !strings.HasPrefix(got[0], wantSW8) || len(strings.Split(got[0], "-")) != 8 {
-		t.Errorf("upstream sw8 %q, want 8 fields starting %s", got, wantSW8)
+	// Parent service and instance are cutover, the parent endpoint is the
+	// route (all) and the peer the upstream service (app).
+	wantSW8 := strings.Join([]string{s, b64([]byte(ut.trace)), b64([]byte(ut.trace + ut.span)), "0",
+		b64([]byte("cutover")), b64([]byte("cutover")), b64([]byte("all")), b64([]byte("app"))}, "-")
+	if got := ut.header.Values("Sw8"); len(got) != 1 || got[0] != wantSW8 {
+		t.Errorf("upstream sw8 %q, want %s", got, wantSW8)
 	}
 }
 

@@ -73,7 +73,7 @@ func BenchmarkHeaderWork(b *testing.B) {
 			b.Fatal("no route")
 		}
 		st.scratch = prepareUpstreamRequest(&ctx, scan, snap.trusted, false, st.scratch)
-		st.scratch = tagUpstream(&ctx.Request.Header, scan, &c, snap, st.scratch)
+		st.scratch = tagUpstream(&ctx.Request.Header, scan, &c, snap, r.Name, "old", st.scratch)
 		ctx.Response.Header.Set("Connection", "keep-alive")
 		cleanUpstreamResponse(&ctx.Response)
 	}

@@ -228,7 +228,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 
 	upgrade := isUpgrade(scan)
 	st.scratch = prepareUpstreamRequest(ctx, scan, snap.trusted, upgrade, st.scratch)
-	st.scratch = tagUpstream(&req.Header, scan, &c, snap, st.scratch)
+	st.scratch = tagUpstream(&req.Header, scan, &c, snap, route.Name, svc.name, st.scratch)
 	if svc.host != nil {
 		req.Header.SetHostBytes(svc.host)
 	}

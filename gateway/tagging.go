@@ -10,12 +10,13 @@ import (
 const serviceName = "cutover"
 
 // tagUpstream writes the hop's chain into the request going upstream: the
-// chain header (32 hex) always, plus each format in snap.inject. Every
+// chain header (32 hex) always, plus each format in snap.inject. route and
+// service name the hop in formats that carry names (sw8). Every
 // incoming trace header is removed first and the formats are written afresh
 // from the continued chain, so a malformed or stale one never travels on.
 // A W3C tracestate is kept only when a valid traceparent was continued, as
 // the W3C spec requires. scratch is reused; the grown buffer is returned.
-func tagUpstream(h *fasthttp.RequestHeader, s *headerScan, c *chain.Chain, snap *snapshot, scratch []byte) []byte {
+func tagUpstream(h *fasthttp.RequestHeader, s *headerScan, c *chain.Chain, snap *snapshot, route, service string, scratch []byte) []byte {
 	for i := wTraceparent; i <= wSW8; i++ {
 		if i != wTracestate || c.Source != chain.SourceTraceparent {
 			s.del(h, i)
@@ -36,7 +37,7 @@ func tagUpstream(h *fasthttp.RequestHeader, s *headerScan, c *chain.Chain, snap 
 		h.SetCanonical(watchedCanonical[wJaeger], scratch)
 	}
 	if snap.inject&chain.FormatSW8 != 0 {
-		scratch = chain.AppendSW8(scratch[:0], c, serviceName)
+		scratch = chain.AppendSW8(scratch[:0], c, serviceName, route, service)
 		h.SetCanonical(watchedCanonical[wSW8], scratch)
 	}
 	return scratch

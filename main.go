@@ -116,8 +116,15 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitError
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d services, %d routes)\n", *file, len(cfg.Services), len(cfg.Routes))
+	fmt.Fprintf(stdout, "%s: ok (%s, %s)\n", *file, plural(len(cfg.Services), "service"), plural(len(cfg.Routes), "route"))
 	return exitOK
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func cmdServe(args []string, stderr io.Writer) int {

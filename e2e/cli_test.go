@@ -53,7 +53,7 @@ routes:
     upstream: app
 `)
 	code, stdout, stderr := runCLI(t, "check", "-c", good)
-	if code != 0 || !strings.Contains(stdout, good+": ok (1 services, 1 routes)") {
+	if code != 0 || !strings.Contains(stdout, good+": ok (1 service, 1 route)") {
 		t.Errorf("check of a good file: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 

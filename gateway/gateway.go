@@ -242,7 +242,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	}
 
 	sent := time.Now()
-	if _, err := svc.do(req, &ctx.Response, sent); err != nil {
+	if err := svc.do(req, &ctx.Response, sent); err != nil {
 		g.upstreamFailed(ctx, rs, err, chainID, snap.chainHeader)
 		return
 	}

@@ -35,31 +35,27 @@ import (
 // possibly grown buffer is returned.
 func prepareUpstreamRequest(ctx *fasthttp.RequestCtx, s *headerScan, trusted []netip.Prefix, upgrade bool, scratch []byte) []byte {
 	h := &ctx.Request.Header
-	if upgrade {
-		for i := wProxyConnection; i < wUpgrade; i++ {
-			s.del(h, i)
-		}
-	} else {
-		if s.has(wConnection) {
-			names := s.values[wConnection]
-			if s.hasRepeated(wConnection) {
-				// Repeated lines are one list (RFC 9110 §5.3); the scan
-				// kept only the first. Copied: deleting moves header bytes.
-				scratch = scratch[:0]
-				for _, v := range h.PeekAll(fasthttp.HeaderConnection) {
-					scratch = append(append(scratch, v...), ',')
-				}
-				names = scratch
+	if s.has(wConnection) {
+		names := s.values[wConnection]
+		if s.hasRepeated(wConnection) {
+			// Repeated lines are one list (RFC 9110 §5.3); the scan kept
+			// only the first. Copied: deleting moves header bytes.
+			scratch = scratch[:0]
+			for _, v := range h.PeekAll(fasthttp.HeaderConnection) {
+				scratch = append(append(scratch, v...), ',')
 			}
-			for rest := names; len(rest) > 0; {
-				var name []byte
-				name, rest = nextToken(rest)
-				if len(name) > 0 && !bytes.EqualFold(name, []byte("close")) && !bytes.EqualFold(name, []byte("keep-alive")) {
-					h.DelBytes(name)
-				}
+			names = scratch
+		}
+		for rest := names; len(rest) > 0; {
+			var name []byte
+			name, rest = nextToken(rest)
+			if len(name) > 0 && !isConnectionOption(name, upgrade) {
+				h.DelBytes(name)
 			}
 		}
-		for i := wConnection; i <= wUpgrade; i++ {
+	}
+	for i := wConnection; i <= wUpgrade; i++ {
+		if !upgrade || (i != wConnection && i != wUpgrade) {
 			s.del(h, i)
 		}
 	}
@@ -132,7 +128,7 @@ func cleanUpstreamResponse(resp *fasthttp.Response) {
 	for rest := named; len(rest) > 0; {
 		var name []byte
 		name, rest = nextToken(rest)
-		if len(name) > 0 && !bytes.EqualFold(name, []byte("close")) && !bytes.EqualFold(name, []byte("keep-alive")) {
+		if len(name) > 0 && !isConnectionOption(name, false) {
 			h.DelBytes(name)
 		}
 	}
@@ -142,6 +138,14 @@ func cleanUpstreamResponse(resp *fasthttp.Response) {
 		}
 	}
 	h.ResetConnectionClose()
+}
+
+// isConnectionOption reports a Connection token that is an option rather
+// than the name of a header to remove; "upgrade" is one only for an upgrade
+// request, whose Upgrade header must travel on.
+func isConnectionOption(token []byte, upgrade bool) bool {
+	return bytes.EqualFold(token, []byte("close")) || bytes.EqualFold(token, []byte("keep-alive")) ||
+		(upgrade && bytes.EqualFold(token, []byte("upgrade")))
 }
 
 // hasConflictingFraming reports a request that carries both

@@ -70,14 +70,14 @@ func TestPrepareUpstreamRequestRemovesHopHeaders(t *testing.T) {
 }
 
 func TestUpgradeKeepsConnectionAndUpgrade(t *testing.T) {
-	ctx := parseRequest(t, "GET /ws HTTP/1.1\r\nHost: shop\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nKeep-Alive: 1\r\n\r\n")
+	ctx := parseRequest(t, "GET /ws HTTP/1.1\r\nHost: shop\r\nConnection: Upgrade, X-Hop\r\nUpgrade: websocket\r\nKeep-Alive: 1\r\nX-Hop: 1\r\n\r\n")
 	s := scanOf(ctx)
 	if !isUpgrade(s) {
 		t.Fatal("not recognised as an upgrade")
 	}
 	prepareUpstreamRequest(ctx, s, nil, true, nil)
 	h := &ctx.Request.Header
-	if string(h.Peek("Upgrade")) != "websocket" || !h.ConnectionUpgrade() || len(h.Peek("Keep-Alive")) > 0 {
+	if string(h.Peek("Upgrade")) != "websocket" || !h.ConnectionUpgrade() || len(h.Peek("Keep-Alive")) > 0 || len(h.Peek("X-Hop")) > 0 {
 		t.Errorf("upgrade headers wrong:\n%s", h.String())
 	}
 }

@@ -50,8 +50,9 @@ func ParseFormat(name string) (Format, error) {
 
 // The Append functions write header values, not names, and do not allocate
 // when dst has the capacity: 128 bytes fit traceparent, b3 and uber-trace-id;
-// sw8 takes 133 bytes plus twice the base64 length of the service name;
-// tracestate at most the entry plus the incoming list.
+// sw8 takes 117 bytes plus the base64 lengths of the service name (twice),
+// the endpoint and the peer; tracestate at most the entry plus the incoming
+// list.
 
 // AppendTraceparent appends c as a W3C traceparent value,
 // 00-{trace}-{span}-{flags}, where c.Span is the parent-id the upstream sees

@@ -214,7 +214,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.reject(ctx, reasonFraming, chainID, snap.chainHeader)
 		return
 	}
-	if hasInvalidFieldName(scan) {
+	if scan.invalidName {
 		g.reject(ctx, reasonMalformed, chainID, snap.chainHeader)
 		return
 	}
@@ -253,7 +253,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 // finishResponse readies an upstream's answer for the client and counts it.
 func finishResponse(resp *fasthttp.Response, rs *routeState, snap *snapshot, chainID []byte) {
 	cleanUpstreamResponse(resp)
-	resp.Header.SetBytesV(snap.chainHeader, chainID)
+	resp.Header.SetCanonical(snap.chainCanon, chainID)
 	if snap.cfg.DebugHeaders {
 		resp.Header.Set(HeaderSide, sideNames[rs.side])
 	}

@@ -7,15 +7,6 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Hop-by-hop headers apply to one connection only and are never forwarded
-// (RFC 9110 §7.6.1): Connection, Proxy-Connection and Keep-Alive (legacy
-// forms of the same), Proxy-Authenticate and Proxy-Authorization, which are
-// addressed to this proxy (RFC 9110 §11.7), TE and Trailer, which negotiate
-// transfer coding for this hop (RFC 9110 §10.1.4, RFC 9112 §6),
-// Transfer-Encoding and Upgrade. They are the watched headers wConnection
-// to wUpgrade. Expect is answered by the gateway itself (RFC 9110 §10.1.1),
-// which has read the whole body before forwarding.
-
 // prepareUpstreamRequest is the one audited place where a client's request
 // headers are rewritten before they go upstream:
 //
@@ -91,9 +82,7 @@ func prepareUpstreamRequest(ctx *fasthttp.RequestCtx, s *headerScan, trusted []n
 	for i := wXForwardedFor; i <= wXForwardedHost; i++ {
 		// Set replaces only the first line; a forged second one would
 		// otherwise reach the upstream.
-		if s.hasRepeated(i) {
-			s.del(h, i)
-		}
+		s.del(h, i)
 	}
 	scratch = ip.AppendTo(scratch[:0])
 	h.SetCanonical(watchedCanonical[wXForwardedFor], scratch)
@@ -155,13 +144,6 @@ func isConnectionOption(token []byte, upgrade bool) bool {
 func hasConflictingFraming(s *headerScan) bool {
 	return s.has(wTransferEncoding) && s.has(wContentLength)
 }
-
-// hasInvalidFieldName reports a request header whose name is not a token
-// (RFC 9110 §5.1). fasthttp refuses most such names but accepts a space
-// inside one ("Bad Name: x", see go.dev/issue/34540) and would forward it;
-// the upstream would then refuse the request, or read it differently from
-// the gateway, so the gateway answers 400 itself (RFC 9112 §5.1).
-func hasInvalidFieldName(s *headerScan) bool { return s.invalidName }
 
 // isUpgrade reports a request asking to switch protocols (RFC 9110 §7.8),
 // such as a WebSocket handshake.

@@ -14,7 +14,12 @@ import (
 // key on every call, which made them most of the gateway's own per-request
 // cost.
 const (
-	// Hop-by-hop (see hopHeaders).
+	// Hop-by-hop, wConnection to wUpgrade: they apply to one connection
+	// only and are never forwarded (RFC 9110 §7.6.1). Proxy-Connection and
+	// Keep-Alive are legacy forms of Connection; Proxy-Authenticate and
+	// Proxy-Authorization are addressed to this proxy (RFC 9110 §11.7); TE
+	// and Trailer negotiate transfer coding for this hop (RFC 9110 §10.1.4,
+	// RFC 9112 §6).
 	wConnection = iota
 	wProxyConnection
 	wKeepAlive
@@ -24,6 +29,8 @@ const (
 	wTrailer
 	wTransferEncoding
 	wUpgrade
+	// Answered by the gateway itself (RFC 9110 §10.1.1), which has read
+	// the whole body before forwarding.
 	wExpect
 	// Framing.
 	wContentLength
@@ -108,7 +115,12 @@ type headerScan struct {
 	repeated    uint32 // watched headers received on more than one line
 	values      [numWatched][]byte
 	chainHeader string
-	invalidName bool // a header name is not a token; see hasInvalidFieldName
+	// invalidName reports a header name that is not a token (RFC 9110
+	// §5.1). fasthttp refuses most such names but accepts a space inside
+	// one ("Bad Name: x") and would forward it; the upstream would then
+	// refuse the request, or read it differently from the gateway, so the
+	// gateway answers 400 itself (RFC 9112 §5.1).
+	invalidName bool
 }
 
 // scanRequest records the watched headers of h. chainCanon is the

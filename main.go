@@ -39,6 +39,7 @@ Commands:
   serve -c FILE    run the gateway and its admin listener
   check -c FILE    validate a config file; errors name the line and key (exit 1 on error)
   demo             a self-contained tour: demo services, the gateway in front, traffic
+  bucket TENANT    which side serves a tenant on a route, and why (--route R)
   version          print the version
 
 Run 'cutover <command> --help' for a command's flags.
@@ -61,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(rest, stdout, stderr)
 	case "demo":
 		return cmdDemo(rest, stdout, stderr)
+	case "bucket":
+		return cmdBucket(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "cutover", gateway.Version)
 		return exitOK

@@ -23,7 +23,19 @@ const (
 	DefaultServiceTimeout  = 15 * time.Second
 	DefaultFailTimeout     = 10 * time.Second
 	DefaultMaxConns        = 1024
+	DefaultStoreDriver     = "embedded"
+	DefaultStorePath       = "./data/cutover.db"
+	DefaultRetention       = 72 * time.Hour
+	DefaultRecordSample    = 1.0
+	DefaultRecordMaxBody   = 64 << 10
+	// DefaultTenantJSONMax caps the request body a json tenant source reads;
+	// a larger body skips that source, so a huge upload costs no parse.
+	DefaultTenantJSONMax = 64 << 10
 )
+
+// DefaultRedactHeaders are the header names whose values are never stored
+// when record.redact.headers is absent.
+var DefaultRedactHeaders = []string{"Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization"}
 
 // DefaultInject is the list of trace formats written upstream when
 // chain.inject is absent.
@@ -48,6 +60,12 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// Chain says how chain IDs are read and written.
 	Chain Chain `yaml:"chain"`
+	// Store is where records are kept.
+	Store Store `yaml:"store"`
+	// Record says which calls are recorded and what is kept of them.
+	Record Record `yaml:"record"`
+	// Environments overlay feature environments on the baseline services.
+	Environments Environments `yaml:"environments"`
 	// Services are named upstream pools that routes refer to.
 	Services map[string]*Service `yaml:"services"`
 	// Routes are matched most specific first, not in file order.
@@ -79,6 +97,51 @@ type Chain struct {
 	Inject []string `yaml:"inject"`
 }
 
+// Store configures persistence. Changing it needs a restart.
+type Store struct {
+	// Driver is "embedded", one file on local disk.
+	Driver string `yaml:"driver"`
+	// Path is the embedded store's file; its directory is created.
+	Path string `yaml:"path"`
+	// Retention is how long records are kept.
+	Retention Duration `yaml:"retention"`
+	// MaxBytes caps the stored records' size; the oldest go first. 0 means
+	// no cap. The file keeps its largest size and reuses freed space.
+	MaxBytes Size `yaml:"max_bytes"`
+}
+
+// Record configures the recording of calls.
+type Record struct {
+	// Sample is the share of chains recorded, 0 to 1. The choice is made by
+	// chain ID, so every hop of a chain is recorded or none. Default 1.
+	Sample *float64 `yaml:"sample"`
+	// MaxBody is how much of each request and response body is kept;
+	// longer bodies are cut and marked truncated.
+	MaxBody Size `yaml:"max_body"`
+	// Redact lists what is replaced by "[redacted]" before storing.
+	Redact Redact `yaml:"redact"`
+}
+
+// Redact names header and JSON fields whose values are never stored.
+type Redact struct {
+	// Headers are header names, case-insensitive.
+	Headers []string `yaml:"headers"`
+	// JSON are gjson-style paths into JSON bodies: "card.number",
+	// "items.#.token" for every array element, or a bare name ("password")
+	// matching that key at any depth.
+	JSON []string `yaml:"json"`
+}
+
+// Environments selects overlay services by a request header.
+type Environments struct {
+	// Header carries the environment tag, e.g. X-Env. It is forwarded
+	// upstream so that calls a service makes through cutover stay in it.
+	Header string `yaml:"header"`
+	// Overlays maps a tag to service replacements: when the gray decision
+	// picks a service named here, its replacement serves instead.
+	Overlays map[string]map[string]string `yaml:"overlays"`
+}
+
 // Service is a pool of interchangeable upstream targets.
 type Service struct {
 	// Targets are host:port addresses, used round robin.
@@ -108,6 +171,47 @@ type Route struct {
 	Old string `yaml:"old"`
 	// New is the service being migrated to.
 	New string `yaml:"new"`
+	// Tenant lists where the tenant is read from, first found wins.
+	Tenant []*TenantSource `yaml:"tenant"`
+	// Gray decides which tenants new serves. Without it old serves all.
+	Gray *Gray `yaml:"gray"`
+	// Record overrides the global recording settings for this route.
+	Record *RouteRecord `yaml:"record"`
+}
+
+// TenantSource is one place a tenant can be read from. Exactly one field
+// is set.
+type TenantSource struct {
+	// Header is a request header name.
+	Header string `yaml:"header"`
+	// Query is a query parameter name.
+	Query string `yaml:"query"`
+	// Cookie is a cookie name.
+	Cookie string `yaml:"cookie"`
+	// PathSegment is the 1-based index of a path segment: 3 reads "42"
+	// from /api/orgs/42/orders.
+	PathSegment int `yaml:"path_segment"`
+	// JSON is a gjson path into a JSON request body, read only when the
+	// body is JSON and at most 64 KiB.
+	JSON string `yaml:"json"`
+}
+
+// Gray holds a migration route's split between old and new.
+type Gray struct {
+	// Tenants are always served by new.
+	Tenants []string `yaml:"tenants"`
+	// Exclude are never served by new; it wins over Tenants.
+	Exclude []string `yaml:"exclude"`
+	// Percent is the share of other tenants served by new, sticky: a
+	// tenant is new when xxhash64(route ":" tenant) mod 10000 is below
+	// percent × 100.
+	Percent Percent `yaml:"percent"`
+}
+
+// RouteRecord overrides recording for one route.
+type RouteRecord struct {
+	// Sample is the share of this route's chains recorded, 0 to 1.
+	Sample *float64 `yaml:"sample"`
 }
 
 // Match is the request selector of a route. All given conditions must hold.

@@ -17,6 +17,55 @@ routes:
     upstream: app
 `
 
+const migrationBase = `
+services:
+  old: { targets: ["127.0.0.1:9001"] }
+  new: { targets: ["127.0.0.1:9002"] }
+routes:
+  - name: orders
+    match: { path_prefix: /api }
+    old: old
+    new: new
+`
+
+func TestGrayValues(t *testing.T) {
+	c, err := Parse("t.yaml", []byte(migrationBase+`    tenant:
+      - header: X-Org-Id
+      - query: orgId
+      - cookie: org
+      - path_segment: 3
+      - json: user.orgId
+    gray:
+      tenants: [1001, "acme"]
+      exclude: [42]
+      percent: 0.05%
+    record: { sample: 0 }
+environments:
+  header: X-Env
+  overlays:
+    feature-x: { new: old }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Routes[0]
+	if len(r.Tenant) != 5 || r.Tenant[3].PathSegment != 3 || r.Tenant[4].JSON != "user.orgId" {
+		t.Errorf("tenant sources %+v", r.Tenant)
+	}
+	if strings.Join(r.Gray.Tenants, ",") != "1001,acme" || r.Gray.Exclude[0] != "42" || r.Gray.Percent.Basis() != 5 {
+		t.Errorf("gray %+v", r.Gray)
+	}
+	if *r.Record.Sample != 0 || *c.Record.Sample != DefaultRecordSample {
+		t.Errorf("record sample: route %v, global %v", *r.Record.Sample, *c.Record.Sample)
+	}
+	if c.Environments.Overlays["feature-x"]["new"] != "old" {
+		t.Errorf("overlays %+v", c.Environments.Overlays)
+	}
+	if c.Store.Path != DefaultStorePath || c.Store.Retention.D() != DefaultRetention || c.Record.MaxBody != DefaultRecordMaxBody || len(c.Record.Redact.Headers) != 4 {
+		t.Errorf("store %+v record %+v: defaults not applied", c.Store, c.Record)
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	c, err := Parse("t.yaml", []byte(validBase))
 	if err != nil {
@@ -135,6 +184,23 @@ routes: [{ name: all, upstream: app }]
 		{"empty file", "", `t.yaml: the file is empty`},
 		{"two documents", validBase + "---\nlisten: x\n", `a config file holds one YAML document`},
 		{"no routes", "services: { app: { targets: [\"127.0.0.1:1\"] } }\n", `routes: at least one route is required`},
+		{"tenant source with two keys", migrationBase + "    tenant:\n      - { header: X-Org, query: org }\n",
+			`t.yaml:11: routes[0].tenant[0]: a tenant source has exactly one of header, query, cookie, path_segment, json`},
+		{"tenant source path segment below 1", migrationBase + "    tenant:\n      - path_segment: -2\n",
+			`t.yaml:11: routes[0].tenant[0].path_segment: segments count from 1`},
+		{"tenant header not a token", migrationBase + "    tenant:\n      - header: \"X Org\"\n",
+			`t.yaml:11: routes[0].tenant[0].header: "X Org" is not a valid header name`},
+		{"gray on a plain route", validBase + "    gray: { percent: 5 }\n", `t.yaml:7: routes[0].gray: gray rules need a migration route with old and new`},
+		{"gray percent over 100", migrationBase + "    gray: { percent: 120 }\n", `t.yaml:10: routes[0].gray.percent: invalid percentage "120"`},
+		{"gray empty tenant", migrationBase + "    gray:\n      tenants: [\"\"]\n", `t.yaml:11: routes[0].gray.tenants[0]: empty tenant`},
+		{"overlays without header", "environments:\n  overlays: { fx: { new: old } }\n" + migrationBase,
+			`t.yaml:1: environments.header: overlays need the header that carries the environment tag`},
+		{"overlay with unknown replacement", "environments:\n  header: X-Env\n  overlays:\n    fx: { new: nope }\n" + migrationBase,
+			`t.yaml:4: environments.overlays.fx.new: unknown replacement service "nope" (known: new, old)`},
+		{"record sample above 1", "record: { sample: 5 }\n" + validBase, `t.yaml:1: record.sample: 5 is not a share from 0 to 1`},
+		{"route record sample", migrationBase + "    record: { sample: -1 }\n", `t.yaml:10: routes[0].record.sample: -1 is not a share from 0 to 1`},
+		{"unknown store driver", "store: { driver: postgres }\n" + validBase, `t.yaml:1: store.driver: unknown driver "postgres"`},
+		{"bad redact path", "record: { redact: { json: [\"a..b\"] } }\n" + validBase, `t.yaml:1: record.redact.json[0]: "a..b" is not a field path`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,9 @@ func keyPaths(t reflect.Type, prefix string) []string {
 		}
 		path := prefix + name
 		ft := f.Type
+		if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
+			ft = ft.Elem()
+		}
 		switch {
 		case ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Pointer && ft.Elem().Elem().Kind() == reflect.Struct:
 			out = append(out, keyPaths(ft.Elem().Elem(), path+".<name>.")...)

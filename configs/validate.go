@@ -39,6 +39,25 @@ func (c *Config) applyDefaults() {
 	if c.Chain.Inject == nil {
 		c.Chain.Inject = slices.Clone(DefaultInject)
 	}
+	if c.Store.Driver == "" {
+		c.Store.Driver = DefaultStoreDriver
+	}
+	if c.Store.Path == "" {
+		c.Store.Path = DefaultStorePath
+	}
+	if c.Store.Retention == 0 {
+		c.Store.Retention = Duration(DefaultRetention)
+	}
+	if c.Record.Sample == nil {
+		sample := DefaultRecordSample
+		c.Record.Sample = &sample
+	}
+	if c.Record.MaxBody == 0 {
+		c.Record.MaxBody = DefaultRecordMaxBody
+	}
+	if c.Record.Redact.Headers == nil {
+		c.Record.Redact.Headers = slices.Clone(DefaultRedactHeaders)
+	}
 	for _, s := range c.Services {
 		if s == nil {
 			continue
@@ -108,9 +127,12 @@ func (c *Config) validate() Errors {
 			c.errorf(&errs, "chain.inject["+strconv.Itoa(i)+"]", "unknown format %q (want one of %s)", f, strings.Join(InjectFormats, ", "))
 		}
 	}
+	c.validateStore(&errs)
+	c.validateRecord(&errs)
 	if len(c.Services) == 0 {
 		c.errorf(&errs, "services", "at least one service is required")
 	}
+	c.validateEnvironments(&errs)
 	for _, name := range sortedKeys(c.Services) {
 		c.validateService(&errs, name, c.Services[name])
 	}
@@ -213,6 +235,109 @@ func (c *Config) validateRoute(errs *Errors, path string, r *Route) {
 	}
 	if r.Old != "" && r.Old == r.New {
 		c.errorf(errs, path+".new", "old and new are the same service %q", r.Old)
+	}
+	for i, src := range r.Tenant {
+		c.validateTenantSource(errs, path+".tenant["+strconv.Itoa(i)+"]", src)
+	}
+	if r.Gray != nil && r.New == "" {
+		c.errorf(errs, path+".gray", "gray rules need a migration route with old and new")
+	}
+	if r.Gray != nil {
+		for _, list := range []struct {
+			key     string
+			tenants []string
+		}{{"tenants", r.Gray.Tenants}, {"exclude", r.Gray.Exclude}} {
+			for i, t := range list.tenants {
+				if t == "" {
+					c.errorf(errs, path+".gray."+list.key+"["+strconv.Itoa(i)+"]", "empty tenant")
+				}
+			}
+		}
+	}
+	if r.Record != nil && r.Record.Sample != nil {
+		c.checkShare(errs, path+".record.sample", *r.Record.Sample)
+	}
+}
+
+func (c *Config) validateTenantSource(errs *Errors, path string, src *TenantSource) {
+	if src == nil {
+		c.errorf(errs, path, "empty tenant source: give one of header, query, cookie, path_segment, json")
+		return
+	}
+	set := 0
+	for _, s := range []string{src.Header, src.Query, src.Cookie, src.JSON} {
+		if s != "" {
+			set++
+		}
+	}
+	if src.PathSegment != 0 {
+		set++
+	}
+	if set != 1 {
+		c.errorf(errs, path, "a tenant source has exactly one of header, query, cookie, path_segment, json (a list item each)")
+		return
+	}
+	switch {
+	case src.Header != "" && !isToken(src.Header):
+		c.errorf(errs, path+".header", "%q is not a valid header name", src.Header)
+	case src.PathSegment < 0:
+		c.errorf(errs, path+".path_segment", "segments count from 1 (/api/orgs/42: 3 is \"42\")")
+	case src.Cookie != "" && !isToken(src.Cookie):
+		c.errorf(errs, path+".cookie", "%q is not a valid cookie name", src.Cookie)
+	}
+}
+
+func (c *Config) validateStore(errs *Errors) {
+	if c.Store.Driver != DefaultStoreDriver {
+		c.errorf(errs, "store.driver", "unknown driver %q (want embedded)", c.Store.Driver)
+	}
+	if c.Store.MaxBytes < 0 {
+		c.errorf(errs, "store.max_bytes", "must be 0 (no cap) or above")
+	}
+}
+
+func (c *Config) validateRecord(errs *Errors) {
+	c.checkShare(errs, "record.sample", *c.Record.Sample)
+	if c.Record.MaxBody < 0 {
+		c.errorf(errs, "record.max_body", "must be above 0")
+	}
+	for i, h := range c.Record.Redact.Headers {
+		if !isToken(h) {
+			c.errorf(errs, "record.redact.headers["+strconv.Itoa(i)+"]", "%q is not a valid header name", h)
+		}
+	}
+	for i, p := range c.Record.Redact.JSON {
+		if p == "" || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..") {
+			c.errorf(errs, "record.redact.json["+strconv.Itoa(i)+"]", "%q is not a field path (want name, a.b or items.#.name)", p)
+		}
+	}
+}
+
+func (c *Config) checkShare(errs *Errors, path string, v float64) {
+	if !(v >= 0 && v <= 1) {
+		c.errorf(errs, path, "%v is not a share from 0 to 1 (0.1 records one chain in ten)", v)
+	}
+}
+
+func (c *Config) validateEnvironments(errs *Errors) {
+	e := c.Environments
+	if len(e.Overlays) > 0 && e.Header == "" {
+		c.errorf(errs, "environments.header", "overlays need the header that carries the environment tag, e.g. X-Env")
+	}
+	if e.Header != "" && !isToken(e.Header) {
+		c.errorf(errs, "environments.header", "%q is not a valid header name", e.Header)
+	}
+	for _, tag := range sortedKeys(e.Overlays) {
+		path := "environments.overlays." + tag
+		for _, base := range sortedKeys(e.Overlays[tag]) {
+			repl := e.Overlays[tag][base]
+			if c.Services[base] == nil {
+				c.errorf(errs, path+"."+base, "unknown service %q to replace (known: %s)", base, strings.Join(sortedKeys(c.Services), ", "))
+			}
+			if c.Services[repl] == nil {
+				c.errorf(errs, path+"."+base, "unknown replacement service %q (known: %s)", repl, strings.Join(sortedKeys(c.Services), ", "))
+			}
+		}
 	}
 }
 

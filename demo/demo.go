@@ -159,7 +159,25 @@ func Run(ctx context.Context, opt Options) error {
 	}
 	p("\n")
 
-	p("5. Load: %d requests, 8 at a time, spread over the two old instances\n", opt.Requests)
+	p("5. Gray routing: the tenant is read from X-Org-Id; acme is always served by new,\n   globex never, and 20%% of the other tenants by their sticky bucket\n")
+	for _, tenant := range []string{"acme", "globex", "org-7", "org-12"} {
+		r, err = call(client, "GET", base+"/api/orders/1", map[string]string{"X-Org-Id": tenant})
+		if err != nil {
+			return err
+		}
+		var b gateway.BucketInfo
+		if err := getJSON(client, "http://"+adminAddr+"/api/routes/orders/bucket?tenant="+tenant, &b); err != nil {
+			return err
+		}
+		why := "reason " + b.Reason
+		if b.Bucket >= 0 {
+			why = fmt.Sprintf("bucket %d of 10000; new serves buckets below %d", b.Bucket, int(b.Percent*100))
+		}
+		p("   X-Org-Id: %-7s -> %s (X-Cutover-Side: %s; %s)\n", tenant, r.served(), r.side, why)
+	}
+	p("   Ask the gateway about any tenant: cutover bucket --admin %s --route orders TENANT\n\n", adminAddr)
+
+	p("6. Load: %d requests from 500 tenants, 8 at a time: old spreads over its two\n   instances, new gets the tenants whose bucket is below 20%%\n", opt.Requests)
 	stats, err := drive(ctx, client, base+"/api/orders/", opt.Requests, 8, out)
 	if err != nil {
 		return err
@@ -169,7 +187,7 @@ func Run(ctx context.Context, opt Options) error {
 		stats.statuses, stats.p50.Round(time.Microsecond), stats.p99.Round(time.Microsecond))
 	p("   served by: %s\n\n", stats.servedBy())
 
-	p("6. The admin API (http://%s)\n", adminAddr)
+	p("7. The admin API (http://%s)\n", adminAddr)
 	if err := printRoutes(client, "http://"+adminAddr, out); err != nil {
 		return err
 	}
@@ -183,6 +201,7 @@ func Run(ctx context.Context, opt Options) error {
 }
 
 const demoConfig = `listen: "%s"
+debug_headers: true
 admin:
   listen: "%s"
 chain:
@@ -197,6 +216,12 @@ routes:
     match: { path_prefix: /api/orders, methods: [GET, POST] }
     old: order-v1
     new: order-v2
+    tenant:
+      - header: X-Org-Id
+    gray:
+      tenants: [acme]
+      exclude: [globex]
+      percent: 20
   - name: payments
     match: { path_prefix: /api/payments }
     upstream: payments
@@ -243,6 +268,7 @@ func freeAddr() (string, error) {
 type answer struct {
 	status  int
 	chainID string
+	side    string
 	body    string
 	fields  map[string]any
 }
@@ -270,7 +296,7 @@ func call(client *http.Client, method, url string, headers map[string]string) (a
 	if err != nil {
 		return answer{}, err
 	}
-	a := answer{status: resp.StatusCode, chainID: resp.Header.Get("X-Chain-Id"), body: string(body)}
+	a := answer{status: resp.StatusCode, chainID: resp.Header.Get("X-Chain-Id"), side: resp.Header.Get(gateway.HeaderSide), body: string(body)}
 	_ = json.Unmarshal(body, &a.fields)
 	return a, nil
 }
@@ -328,7 +354,7 @@ func drive(ctx context.Context, client *http.Client, url string, n, workers int,
 					return
 				}
 				t0 := time.Now()
-				a, err := call(client, "GET", fmt.Sprint(url, i), nil)
+				a, err := call(client, "GET", fmt.Sprint(url, i), map[string]string{"X-Org-Id": fmt.Sprint("org-", i%500)})
 				d := time.Since(t0)
 				done.Add(1)
 				mu.Lock()
@@ -362,16 +388,24 @@ func drive(ctx context.Context, client *http.Client, url string, n, workers int,
 	return st, nil
 }
 
-func printRoutes(client *http.Client, admin string, out io.Writer) error {
-	resp, err := client.Get(admin + "/api/routes")
+// getJSON decodes the JSON answer of a GET into v.
+func getJSON(client *http.Client, url string, v any) error {
+	resp, err := client.Get(url)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func printRoutes(client *http.Client, admin string, out io.Writer) error {
 	var v struct {
 		Routes []struct {
 			Name     string            `json:"name"`
-			Serving  string            `json:"serving"`
+			Percent  float64           `json:"percent"`
 			Requests map[string]uint64 `json:"requests"`
 			Targets  []struct {
 				Service string `json:"service"`
@@ -380,11 +414,11 @@ func printRoutes(client *http.Client, admin string, out io.Writer) error {
 			} `json:"targets"`
 		} `json:"routes"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+	if err := getJSON(client, admin+"/api/routes", &v); err != nil {
 		return err
 	}
 	for _, r := range v.Routes {
-		fmt.Fprintf(out, "   route %-9s serving %-9s requests %v\n", r.Name, r.Serving, r.Requests)
+		fmt.Fprintf(out, "   route %-9s percent %-4s requests %v\n", r.Name, fmt.Sprint(r.Percent, "%"), r.Requests)
 		for _, t := range r.Targets {
 			state := "up"
 			if !t.Up {

@@ -104,7 +104,7 @@ routes:
 		t.Fatalf("routes %+v, want orders and payments in file order", r.Routes)
 	}
 	o, p := r.Routes[0], r.Routes[1]
-	if o.Old != "order-v1" || o.New != "order-v2" || o.Serving != "order-v1" || o.Upstream != "" || o.Percent == nil || *o.Percent != 0 {
+	if o.Old != "order-v1" || o.New != "order-v2" || o.Upstream != "" || o.Percent == nil || *o.Percent != 0 {
 		t.Errorf("orders route %+v", o)
 	}
 	if o.Requests["old"] != 8 {
@@ -116,7 +116,7 @@ routes:
 	if len(o.Targets) != 2 || !o.Targets[0].Up || !o.Targets[1].Up {
 		t.Errorf("orders targets %+v, want two, up", o.Targets)
 	}
-	if p.Upstream != "pay" || p.Serving != "pay" || len(p.Targets) != 1 || p.Targets[0].Up || p.Targets[0].Addr != dead {
+	if p.Upstream != "pay" || len(p.Targets) != 1 || p.Targets[0].Up || p.Targets[0].Addr != dead {
 		t.Errorf("payments route %+v, want its one target down", p)
 	}
 	if r.Config.File != g.config || r.Config.LoadedAt == "" || r.Config.LastReloadError != "" {

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -21,12 +23,32 @@ func TestDemo(t *testing.T) {
 		`"reason":"no_route","status":404,"chain_id":"`,
 		"300 requests in",
 		"statuses map[200:300]",
-		"served by: order-v1/a 150, order-v1/b 150",
+		"X-Org-Id: acme    -> order-v2/a (X-Cutover-Side: new; reason listed)",
+		"X-Org-Id: globex  -> order-v1/", "(X-Cutover-Side: old; reason excluded)",
 		"down (skipped after a failed connection)",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q\n%s", want, stdout)
 		}
+	}
+	// Load: tenants org-(i mod 500) for i in 1..300. New serves exactly the
+	// tenants whose documented bucket is below 2000; old's two instances
+	// share the rest evenly.
+	wantNew := 0
+	for i := 1; i <= 300; i++ {
+		if bucketOf("orders", fmt.Sprint("org-", i%500)) < 2000 {
+			wantNew++
+		}
+	}
+	m := regexp.MustCompile(`served by: order-v1/a (\d+), order-v1/b (\d+), order-v2/a (\d+)`).FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("demo output lacks the load's split\n%s", stdout)
+	}
+	a, _ := strconv.Atoi(m[1])
+	b, _ := strconv.Atoi(m[2])
+	n, _ := strconv.Atoi(m[3])
+	if n != wantNew || a+b != 300-wantNew || a-b > 1 || b-a > 1 {
+		t.Errorf("load served by old a %d, old b %d, new %d; want new %d and old split evenly", a, b, n, wantNew)
 	}
 	// The malformed trace ID was replaced by a fresh, valid one.
 	if !regexp.MustCompile(`all-zero trace ID; upstream got 00-[0-9a-f]{32}-[0-9a-f]{16}-01`).MatchString(stdout) ||

@@ -498,7 +498,6 @@ type routesReply struct {
 		Upstream string            `json:"upstream"`
 		Old      string            `json:"old"`
 		New      string            `json:"new"`
-		Serving  string            `json:"serving"`
 		Percent  *float64          `json:"percent"`
 		Match    map[string]any    `json:"match"`
 		Requests map[string]uint64 `json:"requests"`

@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/router"
 )
 
 // AdminHandler serves the admin API. When a token is configured every
@@ -24,6 +28,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		g.metrics.writeTo(w, g.snap.Load())
 	})
 	mux.HandleFunc("GET /api/routes", g.serveRoutes)
+	mux.HandleFunc("GET /api/routes/{route}/bucket", g.serveBucket)
 	mux.HandleFunc("POST /api/reload", g.serveReload)
 	// Go's profiler, for finding where a gateway under load spends its time.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -66,8 +71,9 @@ type routeInfo struct {
 	Upstream string            `json:"upstream,omitempty"`
 	Old      string            `json:"old,omitempty"`
 	New      string            `json:"new,omitempty"`
-	Serving  string            `json:"serving"`
 	Percent  float64           `json:"percent"`
+	Gray     *grayInfo         `json:"gray,omitempty"`
+	Tenant   []string          `json:"tenant,omitempty"`
 	Match    matchInfo         `json:"match"`
 	Requests map[string]uint64 `json:"requests"`
 	Targets  []targetInfo      `json:"targets"`
@@ -85,6 +91,13 @@ type matchInfo struct {
 	Headers    map[string]string `json:"headers,omitempty"`
 }
 
+// grayInfo sizes a route's gray lists; the lists themselves can be long
+// and are in the config file.
+type grayInfo struct {
+	Tenants int `json:"tenants"`
+	Exclude int `json:"exclude"`
+}
+
 type targetInfo struct {
 	Service string `json:"service"`
 	Addr    string `json:"addr"`
@@ -100,17 +113,24 @@ func (g *Gateway) serveRoutes(w http.ResponseWriter, r *http.Request) {
 		rc := snap.cfg.Routes[i]
 		info := routeInfo{
 			Name: rt.Name, Upstream: rt.Upstream, Old: rt.Old, New: rt.New,
-			Serving:  rs.serve.name,
+			Percent:  float64(rt.Percent()) / 100,
 			Match:    matchInfo(rc.Match),
 			Requests: map[string]uint64{},
+		}
+		if rt.HasGray() {
+			info.Gray = &grayInfo{}
+			info.Gray.Tenants, info.Gray.Exclude = rt.ListSizes()
+		}
+		for _, src := range rc.Tenant {
+			info.Tenant = append(info.Tenant, describeSource(src))
 		}
 		for side := range numSides {
 			var n uint64
 			for class := range 5 {
 				n += rs.metrics.requests[side][class].Load()
 			}
-			if n > 0 || side == rs.side {
-				info.Requests[sideNames[side]] = n
+			if n > 0 || rs.bySide[side] != nil {
+				info.Requests[router.Side(side).String()] = n
 			}
 		}
 		for _, name := range []string{rt.Upstream, rt.Old, rt.New} {
@@ -130,6 +150,70 @@ func (g *Gateway) serveRoutes(w http.ResponseWriter, r *http.Request) {
 		cfgInfo["last_reload_error"] = lastErr.Error()
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"routes": out, "config": cfgInfo})
+}
+
+// BucketInfo is the answer of GET /api/routes/R/bucket: how the running
+// gray rules place one tenant. cutover bucket prints it.
+type BucketInfo struct {
+	Route   string  `json:"route"`
+	Tenant  string  `json:"tenant"`
+	Env     string  `json:"environment,omitempty"`
+	Percent float64 `json:"percent"`
+	// Bucket is -1 when no bucket decided (listed, excluded, no gray rules).
+	Bucket  int    `json:"bucket"`
+	Side    string `json:"side"`
+	Service string `json:"service"`
+	Reason  string `json:"reason"`
+	// NewFrom is the lowest percent at which the tenant's bucket is served
+	// by new.
+	NewFrom float64 `json:"new_from_percent,omitempty"`
+	// EnvUnknown is set when Env names no overlay.
+	EnvUnknown bool `json:"environment_unknown,omitempty"`
+}
+
+// ExplainBucket places tenant on a route of table t.
+func ExplainBucket(t *router.Table, r *router.Route, tenant, env string) BucketInfo {
+	d := t.Explain(r, tenant, env)
+	info := BucketInfo{
+		Route: r.Name, Tenant: tenant, Env: env,
+		Percent: float64(r.Percent()) / 100,
+		Bucket:  d.Bucket, Side: d.Side.String(), Service: d.Service, Reason: d.Reason.String(),
+		EnvUnknown: d.EnvUnknown,
+	}
+	if d.Bucket >= 0 {
+		info.NewFrom = float64(d.Bucket+1) / 100
+	}
+	return info
+}
+
+func (g *Gateway) serveBucket(w http.ResponseWriter, r *http.Request) {
+	snap := g.snap.Load()
+	rt := snap.table.Route(r.PathValue("route"))
+	if rt == nil {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": "no route " + strconv.Quote(r.PathValue("route"))})
+		return
+	}
+	tenant := r.URL.Query().Get("tenant")
+	if tenant == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "the tenant query parameter is required"})
+		return
+	}
+	writeJSON(w, http.StatusOK, ExplainBucket(snap.table, rt, tenant, r.URL.Query().Get("env")))
+}
+
+// describeSource writes a tenant source as its config line reads.
+func describeSource(s *configs.TenantSource) string {
+	switch {
+	case s.Header != "":
+		return "header: " + s.Header
+	case s.Query != "":
+		return "query: " + s.Query
+	case s.Cookie != "":
+		return "cookie: " + s.Cookie
+	case s.PathSegment > 0:
+		return "path_segment: " + strconv.Itoa(s.PathSegment)
+	}
+	return "json: " + s.JSON
 }
 
 func (g *Gateway) serveReload(w http.ResponseWriter, r *http.Request) {

@@ -74,12 +74,12 @@ type snapshot struct {
 	inject      chain.Format
 	trusted     []netip.Prefix
 	loaded      time.Time
+	envCounters map[string]*atomic.Uint64 // by overlay tag
 }
 
 // routeState is what the hot path needs of one route.
 type routeState struct {
-	serve   *service
-	side    int
+	bySide  [numSides]*service // the baseline service of each side
 	metrics *routeMetrics
 }
 
@@ -125,11 +125,15 @@ func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
 func (g *Gateway) compile(cfg *configs.Config) (*snapshot, error) {
 	s := &snapshot{
 		cfg:         cfg,
-		table:       router.New(cfg.Routes),
+		table:       router.New(cfg.Routes, cfg.Environments),
 		services:    map[string]*service{},
 		chainHeader: cfg.Chain.Header,
 		chainCanon:  canonicalKey(cfg.Chain.Header),
 		loaded:      time.Now(),
+		envCounters: map[string]*atomic.Uint64{},
+	}
+	for tag := range cfg.Environments.Overlays {
+		s.envCounters[tag] = g.metrics.environment(tag)
 	}
 	for _, name := range cfg.Chain.Inject {
 		f, err := chain.ParseFormat(name)
@@ -157,15 +161,11 @@ func (g *Gateway) compile(cfg *configs.Config) (*snapshot, error) {
 		}
 	}
 	for _, r := range s.table.Routes() {
-		side := sideUpstream
-		if r.Upstream == "" {
-			side = sideOld
-		}
-		s.routes = append(s.routes, routeState{
-			serve:   s.services[r.Service()],
-			side:    side,
-			metrics: g.metrics.route(r.Name),
-		})
+		rs := routeState{metrics: g.metrics.route(r.Name)}
+		rs.bySide[router.SideUpstream] = s.services[r.Upstream]
+		rs.bySide[router.SideOld] = s.services[r.Old]
+		rs.bySide[router.SideNew] = s.services[r.New]
+		s.routes = append(s.routes, rs)
 	}
 	g.clients = used
 	return s, nil
@@ -186,11 +186,25 @@ func parsePrefix(s string) (netip.Prefix, error) {
 // escapes through chain.Headers, and would otherwise cost an allocation
 // per request.
 type requestState struct {
-	scan    headerScan
-	scratch []byte
+	scan     headerScan
+	scratch  []byte
+	gray     router.Request
+	decision router.Decision
+	tenant   []byte // the decision's tenant, copied before headers change
+	chainID  [32]byte
 }
 
-var statePool = sync.Pool{New: func() any { return &requestState{scratch: make([]byte, 0, 256)} }}
+var statePool = sync.Pool{New: func() any {
+	return &requestState{scratch: make([]byte, 0, 256), tenant: make([]byte, 0, 64)}
+}}
+
+// call is what the rest of a request's handling needs to know of the
+// gray decision.
+type call struct {
+	rs   *routeState
+	svc  *service
+	side router.Side
+}
 
 // handle proxies one request. It owns ctx only until it returns.
 func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
@@ -202,13 +216,14 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	st := statePool.Get().(*requestState)
 	defer func() {
 		st.scan = headerScan{}
+		st.gray = router.Request{Scratch: st.gray.Scratch[:0]}
+		st.decision = router.Decision{}
 		statePool.Put(st)
 	}()
 	scan := &st.scan
 	scan.scanRequest(&req.Header, snap.chainHeader, snap.chainCanon)
 	c := chain.Extract(scan, snap.chainHeader)
-	var idBuf [32]byte
-	chainID := c.Trace.AppendHex(idBuf[:0])
+	chainID := c.Trace.AppendHex(st.chainID[:0])
 
 	if hasConflictingFraming(scan) {
 		g.reject(ctx, reasonFraming, chainID, snap.chainHeader)
@@ -223,12 +238,12 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.reject(ctx, reasonNoRoute, chainID, snap.chainHeader)
 		return
 	}
-	rs := &snap.routes[route.Index]
-	svc := rs.serve
+	cl := g.decide(snap, route, st, req, ctx.Path(), chainID)
 
 	upgrade := isUpgrade(scan)
 	st.scratch = prepareUpstreamRequest(ctx, scan, snap.trusted, upgrade, st.scratch)
-	st.scratch = tagUpstream(&req.Header, scan, &c, snap, route.Name, svc.name, st.scratch)
+	st.scratch = tagUpstream(&req.Header, scan, &c, snap, route.Name, cl.svc.name, st.scratch)
+	svc := cl.svc
 	if svc.host != nil {
 		req.Header.SetHostBytes(svc.host)
 	}
@@ -237,37 +252,64 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	req.UseHostHeader = true
 
 	if upgrade {
-		g.tunnel(ctx, rs, snap, chainID)
+		g.tunnel(ctx, cl, snap, chainID)
 		return
 	}
 
 	sent := time.Now()
 	if err := svc.do(req, &ctx.Response, sent); err != nil {
-		g.upstreamFailed(ctx, rs, err, chainID, snap.chainHeader)
+		g.upstreamFailed(ctx, cl, err, chainID, snap.chainHeader)
 		return
 	}
 	svc.metrics.observe(time.Since(sent))
-	finishResponse(&ctx.Response, rs, snap, chainID)
+	finishResponse(&ctx.Response, cl, snap, chainID)
+}
+
+// decide runs the route's gray decision on the request as the client sent
+// it (before header hygiene changes it) and counts where the tenant came
+// from and which environment it asked for.
+func (g *Gateway) decide(snap *snapshot, route *router.Route, st *requestState, req *fasthttp.Request, path, chainID []byte) call {
+	rs := &snap.routes[route.Index]
+	st.gray.Headers = &req.Header
+	st.gray.Path = path
+	st.gray.URI = req.Header.RequestURI()
+	st.gray.Body = req.Body()
+	st.gray.ContentType = req.Header.ContentType()
+	st.gray.ChainID = chainID
+	d := &st.decision
+	snap.table.Decide(route, &st.gray, d)
+	// The tenant may point into a header that hygiene deletes and reuses.
+	st.tenant = append(st.tenant[:0], d.Tenant...)
+	rs.metrics.tenants[d.Source].Add(1)
+	cl := call{rs: rs, svc: rs.bySide[d.Side], side: d.Side}
+	switch {
+	case d.EnvUnknown:
+		g.metrics.envUnknown.Add(1)
+	case d.Env != "":
+		snap.envCounters[d.Env].Add(1)
+		cl.svc = snap.services[d.Service]
+	}
+	return cl
 }
 
 // finishResponse readies an upstream's answer for the client and counts it.
-func finishResponse(resp *fasthttp.Response, rs *routeState, snap *snapshot, chainID []byte) {
+func finishResponse(resp *fasthttp.Response, cl call, snap *snapshot, chainID []byte) {
 	cleanUpstreamResponse(resp)
 	resp.Header.SetCanonical(snap.chainCanon, chainID)
 	if snap.cfg.DebugHeaders {
-		resp.Header.Set(HeaderSide, sideNames[rs.side])
+		resp.Header.Set(HeaderSide, cl.side.String())
 	}
-	rs.metrics.count(rs.side, resp.StatusCode())
+	cl.rs.metrics.count(cl.side, resp.StatusCode())
 }
 
 // upstreamFailed answers a request whose upstream call failed.
-func (g *Gateway) upstreamFailed(ctx *fasthttp.RequestCtx, rs *routeState, err error, chainID []byte, chainHeader string) {
+func (g *Gateway) upstreamFailed(ctx *fasthttp.RequestCtx, cl call, err error, chainID []byte, chainHeader string) {
 	reason := upstreamReason(err)
-	rs.serve.metrics.fail(reason)
+	cl.svc.metrics.fail(reason)
 	writeError(ctx, reason, chainID, chainHeader)
-	rs.metrics.count(rs.side, ctx.Response.StatusCode())
+	cl.rs.metrics.count(cl.side, ctx.Response.StatusCode())
 	if g.errorLog.allow() {
-		g.log.Warn("upstream failed", "service", rs.serve.name, "reason", reason, "err", err, "chain_id", string(chainID))
+		g.log.Warn("upstream failed", "service", cl.svc.name, "reason", reason, "err", err, "chain_id", string(chainID))
 	}
 }
 

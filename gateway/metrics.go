@@ -9,17 +9,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cutover/cutover/router"
 )
 
-// Sides label which service of a route answered.
-const (
-	sideOld = iota
-	sideNew
-	sideUpstream // a plain route's single service
-	numSides
-)
+// numSides is the number of router.Side values, which index per-side
+// counters.
+const numSides = int(router.SideNew) + 1
 
-var sideNames = [numSides]string{"old", "new", "upstream"}
+// numSources is the number of router.Source values.
+const numSources = int(router.SourceJSON) + 1
 
 // latencyBuckets are the upper bounds, in seconds, of the upstream latency
 // histogram: fine below 100 ms where gateways live, coarse above.
@@ -53,12 +52,17 @@ type metrics struct {
 	reloadsFailed atomic.Uint64
 	lastReload    atomic.Int64 // unix seconds of the last successful load
 	upgrades      atomic.Uint64
+	environments  map[string]*atomic.Uint64 // by overlay tag; guarded by mu
+	envUnknown    atomic.Uint64
 }
 
 // routeMetrics counts one route's requests by side and status class
 // (1xx to 5xx).
 type routeMetrics struct {
 	requests [numSides][5]atomic.Uint64
+	// tenants counts where the tenant was found; "none" rising means the
+	// route's tenant sources miss its traffic.
+	tenants [numSources]atomic.Uint64
 }
 
 // serviceMetrics holds one service's upstream latency histogram and its
@@ -80,7 +84,23 @@ func newMetrics() *metrics {
 		routes:   map[string]*routeMetrics{},
 		services: map[string]*serviceMetrics{},
 		targets:  map[[2]string]*targetMetrics{},
+
+		environments: map[string]*atomic.Uint64{},
 	}
+}
+
+// environment returns the request counter of an overlay tag. Tags come
+// from the config, so the label's cardinality is bounded; unknown tags
+// share one counter.
+func (m *metrics) environment(tag string) *atomic.Uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.environments[tag]
+	if c == nil {
+		c = new(atomic.Uint64)
+		m.environments[tag] = c
+	}
+	return c
 }
 
 func (m *metrics) route(name string) *routeMetrics {
@@ -117,7 +137,7 @@ func (m *metrics) target(service, addr string) *targetMetrics {
 	return t
 }
 
-func (r *routeMetrics) count(side, status int) {
+func (r *routeMetrics) count(side router.Side, status int) {
 	class := status/100 - 1
 	if class < 0 || class > 4 {
 		class = 4
@@ -159,11 +179,29 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 		for side := range numSides {
 			for class := range 5 {
 				if v := r.requests[side][class].Load(); v > 0 {
-					b = fmt.Appendf(b, "cutover_requests_total{route=%q,side=%q,code=\"%dxx\"} %d\n", name, sideNames[side], class+1, v)
+					b = fmt.Appendf(b, "cutover_requests_total{route=%q,side=%q,code=\"%dxx\"} %d\n", name, router.Side(side), class+1, v)
 				}
 			}
 		}
 	}
+	b = help(b, "cutover_tenant_source_total", "counter", "Requests by route and where their tenant was found (none: bucketed by chain ID).")
+	for _, name := range routeNames {
+		r := m.route(name)
+		for src := range numSources {
+			if v := r.tenants[src].Load(); v > 0 {
+				b = fmt.Appendf(b, "cutover_tenant_source_total{route=%q,source=%q} %d\n", name, router.Source(src), v)
+			}
+		}
+	}
+	b = help(b, "cutover_environment_requests_total", "counter", "Requests whose environment tag names an overlay, by tag.")
+	m.mu.Lock()
+	envTags := sortedKeys(m.environments)
+	m.mu.Unlock()
+	for _, tag := range envTags {
+		b = fmt.Appendf(b, "cutover_environment_requests_total{environment=%q} %d\n", tag, m.environment(tag).Load())
+	}
+	b = help(b, "cutover_environment_unknown_total", "counter", "Requests whose environment tag names no overlay; the baseline serves them.")
+	b = fmt.Appendf(b, "cutover_environment_unknown_total %d\n", m.envUnknown.Load())
 	b = help(b, "cutover_requests_rejected_total", "counter", "Requests answered by the gateway itself, without an upstream, by reason.")
 	for i, reason := range rejectReasons {
 		b = fmt.Appendf(b, "cutover_requests_rejected_total{reason=%q} %d\n", reason, m.rejected[i].Load())

@@ -20,14 +20,14 @@ import (
 // to the upstream raw, past routing and header hygiene (request smuggling).
 // Tunnelled connections are not drained on shutdown; they end with the
 // process.
-func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, rs *routeState, snap *snapshot, chainID []byte) {
-	svc := rs.serve
+func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, cl call, snap *snapshot, chainID []byte) {
+	svc := cl.svc
 	now := time.Now()
 	t := svc.pick(now.UnixNano())
 	up, err := net.DialTimeout("tcp", t.addr, svc.timeout)
 	if err != nil {
 		t.markDown(now.UnixNano(), svc.failTimeout)
-		g.upstreamFailed(ctx, rs, err, chainID, snap.chainHeader)
+		g.upstreamFailed(ctx, cl, err, chainID, snap.chainHeader)
 		return
 	}
 	// The handshake is written while ctx is still ours; after Hijack only
@@ -48,12 +48,12 @@ func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, rs *routeState, snap *snapsho
 	}
 	if err != nil {
 		_ = up.Close()
-		g.upstreamFailed(ctx, rs, err, chainID, snap.chainHeader)
+		g.upstreamFailed(ctx, cl, err, chainID, snap.chainHeader)
 		return
 	}
 	if !switching {
 		_ = up.Close()
-		finishResponse(&ctx.Response, rs, snap, chainID)
+		finishResponse(&ctx.Response, cl, snap, chainID)
 		return
 	}
 	_ = up.SetDeadline(time.Time{})

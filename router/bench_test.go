@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/cutover/cutover/configs"
 )
 
@@ -26,13 +28,64 @@ func BenchmarkMatch50Routes(b *testing.B) {
 	for i := range 50 {
 		routes = append(routes, &configs.Route{Name: fmt.Sprint("r", i), Match: configs.Match{PathPrefix: fmt.Sprintf("/svc%02d", i)}, Upstream: "u"})
 	}
-	tab := New(routes)
+	tab := New(routes, configs.Environments{})
 	h := headerMap{}
 	host, method, path := []byte("h"), []byte("GET"), []byte("/svc49/items/3")
 	b.ReportAllocs()
 	for b.Loop() {
 		if tab.Match(host, method, path, h) == nil {
 			b.Fatal("no match")
+		}
+	}
+}
+
+// BenchmarkDecideHeaderTenant is tenant extraction from a header plus the
+// gray decision, on fasthttp's real request header.
+func BenchmarkDecideHeaderTenant(b *testing.B) {
+	tab := grayTable("10")
+	var h fasthttp.RequestHeader
+	h.SetMethod("GET")
+	h.SetRequestURI("/api/orgs/42/orders?page=2")
+	h.Set("X-Org-Id", "tenant-81723")
+	h.Set("Accept", "application/json")
+	h.Set("User-Agent", "bench")
+	route := tab.Route("orders")
+	req := Request{Headers: &h, Path: []byte("/api/orgs/42/orders"), URI: h.RequestURI(), ChainID: []byte("4bf92f3577b34da6a3ce929d0e0e4736")}
+	var d Decision
+	b.ReportAllocs()
+	for b.Loop() {
+		tab.Decide(route, &req, &d)
+		if d.Source != SourceHeader {
+			b.Fatal(d.Source)
+		}
+	}
+}
+
+// BenchmarkDecideJSONTenant reads the tenant from a 1 KiB JSON body: the
+// body is validated, then the path is read.
+func BenchmarkDecideJSONTenant(b *testing.B) {
+	tab := New([]*configs.Route{{
+		Name: "orders", Old: "v1", New: "v2",
+		Tenant: []*configs.TenantSource{{Header: "X-Org-Id"}, {JSON: "user.orgId"}},
+		Gray:   &configs.Gray{Percent: pct("10")},
+	}}, configs.Environments{})
+	body := []byte(`{"user":{"name":"Ada Lovelace","orgId":"tenant-81723","roles":["admin","billing"]},"items":[`)
+	for i := 0; len(body) < 1000; i++ {
+		body = fmt.Appendf(body, `{"sku":"SKU-%04d","qty":%d,"price":%d.99},`, i, i%7+1, i*3)
+	}
+	body = append(body[:len(body)-1], "]}"...)
+	var h fasthttp.RequestHeader
+	h.SetMethod("POST")
+	h.SetContentType("application/json")
+	route := tab.Route("orders")
+	req := Request{Headers: &h, Path: []byte("/api/orders"), Body: body, ContentType: h.ContentType(), ChainID: []byte("4bf92f3577b34da6a3ce929d0e0e4736")}
+	var d Decision
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		tab.Decide(route, &req, &d)
+		if d.Source != SourceJSON {
+			b.Fatal(d.Source)
 		}
 	}
 }

@@ -1,5 +1,6 @@
-// Package router compiles configured routes into an immutable Table and
-// matches requests against it.
+// Package router compiles configured routes into an immutable Table,
+// matches requests against it, and decides which side of a migration route
+// serves each request.
 //
 // Matching is a linear scan over routes sorted most specific first, so the
 // first hit wins: routes with a host before those without, then an exact
@@ -8,8 +9,15 @@
 // keep file order. A scan is faster than a trie for the tens of routes a
 // gateway in front of one migration carries, and it allocates nothing.
 //
+// The gray decision (Decide) reads the tenant from the route's sources, then
+// applies gray.exclude, gray.tenants and the sticky bucket, then the
+// environment overlay. Buckets are xxhash64(route ":" tenant) mod 10000, a
+// fixed, well-known function, so users can compute a tenant's side
+// themselves; raising the percent only adds buckets, so a tenant never
+// flips back to old while the percent rises.
+//
 // The router does no I/O and keeps no clocks: a Table never changes after
-// New, and a reload compiles a new one.
+// New, and a reload or a rollout step compiles a new one (WithPercent).
 package router
 
 import (
@@ -47,6 +55,8 @@ type Route struct {
 	methods     [][]byte
 	headers     []headerMatch
 	specificity [5]int
+	tenant      []tenantSource
+	gray        *gray
 }
 
 type headerMatch struct {
@@ -65,14 +75,21 @@ func (r *Route) Service() string {
 
 // Table is an immutable, compiled set of routes, safe for concurrent use.
 type Table struct {
-	routes []*Route // most specific first
-	byName map[string]*Route
-	inFile []*Route
+	routes    []*Route // most specific first
+	byName    map[string]*Route
+	inFile    []*Route
+	envHeader string
+	overlays  map[string]overlay
 }
 
-// New compiles routes. The configs package has already validated them.
-func New(routes []*configs.Route) *Table {
-	t := &Table{byName: make(map[string]*Route, len(routes))}
+// New compiles routes and environment overlays. The configs package has
+// already validated them.
+func New(routes []*configs.Route, env configs.Environments) *Table {
+	t := &Table{
+		byName:    make(map[string]*Route, len(routes)),
+		envHeader: env.Header,
+		overlays:  compileOverlays(env),
+	}
 	for i, rc := range routes {
 		r := &Route{
 			Name:     rc.Name,
@@ -81,6 +98,8 @@ func New(routes []*configs.Route) *Table {
 			Old:      rc.Old,
 			New:      rc.New,
 			host:     []byte(strings.ToLower(rc.Match.Host)),
+			tenant:   compileTenant(rc.Tenant),
+			gray:     compileGray(rc),
 		}
 		switch {
 		case rc.Match.Path != "":
@@ -177,6 +196,9 @@ func stripPort(host []byte) []byte {
 	}
 	return host[:i]
 }
+
+// EnvHeader returns the header that carries the environment tag, or "".
+func (t *Table) EnvHeader() string { return t.envHeader }
 
 // Routes returns the routes in file order.
 func (t *Table) Routes() []*Route { return t.inFile }

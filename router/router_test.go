@@ -21,7 +21,7 @@ func testTable() *Table {
 		{Name: "orders-beta", Match: configs.Match{PathPrefix: "/api/orders", Headers: map[string]string{"X-Beta": "1"}}, Upstream: "beta"},
 		{Name: "admin-host", Match: configs.Match{Host: "Admin.Example.com"}, Upstream: "admin"},
 		{Name: "admin-host-api", Match: configs.Match{Host: "admin.example.com", PathPrefix: "/api"}, Upstream: "admin-api"},
-	})
+	}, configs.Environments{})
 }
 
 func TestMatch(t *testing.T) {
@@ -65,7 +65,7 @@ func TestMatch(t *testing.T) {
 }
 
 func TestNoMatch(t *testing.T) {
-	tab := New([]*configs.Route{{Name: "api", Match: configs.Match{PathPrefix: "/api"}, Upstream: "api"}})
+	tab := New([]*configs.Route{{Name: "api", Match: configs.Match{PathPrefix: "/api"}, Upstream: "api"}}, configs.Environments{})
 	if r := tab.Match([]byte("h"), []byte("GET"), []byte("/other"), headerMap{}); r != nil {
 		t.Fatalf("matched %s, want none", r.Name)
 	}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/gateway"
+	"github.com/cutover/cutover/router"
+)
+
+// adminClient talks to a running gateway's admin API for the client
+// commands (bucket, chain, report, rollout).
+type adminClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// adminFlags adds the flags every client command shares.
+func adminFlags(fs *flag.FlagSet) (base, tokenEnv *string) {
+	base = fs.String("admin", "http://"+configs.DefaultAdminListen, "admin API `URL` of the running gateway")
+	tokenEnv = fs.String("token-env", configs.DefaultAdminTokenEnv, "environment `variable` holding the admin bearer token, if one is set")
+	return base, tokenEnv
+}
+
+func newAdminClient(base, tokenEnv string) *adminClient {
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	return &adminClient{base: strings.TrimSuffix(base, "/"), token: os.Getenv(tokenEnv), http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// get decodes the JSON answer of GET path into v. A non-2xx answer becomes
+// an error carrying the API's own message.
+func (c *adminClient) get(path string, v any) error {
+	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the admin API at %s (is cutover serve running? --admin sets the address): %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var apiErr struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(body, &apiErr) == nil && apiErr.Error != "" {
+			return fmt.Errorf("%s: %s", resp.Status, apiErr.Error)
+		}
+		return fmt.Errorf("%s from %s", resp.Status, path)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%s answered something that is not JSON: %w", path, err)
+	}
+	return nil
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments ("bucket acme --route orders") and returns the
+// positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) (positional []string, code int, ok bool) {
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, exitOK, false
+			}
+			return nil, exitUsage, false
+		}
+		if fs.NArg() == 0 {
+			return positional, 0, true
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func cmdBucket(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("bucket", "bucket [--route R] [--env TAG] [-c FILE | --admin URL] TENANT",
+		"Show which side serves a tenant on a route, and why. A tenant's sticky bucket\n"+
+			"is xxhash64(\"ROUTE:TENANT\") mod 10000 (XXH64, seed 0); new serves it when the\n"+
+			"bucket is below percent × 100. By default the running gateway is asked, so\n"+
+			"the answer uses the current percent; with -c the config file is read instead.", stderr)
+	route := fs.String("route", "", "route `name`; may be left out when only one route has gray rules")
+	env := fs.String("env", "", "environment `tag`, as sent in environments.header")
+	file := fs.String("c", "", "read the gray rules from this config `file` instead of the running gateway")
+	format := fs.String("format", "text", "output `format`: text or json")
+	base, tokenEnv := adminFlags(fs)
+	pos, code, ok := parseInterspersed(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 || pos[0] == "" {
+		fmt.Fprintln(stderr, "cutover bucket: give exactly one TENANT")
+		fs.Usage()
+		return exitUsage
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "cutover bucket: unknown format %q (want text or json)\n", *format)
+		return exitUsage
+	}
+	info, err := bucketInfo(*file, *base, *tokenEnv, *route, pos[0], *env)
+	if err != nil {
+		fmt.Fprintln(stderr, "cutover bucket:", err)
+		return exitError
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(info)
+		return exitOK
+	}
+	printBucket(stdout, info)
+	return exitOK
+}
+
+func bucketInfo(file, base, tokenEnv, route, tenant, env string) (gateway.BucketInfo, error) {
+	var info gateway.BucketInfo
+	if file == "" {
+		c := newAdminClient(base, tokenEnv)
+		if route == "" {
+			var routes struct {
+				Routes []struct {
+					Name string `json:"name"`
+					Gray any    `json:"gray"`
+				} `json:"routes"`
+			}
+			if err := c.get("/api/routes", &routes); err != nil {
+				return info, err
+			}
+			var names []string
+			for _, r := range routes.Routes {
+				if r.Gray != nil {
+					names = append(names, r.Name)
+				}
+			}
+			var err error
+			if route, err = onlyRoute(names); err != nil {
+				return info, err
+			}
+		}
+		q := url.Values{"tenant": {tenant}}
+		if env != "" {
+			q.Set("env", env)
+		}
+		err := c.get("/api/routes/"+url.PathEscape(route)+"/bucket?"+q.Encode(), &info)
+		return info, err
+	}
+	cfg, err := configs.Load(file)
+	if err != nil {
+		return info, err
+	}
+	t := router.New(cfg.Routes, cfg.Environments)
+	if route == "" {
+		var names []string
+		for _, r := range t.Routes() {
+			if r.HasGray() {
+				names = append(names, r.Name)
+			}
+		}
+		if route, err = onlyRoute(names); err != nil {
+			return info, err
+		}
+	}
+	r := t.Route(route)
+	if r == nil {
+		return info, fmt.Errorf("%s has no route %q", file, route)
+	}
+	return gateway.ExplainBucket(t, r, tenant, env), nil
+}
+
+func onlyRoute(gray []string) (string, error) {
+	switch len(gray) {
+	case 1:
+		return gray[0], nil
+	case 0:
+		return "", errors.New("no route has gray rules; name one with --route")
+	}
+	return "", fmt.Errorf("several routes have gray rules (%s); pick one with --route", strings.Join(gray, ", "))
+}
+
+func printBucket(w io.Writer, b gateway.BucketInfo) {
+	fmt.Fprintf(w, "route    %s\ntenant   %q\n", b.Route, b.Tenant)
+	if b.Env != "" {
+		state := "overlay"
+		if b.EnvUnknown {
+			state = "no such overlay: the baseline serves"
+		}
+		fmt.Fprintf(w, "env      %s (%s)\n", b.Env, state)
+	}
+	if b.Bucket >= 0 {
+		fmt.Fprintf(w, "bucket   %d   xxhash64(%q) mod 10000\n", b.Bucket, b.Route+":"+b.Tenant)
+	}
+	fmt.Fprintf(w, "percent  %s", fmtPercent(b.Percent))
+	if b.Percent > 0 {
+		fmt.Fprintf(w, "   buckets 0–%d are served by new", int(b.Percent*100+0.5)-1)
+	}
+	fmt.Fprintln(w)
+	var why string
+	switch b.Reason {
+	case router.ReasonPlain.String():
+		why = "a plain route with one upstream"
+	case router.ReasonNoGray.String():
+		why = "the route has no gray rules"
+	case router.ReasonExcluded.String():
+		why = "the tenant is in gray.exclude"
+	case router.ReasonListed.String():
+		why = "the tenant is in gray.tenants"
+	default:
+		op := "≥"
+		if b.Side == "new" {
+			op = "<"
+		}
+		why = fmt.Sprintf("bucket %d %s %d", b.Bucket, op, int(b.Percent*100+0.5))
+	}
+	fmt.Fprintf(w, "side     %s → %s   (%s)\n", b.Side, b.Service, why)
+	if b.NewFrom > 0 && b.Side == "old" {
+		fmt.Fprintf(w, "new from %s\n", fmtPercent(b.NewFrom))
+	}
+}
+
+func fmtPercent(p float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", p), "0"), ".") + "%"
+}

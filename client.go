@@ -14,6 +14,7 @@ import (
 
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/gateway"
+	"github.com/cutover/cutover/record"
 	"github.com/cutover/cutover/router"
 )
 
@@ -238,4 +239,70 @@ func printBucket(w io.Writer, b gateway.BucketInfo) {
 
 func fmtPercent(p float64) string {
 	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", p), "0"), ".") + "%"
+}
+
+func cmdChain(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("chain", "chain [--admin URL] [--color auto|always|never] [--format text|json] CHAIN_ID",
+		"Print the recorded calls of one chain as a tree by parent span: each call's\n"+
+			"method, URI, status, route, serving side and target, latency and start offset.\n"+
+			"Failed calls (an upstream error or a 5xx) are marked "+record.FailedMark+", and red on a terminal.\n"+
+			"The chain ID is the X-Chain-Id of any response in the chain.", stderr)
+	color := fs.String("color", "auto", "`when` to color failed calls: auto (a terminal, unless NO_COLOR is set), always or never")
+	format := fs.String("format", "text", "output `format`: text or json")
+	base, tokenEnv := adminFlags(fs)
+	pos, code, ok := parseInterspersed(fs, args)
+	if !ok {
+		return code
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "cutover chain: give exactly one CHAIN_ID")
+		fs.Usage()
+		return exitUsage
+	}
+	useColor, err := wantColor(*color, stdout)
+	if err != nil || (*format != "text" && *format != "json") {
+		if err == nil {
+			err = fmt.Errorf("unknown format %q (want text or json)", *format)
+		}
+		fmt.Fprintln(stderr, "cutover chain:", err)
+		return exitUsage
+	}
+	var tree record.ChainTree
+	if err := newAdminClient(*base, *tokenEnv).get("/api/chains/"+url.PathEscape(pos[0]), &tree); err != nil {
+		fmt.Fprintln(stderr, "cutover chain:", err)
+		return exitError
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(tree)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "chain %s\n", tree.ID)
+	if err := record.Print(stdout, tree.Roots, useColor); err != nil {
+		fmt.Fprintln(stderr, "cutover chain:", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// wantColor decides whether to write ANSI colors to w.
+func wantColor(mode string, w io.Writer) (bool, error) {
+	switch mode {
+	case "always":
+		return true, nil
+	case "never":
+		return false, nil
+	case "auto":
+		if os.Getenv("NO_COLOR") != "" {
+			return false, nil
+		}
+		f, ok := w.(*os.File)
+		if !ok {
+			return false, nil
+		}
+		fi, err := f.Stat()
+		return err == nil && fi.Mode()&os.ModeCharDevice != 0, nil
+	}
+	return false, fmt.Errorf("unknown --color %q (want auto, always or never)", mode)
 }

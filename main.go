@@ -21,6 +21,7 @@ import (
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/demo"
 	"github.com/cutover/cutover/gateway"
+	"github.com/cutover/cutover/record"
 )
 
 // Exit codes.
@@ -40,6 +41,7 @@ Commands:
   check -c FILE    validate a config file; errors name the line and key (exit 1 on error)
   demo             a self-contained tour: demo services, the gateway in front, traffic
   bucket TENANT    which side serves a tenant on a route, and why (--route R)
+  chain ID         print one chain's recorded calls as a tree, failures marked
   version          print the version
 
 Run 'cutover <command> --help' for a command's flags.
@@ -64,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdDemo(rest, stdout, stderr)
 	case "bucket":
 		return cmdBucket(rest, stdout, stderr)
+	case "chain":
+		return cmdChain(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "cutover", gateway.Version)
 		return exitOK
@@ -164,12 +168,32 @@ func cmdServe(args []string, stderr io.Writer) int {
 		return exitError
 	}
 	g.SetApplied(data)
-	if err := serve(g, cfg, log); err != nil {
-		log.Error("cutover stopped", "err", err)
+	rec, err := record.Start(cfg, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "cutover serve:", err)
+		return exitError
+	}
+	g.SetRecording(rec.Recorder, rec.Store)
+	serveErr := serve(g, cfg, log)
+	// Every response already sent has its record queued: flush them all
+	// before exiting, so a clean shutdown loses none.
+	flushCtx, stop := context.WithTimeout(context.Background(), recordFlushTimeout)
+	err = rec.Close(flushCtx)
+	stop()
+	if err != nil {
+		log.Error("closing the store", "err", err)
+	} else {
+		log.Info("records flushed", "written", rec.Recorder.Written())
+	}
+	if serveErr != nil {
+		log.Error("cutover stopped", "err", serveErr)
 		return exitError
 	}
 	return exitOK
 }
+
+// recordFlushTimeout bounds the final flush of queued records at shutdown.
+const recordFlushTimeout = 10 * time.Second
 
 // serve runs g until SIGTERM or SIGINT, reloading on SIGHUP.
 func serve(g *gateway.Gateway, cfg *configs.Config, log *slog.Logger) error {
@@ -223,7 +247,7 @@ func serve(g *gateway.Gateway, cfg *configs.Config, log *slog.Logger) error {
 			adminCtx, stop := context.WithTimeout(context.Background(), time.Second)
 			_ = admin.Shutdown(adminCtx)
 			stop()
-			log.Info("stopped")
+			log.Info("stopped serving")
 			return nil
 		}
 	}

@@ -71,12 +71,14 @@ BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_CONNS=${BENCH_CONNS:-64}
 BENCH_WARMUP=${BENCH_WARMUP:-2}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-"proxy_1k proxy_10k"}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-"proxy_1k proxy_10k record_1k"}
 BENCH_PROXIES=${BENCH_PROXIES:-"nginx cutover"}
 CUTOVER_BIN=${CUTOVER_BIN:-$ROOT/bin/cutover}
 OUT_DIR=${BENCH_OUT_DIR:-$ROOT/bench/out}
 
-# Pass criteria (cutover relative to nginx).
+# Pass criteria (cutover relative to nginx; recording relative to cutover
+# pass-through).
+MAX_RECORD_CPU_RATIO=1.5
 MAX_CPU_RATIO=1.3
 MIN_RPS_RATIO=0.85
 MAX_RSS_MB=40
@@ -108,6 +110,7 @@ location / {
 EOF
 )
   SC_CUTOVER=$(cat <<EOF
+record: { sample: 0 }
 services:
   backend: { targets: ["$BACKEND"], timeout: 5s }
 routes:
@@ -128,6 +131,17 @@ scenario_proxy_10k() {
   plain_proxy
   SC_DESC="plain reverse proxy, GET 10 KiB body"
   SC_PATH=/10k
+}
+
+# record_1k: the same proxying, with every call recorded (request and
+# response headers and bodies) into the embedded store on local disk. The
+# report compares its cutover CPU/req with proxy_1k's (the recording
+# overhead) and prints records written per second and records dropped.
+scenario_record_1k() {
+  plain_proxy
+  SC_DESC="reverse proxy recording 100% of calls into the embedded store, GET 1 KiB body"
+  SC_PATH=/1k
+  SC_CUTOVER=${SC_CUTOVER/"record: { sample: 0 }"/"record: { sample: 1 }"}
 }
 
 # ---------------------------------------------------------------------------
@@ -441,6 +455,7 @@ EOF
   PROXY_PID=$!
   PIDS+=("$PROXY_PID")
   PROXY_URL=http://127.0.0.1:$port$SC_PATH
+  PROXY_ADMIN=http://127.0.0.1:$admin
   wait_http "cutover (readyz)" "$PROXY_PID" "http://127.0.0.1:$admin/readyz" "$dir/cutover.log"
   wait_http "cutover" "$PROXY_PID" "$PROXY_URL" "$dir/cutover.log"
 }
@@ -493,8 +508,17 @@ measure() {
   read -r -a pids <<<"$("${proxy}_cpu_pids" "$pid")"
   read -r b0 w0 _ <<<"$(cpu_busy "$LOAD_CPU")"
   read -r _ x0 c0 <<<"$(cpu_busy "$PROXY_CPU")"
+  local rec0="" rec1=""
+  [[ $proxy == cutover ]] && rec0=$(record_counts "${PROXY_ADMINS[$proxy]}")
   t0=$(cpu_ticks "${pids[@]}")
   run_wrk "$url" "$BENCH_SECONDS" "$out" || rc=$?
+  if [[ $proxy == cutover ]]; then
+    # Records are committed within a second of their response: let the
+    # writer catch up before reading what it wrote, and count its CPU.
+    sleep 1.5
+    rec1=$(record_counts "${PROXY_ADMINS[$proxy]}")
+    printf '%s\t%s\t%s\t%s\n' "$scenario" "$round" "$rec0" "$rec1" >>"$WORK/records.tsv"
+  fi
   t1=$(cpu_ticks "${pids[@]}")
   read -r b1 w1 _ <<<"$(cpu_busy "$LOAD_CPU")"
   read -r _ x1 c1 <<<"$(cpu_busy "$PROXY_CPU")"
@@ -532,7 +556,15 @@ measure() {
     "$scenario" "$round" "$proxy" "$ok_rps" "$p50" "$p99" "$cpu_us" "$rss" $((non2xx + serr)) "$proxy_pct" "$load_pct")"
 }
 
-declare -A PROXY_PIDS PROXY_URLS
+declare -A PROXY_PIDS PROXY_URLS PROXY_ADMINS
+
+# record_counts ADMIN_URL: prints "written dropped" from cutover's metrics.
+record_counts() {
+  curl -fsS --max-time 5 "$1/metrics" 2>/dev/null | awk '
+    /^cutover_records_written_total / { w = $2 }
+    /^cutover_records_dropped_total\{/ { d += $2 }
+    END { printf "%d %d", w, d }'
+}
 
 run_scenario() {
   local name=$1 proxy round order
@@ -545,6 +577,7 @@ run_scenario() {
     "start_${proxy}_proxy"
     PROXY_PIDS[$proxy]=$PROXY_PID
     PROXY_URLS[$proxy]=$PROXY_URL
+    PROXY_ADMINS[$proxy]=${PROXY_ADMIN:-}
     log "$proxy up at $PROXY_URL (pid $PROXY_PID, cpu $PROXY_CPU); warm-up ${BENCH_WARMUP}s"
     run_wrk "$PROXY_URL" "$BENCH_WARMUP" "$WORK/warmup-$name-$proxy.txt" ||
       log "warm-up against $proxy: wrk exited non-zero"
@@ -624,6 +657,36 @@ report() {
         printf "\n"
       }
     }' "$RESULTS"
+  record_report
+}
+
+# record_report: the recording overhead (record_1k against proxy_1k, both
+# cutover) and the store's write rate.
+record_report() {
+  [[ -s $WORK/records.tsv ]] || return 0
+  awk -F'\t' -v maxr="$MAX_RECORD_CPU_RATIO" -v secs="$BENCH_SECONDS" -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
+    FILENAME == ARGV[1] { if ($2 == "cutover") cpu[$1] = cpu[$1] " " $8; next }
+    $1 == "record_1k" {
+      split($3, a, " "); split($4, b, " ")
+      w = b[1] - a[1]; d = b[2] - a[2]; n++; written += w; dropped += d
+      rate = rate " " w / secs
+    }
+    function median(s,   n, i, j, t, a) {
+      n = split(s, a, " "); if (n == 0) return "null"
+      for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    END {
+      if (!n) exit
+      base = median(cpu["proxy_1k"]); rec = median(cpu["record_1k"])
+      r = (base == "null" || rec == "null" || base == 0) ? "null" : rec / base
+      okr = r != "null" && r <= maxr
+      printf "recording 100%% of 1 KiB calls (cutover record_1k vs proxy_1k): CPU/req %s us vs %s us = %sx (<= %.1fx %s)\n",
+        rec, base, (r == "null" ? "-" : sprintf("%.2f", r)), maxr, okr ? "ok" : "MISS"
+      printf "  %.0f records written/s (median of rounds), %d written, %d dropped (%s)\n", median(rate), written, dropped, dropped == 0 ? "ok" : "MISS"
+      printf "{\"kind\":\"recording\",\"run_id\":\"%s\",\"git\":\"%s\",\"cpu_ratio\":%s,\"records_per_s\":%.0f,\"written\":%d,\"dropped\":%d,\"cpu_ok\":%s,\"dropped_ok\":%s}\n",
+        run_id, git, (r == "null" ? "null" : sprintf("%.3f", r)), median(rate), written, dropped, okr ? "true" : "false", dropped == 0 ? "true" : "false" >> jsonl
+    }' "$RESULTS" "$WORK/records.tsv"
 }
 
 # ---------------------------------------------------------------------------

@@ -200,7 +200,8 @@ routes: [{ name: all, upstream: app }]
 		{"record sample above 1", "record: { sample: 5 }\n" + validBase, `t.yaml:1: record.sample: 5 is not a share from 0 to 1`},
 		{"route record sample", migrationBase + "    record: { sample: -1 }\n", `t.yaml:10: routes[0].record.sample: -1 is not a share from 0 to 1`},
 		{"unknown store driver", "store: { driver: postgres }\n" + validBase, `t.yaml:1: store.driver: unknown driver "postgres"`},
-		{"bad redact path", "record: { redact: { json: [\"a..b\"] } }\n" + validBase, `t.yaml:1: record.redact.json[0]: "a..b" is not a field path`},
+		{"bad redact path", "record: { redact: { json: [\"a..b\"] } }\n" + validBase, `t.yaml:1: record.redact.json[0]: "a..b" has an empty key`},
+		{"wildcard redact path", "record: { redact: { json: [\"items.*.x\"] } }\n" + validBase, `t.yaml:1: record.redact.json[0]: "items.*.x" uses wildcards`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -307,10 +307,33 @@ func (c *Config) validateRecord(errs *Errors) {
 		}
 	}
 	for i, p := range c.Record.Redact.JSON {
-		if p == "" || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..") {
-			c.errorf(errs, "record.redact.json["+strconv.Itoa(i)+"]", "%q is not a field path (want name, a.b or items.#.name)", p)
+		if msg := checkRedactPath(p); msg != "" {
+			c.errorf(errs, "record.redact.json["+strconv.Itoa(i)+"]", "%q %s (want name, a.b or items.#.name)", p, msg)
 		}
 	}
+}
+
+// checkRedactPath returns what is wrong with a JSON redaction path, or "".
+// The rules are the recorder's: dot-separated keys (a literal dot written
+// \.), "#" for every array element, no gjson wildcards or queries, which
+// would otherwise redact nothing without saying so.
+func checkRedactPath(p string) string {
+	if p == "" {
+		return "is empty"
+	}
+	parts := strings.Split(strings.ReplaceAll(p, `\.`, "\x00"), ".")
+	for _, part := range parts {
+		switch {
+		case part == "":
+			return "has an empty key"
+		case strings.ContainsAny(part, "*?|@") || strings.HasPrefix(part, "#") && part != "#":
+			return "uses wildcards, queries or modifiers, which redaction does not support"
+		}
+	}
+	if len(parts) == 1 && parts[0] == "#" {
+		return "names no key"
+	}
+	return ""
 }
 
 func (c *Config) checkShare(errs *Errors, path string, v float64) {

@@ -5,6 +5,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/gateway"
+	"github.com/cutover/cutover/record"
 )
 
 // Options tune the tour.
@@ -81,7 +83,17 @@ func Run(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
-	cfgText := fmt.Sprintf(demoConfig, listen, adminAddr, oldA.addr, oldB.addr, newA.addr, dead)
+	checkout, err := startService("checkout", "a")
+	if err != nil {
+		return err
+	}
+	defer checkout.close()
+	// The services call each other through the gateway, forwarding the
+	// traceparent they received, as OpenTelemetry-instrumented services do.
+	for _, s := range []*service{oldA, oldB, newA, checkout} {
+		s.gateway = "http://" + listen
+	}
+	cfgText := fmt.Sprintf(demoConfig, listen, adminAddr, filepath.Join(dir, "cutover.db"), oldA.addr, oldB.addr, newA.addr, dead, checkout.addr)
 	cfgPath := filepath.Join(dir, "cutover.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return err
@@ -95,6 +107,16 @@ func Run(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
+	rec, err := record.Start(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = rec.Close(cctx)
+	}()
+	g.SetRecording(rec.Recorder, rec.Store)
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
@@ -187,7 +209,33 @@ func Run(ctx context.Context, opt Options) error {
 		stats.statuses, stats.p50.Round(time.Microsecond), stats.p99.Round(time.Microsecond))
 	p("   served by: %s\n\n", stats.servedBy())
 
-	p("7. The admin API (http://%s)\n", adminAddr)
+	p("7. Recording: checkout calls orders through the gateway, orders calls payments\n   through the gateway, and payments is down. Every hop is recorded under one chain\n")
+	r, err = call(client, "GET", base+"/checkout/7", map[string]string{"X-Org-Id": "globex"})
+	if err != nil {
+		return err
+	}
+	p("   GET /checkout/7 -> %d, X-Chain-Id: %s\n", r.status, r.chainID)
+	var tree record.ChainTree
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err = getJSON(client, "http://"+adminAddr+"/api/chains/"+r.chainID, &tree)
+		if err == nil && countCalls(tree.Roots) == 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("reading the recorded chain: %w", err)
+	}
+	p("   cutover chain --admin %s %s\n\n", adminAddr, r.chainID)
+	var tb strings.Builder
+	if err := record.Print(&tb, tree.Roots, false); err != nil {
+		return err
+	}
+	p("%s\n", indent(tb.String()))
+	p("   The innermost call failed: payments refused the connection, and the\n   failure travelled back up the chain. Bodies and headers of each call:\n   curl 'http://%s/api/records?status=5xx&limit=3'\n\n", adminAddr)
+
+	p("8. The admin API (http://%s)\n", adminAddr)
 	if err := printRoutes(client, "http://"+adminAddr, out); err != nil {
 		return err
 	}
@@ -204,6 +252,12 @@ const demoConfig = `listen: "%s"
 debug_headers: true
 admin:
   listen: "%s"
+store:
+  path: "%s"
+record:
+  sample: 1
+  redact:
+    json: [password, card.number]
 chain:
   header: X-Chain-Id
   inject: [w3c, b3]
@@ -211,6 +265,7 @@ services:
   order-v1: { targets: ["%s", "%s"], timeout: 2s }
   order-v2: { targets: ["%s"], timeout: 2s }
   payments: { targets: ["%s"], timeout: 1s }
+  checkout: { targets: ["%s"], timeout: 3s }
 routes:
   - name: orders
     match: { path_prefix: /api/orders, methods: [GET, POST] }
@@ -225,12 +280,16 @@ routes:
   - name: payments
     match: { path_prefix: /api/payments }
     upstream: payments
+  - name: checkout
+    match: { path_prefix: /checkout }
+    upstream: checkout
 `
 
 // service is one demo upstream: it answers with its name and what trace
 // headers it received, so the tour can show them.
 type service struct {
 	name, instance, addr string
+	gateway              string // base URL for calls to other services
 	srv                  *http.Server
 }
 
@@ -241,6 +300,11 @@ func startService(name, instance string) (*service, error) {
 	}
 	s := &service{name: name, instance: instance, addr: ln.Addr().String()}
 	s.srv = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// checkout and the pay action call the next service down the chain.
+		if next := s.nextHop(r.URL.Path); next != "" {
+			s.callNext(w, r, next)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"service":     s.name,
@@ -255,6 +319,48 @@ func startService(name, instance string) (*service, error) {
 }
 
 func (s *service) close() { _ = s.srv.Close() }
+
+// nextHop is the path a request calls through the gateway, or "".
+func (s *service) nextHop(path string) string {
+	switch {
+	case s.name == "checkout":
+		return "/api/orders/" + strings.TrimPrefix(path, "/checkout/") + "/pay"
+	case strings.HasSuffix(path, "/pay"):
+		return "/api/payments/charge"
+	}
+	return ""
+}
+
+// callNext calls the next hop through the gateway, forwarding the trace
+// context, and answers with what came back.
+func (s *service) callNext(w http.ResponseWriter, r *http.Request, path string) {
+	body := []byte(`{"amount":42.5,"card":{"number":"4111111111111111"},"password":"hunter2"}`)
+	req, err := http.NewRequestWithContext(r.Context(), "POST", s.gateway+path, bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	req.Header.Set("traceparent", r.Header.Get("traceparent"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Org-Id", r.Header.Get("X-Org-Id"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+func countCalls(nodes []*record.Node) int {
+	n := 0
+	for _, c := range nodes {
+		n += 1 + countCalls(c.Children)
+	}
+	return n
+}
 
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -24,6 +24,10 @@ func TestDemo(t *testing.T) {
 		"300 requests in",
 		"statuses map[200:300]",
 		"X-Org-Id: acme    -> order-v2/a (X-Cutover-Side: new; reason listed)",
+		// The recorded three-service chain, innermost call failing.
+		"✗ GET /checkout/7 → 502  checkout (upstream ",
+		"└─ ✗ POST /api/orders/7/pay → 502  orders (old ",
+		"└─ ✗ POST /api/payments/charge → 502 refused  payments (upstream ",
 		"X-Org-Id: globex  -> order-v1/", "(X-Cutover-Side: old; reason excluded)",
 		"down (skipped after a failed connection)",
 	} {

@@ -117,6 +117,10 @@ func startGatewayFile(t *testing.T, path string, env ...string) *gatewayProc {
 		done:   make(chan struct{}),
 	}
 	g.cmd = exec.Command(binary, "serve", "-c", path, "--log-format", "json")
+	// The config's directory is the working directory, so the default
+	// store (./data/cutover.db) is the test's own and parallel tests never
+	// share one.
+	g.cmd.Dir = filepath.Dir(path)
 	g.cmd.Env = append(cleanEnv(), env...)
 	g.cmd.Stdout = g.logs
 	g.cmd.Stderr = g.logs

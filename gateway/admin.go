@@ -26,10 +26,14 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		g.metrics.writeTo(w, g.snap.Load())
+		writeRecorderMetrics(w, g.recorder)
 	})
 	mux.HandleFunc("GET /api/routes", g.serveRoutes)
 	mux.HandleFunc("GET /api/routes/{route}/bucket", g.serveBucket)
 	mux.HandleFunc("POST /api/reload", g.serveReload)
+	mux.HandleFunc("GET /api/records", g.serveRecords)
+	mux.HandleFunc("GET /api/records/{id}", g.serveRecord)
+	mux.HandleFunc("GET /api/chains/{id}", g.serveChain)
 	// Go's profiler, for finding where a gateway under load spends its time.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

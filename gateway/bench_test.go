@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/record"
 )
 
 // benchRequest is a typical browser-ish request with an incoming trace.
@@ -106,4 +108,48 @@ func BenchmarkProxy(b *testing.B) {
 			b.Fatalf("status %d, %d bytes", ctx.Response.StatusCode(), len(ctx.Response.Body()))
 		}
 	}
+}
+
+// BenchmarkProxyRecording is BenchmarkProxy with every call recorded into
+// a real embedded store: the handler's cost is the capture (copies into a
+// pooled record); the store writes on the recorder's goroutine.
+func BenchmarkProxyRecording(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := make([]byte, 1024)
+	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBody(body) }}
+	go func() { _ = up.Serve(ln) }()
+	defer func() { _ = up.Shutdown() }()
+	g := benchGateway(b, ln.Addr().String())
+	cfg := *g.Config()
+	cfg.Store.Path = b.TempDir() + "/bench.db"
+	rec, err := record.Start(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	g.SetRecording(rec.Recorder, rec.Store)
+	var req fasthttp.Request
+	if err := req.Read(bufioReader(benchRequest)); err != nil {
+		b.Fatal(err)
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&fasthttp.Request{}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		req.CopyTo(&ctx.Request)
+		ctx.Response.Reset()
+		g.handle(&ctx)
+		if ctx.Response.StatusCode() != 200 {
+			b.Fatalf("status %d", ctx.Response.StatusCode())
+		}
+	}
+	b.StopTimer()
+	if err := rec.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	dropped := rec.Recorder.Dropped()
+	b.ReportMetric(float64(rec.Recorder.Written())/float64(b.N), "written/op")
+	b.ReportMetric(float64(dropped[record.ReasonQueueFull])/float64(b.N), "dropped/op")
 }

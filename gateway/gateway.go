@@ -23,6 +23,7 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/record"
 	"github.com/cutover/cutover/router"
 )
 
@@ -61,6 +62,9 @@ type Gateway struct {
 
 	errorLog throttle
 	draining atomic.Bool // set by Shutdown; /readyz then fails
+
+	recorder Recorder    // nil: nothing is recorded
+	records  RecordStore // nil: the record endpoints answer 503
 }
 
 // snapshot is one compiled configuration. It never changes once published.
@@ -81,6 +85,7 @@ type snapshot struct {
 type routeState struct {
 	bySide  [numSides]*service // the baseline service of each side
 	metrics *routeMetrics
+	sample  float64 // share of chains recorded
 }
 
 // New builds a gateway for cfg. path is the file cfg came from, used by
@@ -161,7 +166,10 @@ func (g *Gateway) compile(cfg *configs.Config) (*snapshot, error) {
 		}
 	}
 	for _, r := range s.table.Routes() {
-		rs := routeState{metrics: g.metrics.route(r.Name)}
+		rs := routeState{metrics: g.metrics.route(r.Name), sample: *cfg.Record.Sample}
+		if rc := cfg.Routes[r.Index].Record; rc != nil && rc.Sample != nil {
+			rs.sample = *rc.Sample
+		}
 		rs.bySide[router.SideUpstream] = s.services[r.Upstream]
 		rs.bySide[router.SideOld] = s.services[r.Old]
 		rs.bySide[router.SideNew] = s.services[r.New]
@@ -257,12 +265,21 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	}
 
 	sent := time.Now()
-	if err := svc.do(req, &ctx.Response, sent); err != nil {
-		g.upstreamFailed(ctx, cl, err, chainID, snap.chainHeader)
-		return
+	t, err := svc.do(req, &ctx.Response, sent)
+	latency := time.Since(sent)
+	reason := ""
+	if err != nil {
+		reason = g.upstreamFailed(ctx, cl, err, chainID, snap.chainHeader)
+	} else {
+		svc.metrics.observe(latency)
+		finishResponse(&ctx.Response, cl, snap, chainID)
 	}
-	svc.metrics.observe(time.Since(sent))
-	finishResponse(&ctx.Response, cl, snap, chainID)
+	if r := g.recordingFor(snap, cl.rs); r.rec != nil && record.Sampled(c.Trace, r.sample) {
+		r.capture(&capturedCall{
+			trace: c.Trace, span: c.Span, parent: c.Parent, route: route.Name, tenant: st.tenant, side: cl.side, target: t.addr,
+			sent: sent, latency: latency, reason: reason,
+		}, req, &ctx.Response)
+	}
 }
 
 // decide runs the route's gray decision on the request as the client sent
@@ -302,8 +319,9 @@ func finishResponse(resp *fasthttp.Response, cl call, snap *snapshot, chainID []
 	cl.rs.metrics.count(cl.side, resp.StatusCode())
 }
 
-// upstreamFailed answers a request whose upstream call failed.
-func (g *Gateway) upstreamFailed(ctx *fasthttp.RequestCtx, cl call, err error, chainID []byte, chainHeader string) {
+// upstreamFailed answers a request whose upstream call failed and returns
+// the failure's reason.
+func (g *Gateway) upstreamFailed(ctx *fasthttp.RequestCtx, cl call, err error, chainID []byte, chainHeader string) string {
 	reason := upstreamReason(err)
 	cl.svc.metrics.fail(reason)
 	writeError(ctx, reason, chainID, chainHeader)
@@ -311,6 +329,7 @@ func (g *Gateway) upstreamFailed(ctx *fasthttp.RequestCtx, cl call, err error, c
 	if g.errorLog.allow() {
 		g.log.Warn("upstream failed", "service", cl.svc.name, "reason", reason, "err", err, "chain_id", string(chainID))
 	}
+	return reason
 }
 
 // reject answers a request the gateway refuses to forward.

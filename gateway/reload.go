@@ -83,6 +83,9 @@ func restartRequired(old, cur *configs.Config) []string {
 	if old.MaxBody != cur.MaxBody {
 		keys = append(keys, "max_body")
 	}
+	if old.Store != cur.Store {
+		keys = append(keys, "store")
+	}
 	return keys
 }
 

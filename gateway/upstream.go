@@ -105,20 +105,24 @@ func (s *service) pick(now int64) *target {
 // do sends req to one of the service's targets and reads the answer into
 // resp, within the service timeout counted from start. A target that could
 // not be connected to is marked down and the next one is tried: the request
-// was never sent, so this is safe for every method.
-func (s *service) do(req *fasthttp.Request, resp *fasthttp.Response, start time.Time) error {
+// was never sent, so this is safe for every method. It returns the target
+// that answered, or the last one tried.
+func (s *service) do(req *fasthttp.Request, resp *fasthttp.Response, start time.Time) (*target, error) {
 	deadline := start.Add(s.timeout)
 	now := start.UnixNano()
-	var err error
+	var (
+		t   *target
+		err error
+	)
 	for range len(s.targets) {
-		t := s.pick(now)
+		t = s.pick(now)
 		err = t.client.DoDeadline(req, resp, deadline)
 		if err == nil || !isConnectFailure(err) {
 			break
 		}
 		t.markDown(now, s.failTimeout)
 	}
-	return err
+	return t, err
 }
 
 func (t *target) markDown(now int64, failTimeout time.Duration) {

@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cutover/cutover/chain"
+	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/router"
+	"github.com/cutover/cutover/store"
+)
+
+// Recorder takes captured calls off the hot path; *record.Recorder
+// implements it. Get and Submit must never block.
+type Recorder interface {
+	Get() *store.Record
+	Submit(*store.Record) bool
+	Written() uint64
+	Dropped() map[string]uint64
+	QueueLen() int
+}
+
+// RecordStore reads recorded calls back for the admin API; *store.Bolt
+// implements it.
+type RecordStore interface {
+	Records(store.Query) (store.Page, error)
+	Chain(chain.TraceID) ([]*store.Record, error)
+	Get(store.ID) (*store.Record, error)
+}
+
+var (
+	_ Recorder    = (*record.Recorder)(nil)
+	_ RecordStore = (*store.Bolt)(nil)
+)
+
+// SetRecording makes the gateway record calls into rec and serve them from
+// rs on the admin API. Call it before Serve; nil rec records nothing.
+func (g *Gateway) SetRecording(rec Recorder, rs RecordStore) {
+	g.recorder = rec
+	g.records = rs
+}
+
+// recording is what the hot path needs to decide and fill one record.
+type recording struct {
+	rec     Recorder
+	maxBody int
+	sample  float64
+}
+
+// recordingFor returns the recording settings of a route, or a zero value
+// when nothing is recorded.
+func (g *Gateway) recordingFor(snap *snapshot, rs *routeState) recording {
+	if g.recorder == nil {
+		return recording{}
+	}
+	return recording{rec: g.recorder, maxBody: int(snap.cfg.Record.MaxBody), sample: rs.sample}
+}
+
+// capturedCall is one finished upstream call, as the handler saw it.
+type capturedCall struct {
+	trace   chain.TraceID
+	span    chain.SpanID
+	parent  chain.SpanID
+	route   string
+	tenant  []byte
+	side    router.Side
+	target  string
+	sent    time.Time
+	latency time.Duration
+	reason  string // upstream failure reason, "" on success
+}
+
+// capture copies a finished call into a pooled record and hands it to the
+// recorder. It runs on the handler's goroutine, before the response is
+// written, so it only copies: redaction, encoding and the write happen on
+// the recorder's goroutine. The request is the one sent upstream (chain
+// headers included); the response is what the client gets.
+func (r recording) capture(c *capturedCall, req *fasthttp.Request, resp *fasthttp.Response) {
+	rec := r.rec.Get()
+	rec.Chain, rec.Span, rec.Parent = c.trace, c.span, c.parent
+	rec.Route = c.route
+	rec.SetTenant(c.tenant)
+	rec.Side = c.side.String()
+	rec.Target = c.target
+	rec.SetMethod(req.Header.Method())
+	rec.SetURI(req.Header.RequestURI())
+	rec.SetReqHeaders(headerLines(req.Header.Header()))
+	rec.SetReqBody(req.Body(), r.maxBody)
+	rec.Status = resp.StatusCode()
+	rec.SetRespHeaders(headerLines(resp.Header.Header()))
+	rec.SetRespBody(resp.Body(), r.maxBody)
+	rec.Start = c.sent
+	rec.Latency = c.latency
+	rec.Error = c.reason
+	r.rec.Submit(rec)
+}
+
+// writeRecorderMetrics appends the recorder's counters to /metrics.
+func writeRecorderMetrics(w io.Writer, rec Recorder) {
+	if rec == nil {
+		return
+	}
+	b := help(nil, "cutover_records_written_total", "counter", "Recorded calls committed to the store.")
+	b = fmt.Appendf(b, "cutover_records_written_total %d\n", rec.Written())
+	b = help(b, "cutover_records_dropped_total", "counter", "Recorded calls dropped instead of slowing the proxy, by reason.")
+	dropped := rec.Dropped()
+	for _, reason := range []string{record.ReasonQueueFull, record.ReasonStoreError, record.ReasonClosed} {
+		b = fmt.Appendf(b, "cutover_records_dropped_total{reason=%q} %d\n", reason, dropped[reason])
+	}
+	b = help(b, "cutover_records_queued", "gauge", "Recorded calls waiting for the store writer.")
+	b = fmt.Appendf(b, "cutover_records_queued %d\n", rec.QueueLen())
+	_, _ = w.Write(b)
+}
+
+// headerLines drops the start line of a serialised header block.
+func headerLines(h []byte) []byte {
+	if i := bytes.Index(h, []byte("\r\n")); i >= 0 {
+		return h[i+2:]
+	}
+	return h
+}

@@ -1,0 +1,53 @@
+// Package record is cutover's recorder: it decides which chains are
+// recorded, takes each captured call off the gateway's hot path, redacts
+// it and writes it to the store in batches, and arranges a chain's calls
+// into a tree for the admin API and `cutover chain`.
+//
+// # The path of one record
+//
+// The gateway decides with Sampled whether a chain is recorded, takes an
+// empty record with Get, fills it with the store.Record Set helpers and
+// hands it over with Submit. Submit never blocks and never allocates: it
+// puts the record on a bounded queue, or drops it when the queue is full
+// and counts it under ReasonQueueFull. From Submit on, the record belongs
+// to the recorder.
+//
+// One writer goroutine takes records off the queue, redacts them and
+// calls Writer.Append with a batch of up to BatchSize records, or fewer
+// when Interval has passed since the last write, so a record is durable
+// within Interval plus one commit of its response. A failed Append drops
+// its batch (ReasonStoreError, logged at most once a second) and the
+// writer carries on. Written records, and dropped ones, go back to a
+// sync.Pool for Get. Close stops accepting (later records count under
+// ReasonClosed) and writes what is queued. So every submitted record is
+// either in Written or in exactly one Dropped reason.
+//
+// Redaction runs in the writer goroutine, never on the caller's.
+//
+// # Redaction
+//
+// Headers: every header line whose name is in RedactHeaders (compared
+// case-insensitively, every repetition) keeps its name and gets the value
+// "[redacted]".
+//
+// JSON bodies: a body is JSON when its Content-Type is application/json
+// or any +json type, or when it starts with '{' or '[' after whitespace;
+// either way it must then scan as JSON. Every value at a RedactJSON path
+// becomes the string "[redacted]", whatever its type; the rest of the
+// body is kept byte for byte. Paths are gjson-style: "card.number" from
+// the root, "items.#.secret" through every element of an array, and a
+// bare name such as "password" is that key at any depth, inside arrays
+// too. Keys are compared after JSON unescaping.
+//
+// A body cut at max_body (its Truncated flag set) keeps its redacted
+// prefix: the scanner is strict, so it knows that everything it read up
+// to the cut was JSON, and a value cut before its end is replaced whole.
+// A body that cannot be read with confidence is replaced whole with a
+// bracketed notice, the safe choice since secrets in it cannot be found:
+// a truncated body that is malformed before the cut (RedactedTruncated),
+// and a JSON body that is compressed (a Content-Encoding other than
+// identity) or nested deeper than the scanner follows
+// (RedactedUnreadable). A complete body that does not scan as JSON is
+// stored as it came: it is not JSON, and the rules are about JSON values.
+// Without RedactJSON rules, bodies are not touched.
+package record

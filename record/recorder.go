@@ -1,0 +1,268 @@
+package record
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cutover/cutover/chain"
+	"github.com/cutover/cutover/store"
+)
+
+// Writer persists batches of records. A Writer need not be safe for
+// concurrent use: the recorder calls it from one goroutine. It must not
+// keep the records after Append returns; the recorder reuses them.
+type Writer interface {
+	Append(recs []*store.Record) error
+}
+
+var _ Writer = (*store.Bolt)(nil)
+
+// Defaults of Options.
+const (
+	DefaultQueueSize = 8192
+	DefaultBatchSize = 512
+	DefaultInterval  = 200 * time.Millisecond
+	// MaxInterval bounds Interval, so a record is durable within about a
+	// second of its response.
+	MaxInterval = time.Second
+)
+
+// DefaultRedactHeaders are redacted when Options.RedactHeaders is nil: the
+// headers that carry credentials.
+var DefaultRedactHeaders = []string{"Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization"}
+
+// Reasons a record is dropped, the label values of the gateway's
+// cutover_record_dropped_total.
+const (
+	ReasonQueueFull  = "queue_full"  // Submit found the queue full
+	ReasonStoreError = "store_error" // the Writer failed the batch
+	ReasonClosed     = "closed"      // Submit after Close
+)
+
+// maxPooled is the largest total buffer capacity a record may keep when it
+// goes back to the pool, so one huge body does not stay pinned forever.
+const maxPooled = 1 << 20
+
+// Options configure a Recorder. Zero means default.
+type Options struct {
+	QueueSize int           // records waiting for the writer; DefaultQueueSize
+	BatchSize int           // records per Append; DefaultBatchSize
+	Interval  time.Duration // the longest a record waits for its batch; DefaultInterval, at most MaxInterval
+	// RedactHeaders are header names whose values are replaced, compared
+	// case-insensitively. Nil means DefaultRedactHeaders; an empty,
+	// non-nil slice redacts no header.
+	RedactHeaders []string
+	// RedactJSON are paths of JSON body values to replace; see CheckPath.
+	RedactJSON []string
+	Logger     *slog.Logger // slog.Default() when nil
+}
+
+// Recorder takes captured calls from the gateway and writes them in
+// batches from one background goroutine, redacting them first.
+//
+// Get, Submit and the counters are safe for concurrent use and never
+// block: a full queue drops the record and counts it.
+type Recorder struct {
+	w     Writer
+	opt   Options
+	log   *slog.Logger
+	queue chan *store.Record
+	done  chan struct{}
+	pool  sync.Pool
+
+	// mu orders Submit against Close: Submit holds it shared only for a
+	// non-blocking send, so Close can close the queue without a send
+	// racing it.
+	mu     sync.RWMutex
+	closed bool
+
+	written   atomic.Uint64
+	queueFull atomic.Uint64
+	storeErr  atomic.Uint64
+	afterEnd  atomic.Uint64
+
+	rd       *redactor     // writer goroutine only
+	logEvery time.Duration // the least time between two store error logs
+	logNext  time.Time     // writer goroutine only: when a store error may be logged again
+}
+
+// New returns a recorder writing to w and starts its writer goroutine.
+// Close stops it.
+func New(w Writer, opt Options) *Recorder {
+	if opt.QueueSize <= 0 {
+		opt.QueueSize = DefaultQueueSize
+	}
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = DefaultBatchSize
+	}
+	if opt.Interval <= 0 {
+		opt.Interval = DefaultInterval
+	}
+	opt.Interval = min(opt.Interval, MaxInterval)
+	if opt.RedactHeaders == nil {
+		opt.RedactHeaders = DefaultRedactHeaders
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	rc := &Recorder{
+		w:     w,
+		opt:   opt,
+		log:   opt.Logger,
+		queue: make(chan *store.Record, opt.QueueSize),
+		done:  make(chan struct{}),
+		pool:  sync.Pool{New: func() any { return new(store.Record) }},
+
+		logEvery: time.Second,
+	}
+	var bad []string
+	rc.rd, bad = newRedactor(opt.RedactHeaders, opt.RedactJSON)
+	for _, p := range bad {
+		rc.log.Error("JSON redaction path ignored", "path", p, "err", CheckPath(p))
+	}
+	go rc.run()
+	return rc
+}
+
+// Get returns an empty record to fill and Submit. Its buffers may have
+// capacity from earlier use.
+func (rc *Recorder) Get() *store.Record {
+	return rc.pool.Get().(*store.Record)
+}
+
+// Submit queues r for writing and reports whether it was queued. It never
+// blocks. Either way r belongs to the recorder afterwards: the caller must
+// not touch it again.
+func (rc *Recorder) Submit(r *store.Record) bool {
+	rc.mu.RLock()
+	if rc.closed {
+		rc.mu.RUnlock()
+		rc.afterEnd.Add(1)
+		rc.put(r)
+		return false
+	}
+	select {
+	case rc.queue <- r:
+		rc.mu.RUnlock()
+		return true
+	default:
+		rc.mu.RUnlock()
+		rc.queueFull.Add(1)
+		rc.put(r)
+		return false
+	}
+}
+
+// put returns r to the pool.
+func (rc *Recorder) put(r *store.Record) {
+	if cap(r.ReqBody)+cap(r.RespBody)+cap(r.ReqHeaders)+cap(r.RespHeaders) > maxPooled {
+		return
+	}
+	r.Reset()
+	rc.pool.Put(r)
+}
+
+// Written returns how many records the Writer has stored.
+func (rc *Recorder) Written() uint64 { return rc.written.Load() }
+
+// Dropped returns how many records were dropped, by reason; every reason
+// is present.
+func (rc *Recorder) Dropped() map[string]uint64 {
+	return map[string]uint64{
+		ReasonQueueFull:  rc.queueFull.Load(),
+		ReasonStoreError: rc.storeErr.Load(),
+		ReasonClosed:     rc.afterEnd.Load(),
+	}
+}
+
+// QueueLen returns how many records wait for the writer.
+func (rc *Recorder) QueueLen() int { return len(rc.queue) }
+
+// Close stops accepting records (Submit then drops them as "closed"),
+// writes everything already queued and returns when that is done or ctx
+// ends. After ctx ends the writer goroutine still finishes in the
+// background. Close may be called more than once.
+func (rc *Recorder) Close(ctx context.Context) error {
+	rc.mu.Lock()
+	if !rc.closed {
+		rc.closed = true
+		close(rc.queue)
+	}
+	rc.mu.Unlock()
+	select {
+	case <-rc.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("record: queued records not yet written: %w", ctx.Err())
+	}
+}
+
+// run is the writer goroutine: it batches queued records and writes a
+// batch when it is full or Interval has passed.
+func (rc *Recorder) run() {
+	defer close(rc.done)
+	batch := make([]*store.Record, 0, rc.opt.BatchSize)
+	tick := time.NewTicker(rc.opt.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case r, ok := <-rc.queue:
+			if !ok {
+				rc.flush(batch)
+				return
+			}
+			batch = append(batch, r)
+			if len(batch) == cap(batch) {
+				batch = rc.flush(batch)
+			}
+		case <-tick.C:
+			batch = rc.flush(batch)
+		}
+	}
+}
+
+// flush redacts and writes batch, returns its records to the pool and
+// returns the emptied batch.
+func (rc *Recorder) flush(batch []*store.Record) []*store.Record {
+	if len(batch) == 0 {
+		return batch
+	}
+	for _, r := range batch {
+		rc.rd.record(r)
+	}
+	if err := rc.w.Append(batch); err != nil {
+		rc.storeErr.Add(uint64(len(batch)))
+		if now := time.Now(); now.After(rc.logNext) {
+			rc.logNext = now.Add(rc.logEvery)
+			rc.log.Error("recorded calls dropped", "reason", ReasonStoreError, "records", len(batch), "err", err)
+		}
+	} else {
+		rc.written.Add(uint64(len(batch)))
+	}
+	for i, r := range batch {
+		rc.put(r)
+		batch[i] = nil
+	}
+	return batch[:0]
+}
+
+// Sampled reports whether a chain is recorded at the given rate (0 to 1).
+// The answer depends only on the chain ID, so every hop of a chain, on
+// every gateway, makes the same choice and a chain is recorded whole or
+// not at all. It compares the trace ID's low 64 bits, the random part of
+// a W3C trace ID and all of a padded 64-bit B3 or Jaeger one, with
+// rate × 2^64.
+func Sampled(id chain.TraceID, rate float64) bool {
+	switch {
+	case rate >= 1:
+		return true
+	case !(rate > 0): // also NaN
+		return false
+	}
+	return binary.BigEndian.Uint64(id[8:]) < uint64(rate*(1<<64))
+}

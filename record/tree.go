@@ -1,0 +1,263 @@
+package record
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/cutover/cutover/chain"
+	"github.com/cutover/cutover/store"
+)
+
+// Node is one call of a chain and the calls it made.
+type Node struct {
+	Record   *store.Record
+	Children []*Node
+}
+
+// Tree arranges one chain's calls by parent span. A root is a call whose
+// parent is zero, whose parent span is not among recs (a caller that was
+// not recorded), or that sits on a cycle of parents. Roots and children
+// are ordered by start time, then ID. A span recorded twice (a call and
+// its shadow copy) gets its children under the first one to start.
+func Tree(recs []*store.Record) []*Node {
+	nodes := make([]*Node, len(recs))
+	for i, r := range recs {
+		nodes[i] = &Node{Record: r}
+	}
+	slices.SortStableFunc(nodes, byStart)
+	bySpan := make(map[chain.SpanID]*Node, len(nodes))
+	for _, n := range nodes {
+		if _, ok := bySpan[n.Record.Span]; !ok && !n.Record.Span.IsZero() {
+			bySpan[n.Record.Span] = n
+		}
+	}
+	var roots []*Node
+	for _, n := range nodes {
+		parent := bySpan[n.Record.Parent]
+		if n.Record.Parent.IsZero() || parent == nil || parent == n {
+			roots = append(roots, n)
+			continue
+		}
+		parent.Children = append(parent.Children, n)
+	}
+	// Calls whose parents form a cycle are reachable from no root; each
+	// such cycle is cut at its earliest call, which becomes a root.
+	seen := make(map[*Node]bool, len(nodes))
+	for _, r := range roots {
+		mark(r, seen)
+	}
+	for _, n := range nodes {
+		if seen[n] {
+			continue
+		}
+		if p := bySpan[n.Record.Parent]; p != nil {
+			p.Children = slices.DeleteFunc(p.Children, func(c *Node) bool { return c == n })
+		}
+		roots = append(roots, n)
+		mark(n, seen)
+	}
+	slices.SortStableFunc(roots, byStart)
+	return roots
+}
+
+func byStart(a, b *Node) int {
+	if c := a.Record.Start.Compare(b.Record.Start); c != 0 {
+		return c
+	}
+	return bytes.Compare(a.Record.ID[:], b.Record.ID[:])
+}
+
+func mark(n *Node, seen map[*Node]bool) {
+	if seen[n] {
+		return
+	}
+	seen[n] = true
+	for _, c := range n.Children {
+		mark(c, seen)
+	}
+}
+
+// walk calls fn for every node, parents before children.
+func walk(nodes []*Node, fn func(*Node)) {
+	for _, n := range nodes {
+		fn(n)
+		walk(n.Children, fn)
+	}
+}
+
+// ChainTree is one chain's calls as a tree, in the form of the admin API's
+// GET /api/chains/ID:
+//
+//	{"chain_id": "…", "calls": 3, "errors": 1, "duration_ms": 14.2,
+//	 "roots": [{"id": "…", "span_id": "…", "parent_span_id": "", "route": "orders",
+//	            "tenant": "1001", "side": "old", "target": "127.0.0.1:9001",
+//	            "shadow": false, "method": "GET", "uri": "/api/orders/7",
+//	            "status": 200, "error": "", "start": "…", "latency_ms": 12.3,
+//	            "offset_ms": 0, "children": […]}]}
+//
+// duration_ms runs from the first call's start to the last call's end;
+// offset_ms is a call's start after the first call's. Bodies and headers
+// are left out: GET /api/records has them.
+type ChainTree struct {
+	ID    chain.TraceID
+	Roots []*Node
+}
+
+type chainJSON struct {
+	ChainID    string      `json:"chain_id"`
+	Calls      int         `json:"calls"`
+	Errors     int         `json:"errors"`
+	DurationMS float64     `json:"duration_ms"`
+	Roots      []*callJSON `json:"roots"`
+}
+
+type callJSON struct {
+	ID           string      `json:"id"`
+	SpanID       string      `json:"span_id"`
+	ParentSpanID string      `json:"parent_span_id"`
+	Route        string      `json:"route"`
+	Tenant       string      `json:"tenant"`
+	Side         string      `json:"side"`
+	Target       string      `json:"target"`
+	Shadow       bool        `json:"shadow"`
+	Method       string      `json:"method"`
+	URI          string      `json:"uri"`
+	Status       int         `json:"status"`
+	Error        string      `json:"error"`
+	Start        string      `json:"start"`
+	LatencyMS    float64     `json:"latency_ms"`
+	OffsetMS     float64     `json:"offset_ms"`
+	Children     []*callJSON `json:"children"`
+}
+
+// span returns the first start and the last end among nodes.
+func span(nodes []*Node) (first, last time.Time) {
+	walk(nodes, func(n *Node) {
+		r := n.Record
+		if first.IsZero() || r.Start.Before(first) {
+			first = r.Start
+		}
+		if end := r.Start.Add(r.Latency); end.After(last) {
+			last = end
+		}
+	})
+	return first, last
+}
+
+// MarshalJSON returns the API form of t.
+func (t ChainTree) MarshalJSON() ([]byte, error) {
+	first, last := span(t.Roots)
+	out := chainJSON{ChainID: t.ID.String(), DurationMS: store.Millis(last.Sub(first))}
+	walk(t.Roots, func(n *Node) {
+		out.Calls++
+		if n.Record.Failed() {
+			out.Errors++
+		}
+	})
+	out.Roots = callViews(t.Roots, first)
+	return json.Marshal(out)
+}
+
+func callViews(nodes []*Node, first time.Time) []*callJSON {
+	views := make([]*callJSON, 0, len(nodes))
+	for _, n := range nodes {
+		r := n.Record
+		v := &callJSON{
+			ID:        r.ID.String(),
+			SpanID:    r.Span.String(),
+			Route:     r.Route,
+			Tenant:    string(r.Tenant),
+			Side:      r.Side,
+			Target:    r.Target,
+			Shadow:    r.Shadow,
+			Method:    string(r.Method),
+			URI:       string(r.URI),
+			Status:    r.Status,
+			Error:     r.Error,
+			Start:     store.FormatTime(r.Start),
+			LatencyMS: store.Millis(r.Latency),
+			OffsetMS:  store.Millis(r.Start.Sub(first)),
+			Children:  callViews(n.Children, first),
+		}
+		if !r.Parent.IsZero() {
+			v.ParentSpanID = r.Parent.String()
+		}
+		views = append(views, v)
+	}
+	return views
+}
+
+// UnmarshalJSON reads the API form back, so a client such as
+// `cutover chain ID` can Print what the admin API returned. The records
+// carry the summary fields only.
+func (t *ChainTree) UnmarshalJSON(data []byte) error {
+	var in chainJSON
+	if err := json.Unmarshal(data, &in); err != nil {
+		return err
+	}
+	var out ChainTree
+	if err := decodeHex("chain_id", in.ChainID, out.ID[:]); err != nil {
+		return err
+	}
+	var err error
+	out.Roots, err = callNodes(in.Roots)
+	if err != nil {
+		return err
+	}
+	*t = out
+	return nil
+}
+
+func callNodes(views []*callJSON) ([]*Node, error) {
+	nodes := make([]*Node, 0, len(views))
+	for _, v := range views {
+		r := &store.Record{
+			Route: v.Route, Side: v.Side, Target: v.Target, Error: v.Error,
+			Tenant: []byte(v.Tenant), Method: []byte(v.Method), URI: []byte(v.URI),
+			Shadow: v.Shadow, Status: v.Status,
+			Latency: time.Duration(math.Round(v.LatencyMS * 1e6)),
+		}
+		var err error
+		if v.ID != "" {
+			if r.ID, err = store.ParseID(v.ID); err != nil {
+				return nil, err
+			}
+		}
+		if err := decodeHex("span_id", v.SpanID, r.Span[:]); err != nil {
+			return nil, err
+		}
+		if err := decodeHex("parent_span_id", v.ParentSpanID, r.Parent[:]); err != nil {
+			return nil, err
+		}
+		if v.Start != "" {
+			if r.Start, err = time.Parse(time.RFC3339Nano, v.Start); err != nil {
+				return nil, fmt.Errorf("record: bad start %q: %w", v.Start, err)
+			}
+		}
+		n := &Node{Record: r}
+		if n.Children, err = callNodes(v.Children); err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, nil
+}
+
+// decodeHex decodes an ID field; "" leaves dst zero.
+func decodeHex(name, s string, dst []byte) error {
+	if s == "" {
+		return nil
+	}
+	if len(s) != 2*len(dst) {
+		return fmt.Errorf("record: bad %s %q", name, s)
+	}
+	if _, err := hex.Decode(dst, []byte(s)); err != nil {
+		return fmt.Errorf("record: bad %s %q: %w", name, s, err)
+	}
+	return nil
+}

@@ -1,0 +1,202 @@
+package store
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+)
+
+// recordJSON is the API form of a Record. IDs are lowercase hex, a zero
+// parent span is "", times are RFC 3339 with nanoseconds in UTC and
+// latencies are float milliseconds.
+type recordJSON struct {
+	ID           string       `json:"id"`
+	ChainID      string       `json:"chain_id"`
+	SpanID       string       `json:"span_id"`
+	ParentSpanID string       `json:"parent_span_id"`
+	Route        string       `json:"route"`
+	Tenant       string       `json:"tenant"`
+	Side         string       `json:"side"`
+	Target       string       `json:"target"`
+	Shadow       bool         `json:"shadow"`
+	Method       string       `json:"method"`
+	URI          string       `json:"uri"`
+	Request      messageJSON  `json:"request"`
+	Response     responseJSON `json:"response"`
+	Start        string       `json:"start"`
+	LatencyMS    float64      `json:"latency_ms"`
+	Error        string       `json:"error"`
+}
+
+type responseJSON struct {
+	Status int `json:"status"`
+	messageJSON
+}
+
+// messageJSON is one side of the call. A body that is valid UTF-8 is
+// "body"; any other is "body_base64", so binary bodies survive JSON.
+type messageJSON struct {
+	Headers    [][2]string `json:"headers"`
+	Body       *string     `json:"body,omitempty"`
+	BodyBase64 string      `json:"body_base64,omitempty"`
+	Truncated  bool        `json:"truncated"`
+}
+
+// MarshalJSON returns the API form of r.
+func (r *Record) MarshalJSON() ([]byte, error) {
+	v := recordJSON{
+		ID:        r.ID.String(),
+		ChainID:   r.Chain.String(),
+		SpanID:    r.Span.String(),
+		Route:     r.Route,
+		Tenant:    string(r.Tenant),
+		Side:      r.Side,
+		Target:    r.Target,
+		Shadow:    r.Shadow,
+		Method:    string(r.Method),
+		URI:       string(r.URI),
+		Request:   message(r.ReqHeaders, r.ReqBody, r.ReqTruncated),
+		Response:  responseJSON{Status: r.Status, messageJSON: message(r.RespHeaders, r.RespBody, r.RespTruncated)},
+		Start:     FormatTime(r.Start),
+		LatencyMS: Millis(r.Latency),
+		Error:     r.Error,
+	}
+	if !r.Parent.IsZero() {
+		v.ParentSpanID = r.Parent.String()
+	}
+	return json.Marshal(v)
+}
+
+func message(headers, body []byte, truncated bool) messageJSON {
+	m := messageJSON{Headers: HeaderPairs(headers), Truncated: truncated}
+	if utf8.Valid(body) {
+		s := string(body)
+		m.Body = &s
+	} else {
+		m.BodyBase64 = base64.StdEncoding.EncodeToString(body)
+	}
+	return m
+}
+
+// UnmarshalJSON reads the API form of a record, for clients of the admin
+// API.
+func (r *Record) UnmarshalJSON(data []byte) error {
+	var v recordJSON
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	var out Record
+	var err error
+	if v.ID != "" {
+		if out.ID, err = ParseID(v.ID); err != nil {
+			return err
+		}
+	}
+	if err := decodeHexField("chain_id", v.ChainID, out.Chain[:]); err != nil {
+		return err
+	}
+	if err := decodeHexField("span_id", v.SpanID, out.Span[:]); err != nil {
+		return err
+	}
+	if err := decodeHexField("parent_span_id", v.ParentSpanID, out.Parent[:]); err != nil {
+		return err
+	}
+	if v.Start != "" {
+		if out.Start, err = time.Parse(time.RFC3339Nano, v.Start); err != nil {
+			return fmt.Errorf("store: bad start: %w", err)
+		}
+	}
+	if out.ReqBody, err = v.Request.body(); err != nil {
+		return err
+	}
+	if out.RespBody, err = v.Response.body(); err != nil {
+		return err
+	}
+	out.Route, out.Side, out.Target, out.Error = v.Route, v.Side, v.Target, v.Error
+	out.Tenant, out.Method, out.URI = []byte(v.Tenant), []byte(v.Method), []byte(v.URI)
+	out.Shadow, out.Status = v.Shadow, v.Response.Status
+	out.ReqHeaders = appendHeaderLines(nil, v.Request.Headers)
+	out.RespHeaders = appendHeaderLines(nil, v.Response.Headers)
+	out.ReqTruncated, out.RespTruncated = v.Request.Truncated, v.Response.Truncated
+	out.Latency = time.Duration(math.Round(v.LatencyMS * 1e6))
+	*r = out
+	return nil
+}
+
+func (m *messageJSON) body() ([]byte, error) {
+	if m.Body != nil {
+		return []byte(*m.Body), nil
+	}
+	b, err := base64.StdEncoding.DecodeString(m.BodyBase64)
+	if err != nil {
+		return nil, fmt.Errorf("store: bad body_base64: %w", err)
+	}
+	return b, nil
+}
+
+// decodeHexField decodes an ID field; "" leaves dst zero.
+func decodeHexField(name, s string, dst []byte) error {
+	if s == "" {
+		return nil
+	}
+	if len(s) != 2*len(dst) {
+		return fmt.Errorf("store: bad %s %q", name, s)
+	}
+	if _, err := hex.Decode(dst, []byte(s)); err != nil {
+		return fmt.Errorf("store: bad %s %q: %w", name, s, err)
+	}
+	return nil
+}
+
+// HeaderPairs splits raw header lines into name and value pairs, in order.
+// Lines end in CRLF or LF; the value loses the spaces around it; an empty
+// line ends the block, and a line without a colon is kept as a name with
+// an empty value so nothing recorded disappears from view.
+func HeaderPairs(raw []byte) [][2]string {
+	pairs := [][2]string{}
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			break
+		}
+		name, value, _ := bytes.Cut(line, []byte(":"))
+		pairs = append(pairs, [2]string{string(name), string(bytes.TrimSpace(value))})
+	}
+	return pairs
+}
+
+func appendHeaderLines(dst []byte, pairs [][2]string) []byte {
+	for _, p := range pairs {
+		dst = append(dst, p[0]...)
+		dst = append(dst, ": "...)
+		dst = append(dst, p[1]...)
+		dst = append(dst, "\r\n"...)
+	}
+	return dst
+}
+
+// FormatTime is the API's form of a time: RFC 3339 with nanoseconds, in
+// UTC, or "" for the zero time.
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// Millis is d in milliseconds, rounded to the microsecond, the API's unit
+// for durations.
+func Millis(d time.Duration) float64 {
+	return math.Round(float64(d)/1e3) / 1e3
+}

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cutover/cutover/chain"
+)
+
+// pruneData appends n calls one minute apart from queryEpoch, each with a
+// 100-byte body, over two routes and chains.
+func pruneData(t *testing.T, b *Bolt, n int) []*Record {
+	t.Helper()
+	var recs []*Record
+	for i := range n {
+		r := &Record{
+			Chain:  chain.TraceID{0: 1, 15: byte(i % 2)},
+			Route:  []string{"a", "b"}[i%2],
+			Status: 200 + 300*(i%2),
+			Start:  queryEpoch.Add(time.Duration(i) * time.Minute),
+		}
+		r.SetTenant(fmt.Appendf(nil, "t%d", i))
+		r.SetRespBody(make([]byte, 100), 100)
+		recs = append(recs, r)
+	}
+	mustAppend(t, b, recs...)
+	return recs
+}
+
+// assertOnly checks that exactly keep remain, in every index.
+func assertOnly(t *testing.T, b *Bolt, keep []*Record) {
+	t.Helper()
+	s, err := b.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bytes int64
+	for _, r := range keep {
+		bytes += int64(encodedLen(r))
+	}
+	if s.Records != int64(len(keep)) || s.Bytes != bytes {
+		t.Errorf("Stats = %+v, want %d records of %d bytes", s, len(keep), bytes)
+	}
+	page, err := b.Records(Query{Limit: MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Records) != len(keep) {
+		t.Fatalf("%d records remain, want %d", len(page.Records), len(keep))
+	}
+	for i, r := range page.Records {
+		if w := keep[len(keep)-1-i]; r.ID != w.ID {
+			t.Fatalf("record %d is %v, want %v", i, r.ID, w.ID)
+		}
+	}
+	// Index entries of pruned calls are gone too: every route, tenant,
+	// class and chain query agrees with what is left.
+	for _, q := range []Query{{Route: "a"}, {Route: "b"}, {Status: 2}, {Status: 5}, {Tenant: "t0"}, {Tenant: fmt.Sprintf("t%d", len(keep)+5)}} {
+		q.Limit = MaxLimit
+		page, err := b.Records(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := want(keep, q); len(page.Records) != len(w) {
+			t.Errorf("%+v: %d records, want %d", q, len(page.Records), len(w))
+		}
+	}
+	calls := 0
+	for _, c := range []chain.TraceID{{0: 1}, {0: 1, 15: 1}} {
+		recs, err := b.Chain(c)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+		calls += len(recs)
+	}
+	if calls != len(keep) {
+		t.Errorf("chains hold %d calls, want %d", calls, len(keep))
+	}
+}
+
+func TestPruneByAge(t *testing.T) {
+	b, _ := openTest(t, BoltOptions{Retention: time.Hour})
+	recs := pruneData(t, b, 100)
+	// At the 100th minute, calls that started before minute 40 are older
+	// than an hour.
+	now := queryEpoch.Add(100 * time.Minute)
+	removed, err := b.Prune(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed != 40 {
+		t.Errorf("Prune removed %d, want 40", removed)
+	}
+	assertOnly(t, b, recs[40:])
+	if removed, err := b.Prune(now); removed != 0 || err != nil {
+		t.Errorf("a second Prune removed %d, %v", removed, err)
+	}
+}
+
+func TestPruneBySize(t *testing.T) {
+	b, _ := openTest(t, BoltOptions{})
+	recs := pruneData(t, b, 100)
+	size := int64(encodedLen(recs[50]))
+	// Room for 30 records and a half: the 30 newest stay.
+	b.opt.MaxBytes = 30*size + size/2
+	removed, err := b.Prune(queryEpoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed != 70 {
+		t.Errorf("Prune removed %d, want 70", removed)
+	}
+	assertOnly(t, b, recs[70:])
+}
+
+func TestPruneAgeThenSize(t *testing.T) {
+	b, _ := openTest(t, BoltOptions{Retention: time.Hour})
+	recs := pruneData(t, b, 100)
+	size := int64(encodedLen(recs[50]))
+	b.opt.MaxBytes = 10 * size
+	removed, err := b.Prune(queryEpoch.Add(100 * time.Minute))
+	if err != nil || removed != 90 {
+		t.Fatalf("Prune = %d, %v; want 90", removed, err)
+	}
+	assertOnly(t, b, recs[90:])
+}
+
+func TestPruneManyBatches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("appends more than one prune batch")
+	}
+	b, _ := openTest(t, BoltOptions{Retention: time.Minute})
+	n := PruneBatch*2 + 17
+	recs := make([]*Record, n)
+	for i := range recs {
+		recs[i] = &Record{Chain: chain.TraceID{0: 1}, Route: "r", Start: queryEpoch.Add(time.Duration(i) * time.Millisecond)}
+	}
+	for i := 0; i < n; i += 1000 {
+		mustAppend(t, b, recs[i:min(i+1000, n)]...)
+	}
+	keep := 5
+	// Everything but the newest keep started more than a minute before
+	// now.
+	removed, err := b.Prune(recs[n-keep].Start.Add(time.Minute))
+	if err != nil || removed != n-keep {
+		t.Fatalf("Prune = %d, %v; want %d", removed, err, n-keep)
+	}
+	assertOnly(t, b, recs[n-keep:])
+}
+
+func TestPruneUnlimited(t *testing.T) {
+	b, _ := openTest(t, BoltOptions{})
+	recs := pruneData(t, b, 10)
+	if removed, err := b.Prune(queryEpoch.Add(1000 * time.Hour)); removed != 0 || err != nil {
+		t.Errorf("Prune without limits = %d, %v", removed, err)
+	}
+	assertOnly(t, b, recs)
+}

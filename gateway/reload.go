@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/cutover/cutover/configs"
@@ -85,6 +86,10 @@ func restartRequired(old, cur *configs.Config) []string {
 	}
 	if old.Store != cur.Store {
 		keys = append(keys, "store")
+	}
+	// The recorder compiles its redaction rules once, at start.
+	if !slices.Equal(old.Record.Redact.Headers, cur.Record.Redact.Headers) || !slices.Equal(old.Record.Redact.JSON, cur.Record.Redact.JSON) {
+		keys = append(keys, "record.redact")
 	}
 	return keys
 }

@@ -64,15 +64,6 @@ type headerMatch struct {
 	value []byte
 }
 
-// Service returns the service that serves the route's requests when no gray
-// rule sends them elsewhere: Upstream for a plain route, Old otherwise.
-func (r *Route) Service() string {
-	if r.Upstream != "" {
-		return r.Upstream
-	}
-	return r.Old
-}
-
 // Table is an immutable, compiled set of routes, safe for concurrent use.
 type Table struct {
 	routes    []*Route // most specific first

@@ -33,6 +33,9 @@
 #   line of cutover/nginx ratios with the pass criteria:
 #     CPU/req <= 1.3x nginx, req/s >= 0.85x nginx, cutover peak RSS <= 40 MB,
 #     and no errors from cutover.
+#   record_1k (cutover only) ends the report with the recording overhead:
+#     cutover CPU/req recording 100% of calls <= 1.5x its proxy_1k CPU/req, and
+#     no record dropped; it prints the records written per second.
 #   Each is marked "ok" or "MISS". MISS does not fail the script (it reports, it
 #   is not a test). It exits non-zero only when a proxy cannot start/dies or a
 #   run completes no successful request.
@@ -47,7 +50,7 @@
 #     BENCH_ROUNDS     rounds per scenario and proxy       (default 3)
 #     BENCH_CONNS      wrk connections                     (default 64)
 #     BENCH_WARMUP     warm-up seconds per proxy/scenario  (default 2)
-#     BENCH_SCENARIOS  space-separated scenario names      (default "proxy_1k proxy_10k")
+#     BENCH_SCENARIOS  space-separated scenario names      (default "proxy_1k proxy_10k record_1k")
 #     BENCH_PROXIES    which proxies to run                (default "nginx cutover")
 #     BENCH_PROXY_CPU / BENCH_LOAD_CPU  CPU ids to pin to  (default: first two allowed CPUs)
 #     BENCH_KEEP_TMP=1 keep the temp dir (configs, logs, raw wrk output)
@@ -94,6 +97,7 @@ START_TIMEOUT=20 # seconds a proxy/backend gets to become ready
 #   SC_NGINX_HTTP    extra http{}-level nginx config (extra upstreams, ...); may be ""
 #   SC_NGINX_SERVER  server{}-level nginx config (the locations)
 #   SC_CUTOVER       cutover YAML that follows `listen:` and `admin:` (services, routes, ...)
+#   SC_PROXIES       optional: the proxies this scenario runs (default BENCH_PROXIES)
 # Available while it runs: $BACKEND (127.0.0.1:PORT of the backend nginx) and
 # $WORK (the temp dir). nginx always has `upstream backend` (keepalive 64)
 # pointing at $BACKEND.
@@ -142,6 +146,8 @@ scenario_record_1k() {
   SC_DESC="reverse proxy recording 100% of calls into the embedded store, GET 1 KiB body"
   SC_PATH=/1k
   SC_CUTOVER=${SC_CUTOVER/"record: { sample: 0 }"/"record: { sample: 1 }"}
+  # nginx records nothing: the comparison is with cutover's own proxy_1k.
+  SC_PROXIES=cutover
 }
 
 # ---------------------------------------------------------------------------
@@ -569,11 +575,17 @@ record_counts() {
 run_scenario() {
   local name=$1 proxy round order
   declare -F "scenario_$name" >/dev/null || die "unknown scenario '$name'"
-  SC_DESC="" SC_PATH="" SC_NGINX_HTTP="" SC_NGINX_SERVER="" SC_CUTOVER=""
+  SC_DESC="" SC_PATH="" SC_NGINX_HTTP="" SC_NGINX_SERVER="" SC_CUTOVER="" SC_PROXIES=""
   "scenario_$name"
   log "scenario $name: $SC_DESC"
+  local proxies=$BENCH_PROXIES
+  if [[ -n $SC_PROXIES ]]; then
+    proxies=""
+    for proxy in $SC_PROXIES; do [[ " $BENCH_PROXIES " == *" $proxy "* ]] && proxies+="$proxy "; done
+    [[ -n $proxies ]] || { log "scenario $name: skipped (it runs only $SC_PROXIES)"; return 0; }
+  fi
 
-  for proxy in $BENCH_PROXIES; do
+  for proxy in $proxies; do
     "start_${proxy}_proxy"
     PROXY_PIDS[$proxy]=$PROXY_PID
     PROXY_URLS[$proxy]=$PROXY_URL
@@ -584,12 +596,12 @@ run_scenario() {
   done
 
   for ((round = 1; round <= BENCH_ROUNDS; round++)); do
-    order=$BENCH_PROXIES
-    ((round % 2 == 0)) && order=$(echo "$BENCH_PROXIES" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
+    order=$proxies
+    ((round % 2 == 0)) && order=$(echo "$proxies" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
     for proxy in $order; do measure "$name" "$proxy" "$round"; done
   done
 
-  for proxy in $BENCH_PROXIES; do forget_pid "${PROXY_PIDS[$proxy]}"; done
+  for proxy in $proxies; do forget_pid "${PROXY_PIDS[$proxy]}"; done
 }
 
 # ---------------------------------------------------------------------------

@@ -99,14 +99,15 @@ type Chain struct {
 
 // Store configures persistence. Changing it needs a restart.
 type Store struct {
-	// Driver is "embedded", one file on local disk.
+	// Driver is "embedded": an index file and segment files on local disk.
 	Driver string `yaml:"driver"`
-	// Path is the embedded store's file; its directory is created.
+	// Path is the embedded store's index file; records go to segment files
+	// in Path + ".segments". The directory is created.
 	Path string `yaml:"path"`
 	// Retention is how long records are kept.
 	Retention Duration `yaml:"retention"`
 	// MaxBytes caps the stored records' size; the oldest go first. 0 means
-	// no cap. The file keeps its largest size and reuses freed space.
+	// no cap. Deleted records' segment files are removed, so the disk shrinks.
 	MaxBytes Size `yaml:"max_bytes"`
 }
 

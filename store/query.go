@@ -1,10 +1,9 @@
 package store
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -77,54 +76,53 @@ func (b *Bolt) Records(q Query) (Page, error) {
 		since = idAt(q.Since)
 	}
 	var page Page
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx, rd *reads) error {
+		page = Page{}
 		bk := openBuckets(tx)
 		w := pickWalk(bk, &q)
 		if w.empty {
 			return nil
 		}
-		c := w.bucket.Cursor()
-		seek := append(append([]byte(nil), w.prefix...), before[:]...)
-		k, _ := c.Seek(seek)
-		if k == nil {
-			k, _ = c.Last()
-		} else {
-			k, _ = c.Prev()
-		}
-		for ; k != nil && bytes.HasPrefix(k, w.prefix); k, _ = c.Prev() {
-			rest := k[len(w.prefix):]
-			if len(rest) < len(ID{}) {
-				return fmt.Errorf("%w: index key of %d bytes", ErrCorrupt, len(k))
-			}
-			id := rest[:len(ID{})]
-			if bytes.Compare(id, since[:]) < 0 {
-				break
-			}
-			if w.exact != 0 && (len(rest) != len(ID{})+2 || int(binary.BigEndian.Uint16(rest[len(ID{}):])) != w.exact) {
-				continue
-			}
-			v := bk.records.Get(id)
-			if v == nil {
-				return fmt.Errorf("%w: index entry without its record", ErrCorrupt)
-			}
-			var f fields
-			if err := f.parse(v, sError+1); err != nil {
-				return err
-			}
-			if !q.matches(&f) {
-				continue
+		visit := func(id ID) (bool, error) {
+			var e entry
+			found, err := getEntry(bk, id[:], &e)
+			if err != nil || !found || !q.matches(&e) {
+				return true, err
 			}
 			if len(page.Records) == limit {
 				page.Next = page.Records[limit-1].ID.String()
-				break
+				return false, nil
 			}
-			r, err := decodeRecord(id, v)
+			r, err := readRecord(rd, id[:], &e)
 			if err != nil {
-				return err
+				return false, err
 			}
 			page.Records = append(page.Records, r)
+			return true, nil
 		}
-		return nil
+		if w.kind == 0 {
+			return walkRecords(bk.records, before, since, visit)
+		}
+		// The seconds still open first, then the blocks of the closed
+		// ones, so the order is newest first throughout.
+		ids, front := b.pend.indexIDs(w.kind, w.name, w.class, nil)
+		if front != getUint(bk.meta, metaFront) {
+			return errRaced
+		}
+		sortIDsDesc(ids)
+		for _, id := range ids {
+			if cmpID(id, before) >= 0 {
+				continue
+			}
+			if cmpID(id, since) < 0 {
+				return nil
+			}
+			if more, err := visit(id); !more || err != nil {
+				return err
+			}
+		}
+		var scratch []byte
+		return walkBlocks(bk.index(w.kind), w.prefix, front, before, since, &scratch, visit)
 	})
 	if err != nil {
 		return Page{}, fmt.Errorf("store: cannot read records: %w", err)
@@ -132,17 +130,68 @@ func (b *Bolt) Records(q Query) (Page, error) {
 	return page, nil
 }
 
-// walk is the index range a query reads.
+// errRaced is returned, and the read retried, when the blocks of a
+// second were written between the start of a read's transaction and its
+// look at the seconds still open, so that the two would disagree.
+var errRaced = errors.New("store: index written during the read")
+
+// maxRaces bounds the retries of a read. A second closes once a second,
+// and its Append updates the seconds still open right after its commit,
+// so a read races rarely and twice in a row almost never.
+const maxRaces = 100
+
+// view runs fn in a read transaction with access to the segments, again
+// while fn reports errRaced.
+func (b *Bolt) view(fn func(tx *bolt.Tx, rd *reads) error) error {
+	rd := b.seg.beginReads()
+	defer rd.done()
+	for range maxRaces {
+		err := b.db.View(func(tx *bolt.Tx) error { return fn(tx, &rd) })
+		if err != errRaced {
+			return err
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return errRaced
+}
+
+// walkRecords calls visit with the IDs of the records bucket below before
+// and not below since, newest first.
+func walkRecords(bk *bolt.Bucket, before, since ID, visit func(ID) (bool, error)) error {
+	c := bk.Cursor()
+	k, _ := c.Seek(before[:])
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for ; k != nil; k, _ = c.Prev() {
+		if len(k) != len(ID{}) {
+			return fmt.Errorf("%w: key %x", ErrCorrupt, k)
+		}
+		id := ID(k)
+		if cmpID(id, since) < 0 {
+			return nil
+		}
+		if more, err := visit(id); !more || err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walk is the index a query reads: the records bucket when kind is 0.
 type walk struct {
-	bucket *bolt.Bucket
-	prefix []byte
-	exact  int  // an exact status to filter from status keys, or 0
-	empty  bool // a filter matches no stored call
+	kind   byte
+	name   string // route or tenant
+	class  int
+	prefix []byte // of the index's block keys
+	empty  bool   // a filter matches no stored call
 }
 
 // pickWalk chooses the index with the fewest entries among q's filters.
 func pickWalk(bk buckets, q *Query) walk {
-	best := walk{bucket: bk.records}
+	var best walk
 	bestN := uint64(1<<64 - 1)
 	consider := func(w walk, n uint64) {
 		if n < bestN {
@@ -151,80 +200,102 @@ func pickWalk(bk buckets, q *Query) walk {
 	}
 	if q.Route != "" {
 		name := []byte(q.Route)
-		consider(walk{bucket: bk.route, prefix: namePrefix(name)}, getUint(bk.counts, countKey(countRoute, name)))
+		consider(walk{kind: kindRoute, name: q.Route, prefix: appendNamePrefix(nil, name)}, getUint(bk.counts, countKey(kindRoute, name)))
 	}
 	if q.Tenant != "" {
 		name := []byte(q.Tenant)
-		consider(walk{bucket: bk.tenant, prefix: namePrefix(name)}, getUint(bk.counts, countKey(countTenant, name)))
+		consider(walk{kind: kindTenant, name: q.Tenant, prefix: appendNamePrefix(nil, name)}, getUint(bk.counts, countKey(kindTenant, name)))
 	}
 	if q.Status != 0 {
-		class, exact := q.Status, 0
+		class := q.Status
 		if q.Status >= 100 {
-			class, exact = q.Status/100, q.Status
+			class = q.Status / 100
 		}
-		consider(walk{bucket: bk.status, prefix: []byte{byte(class)}, exact: exact}, getUint(bk.counts, []byte{countClass, byte(class)}))
+		consider(walk{kind: kindClass, class: class, prefix: []byte{byte(class)}}, getUint(bk.counts, []byte{kindClass, byte(class)}))
 	}
 	best.empty = bestN == 0
 	return best
 }
 
-// namePrefix is the part of a route or tenant index key before the ID.
-func namePrefix(name []byte) []byte {
-	name = indexName(name)
-	return append([]byte{byte(len(name))}, name...)
-}
-
 // matches reports whether a stored call passes every filter of q except
 // Since, which the walk applies to the IDs.
-func (q *Query) matches(f *fields) bool {
-	if q.Route != "" && string(f.str[sRoute]) != q.Route {
+func (q *Query) matches(e *entry) bool {
+	if q.Route != "" && string(e.route) != q.Route {
 		return false
 	}
-	if q.Tenant != "" && string(f.str[sTenant]) != q.Tenant {
+	if q.Tenant != "" && string(e.tenant) != q.Tenant {
 		return false
 	}
 	switch {
 	case q.Status == 0:
 		return true
 	case q.Status < 100:
-		return statusClass(f.status, len(f.str[sError]) > 0) == q.Status
+		return e.class() == q.Status
 	default:
-		return f.status == q.Status
+		return e.status == q.Status
 	}
+}
+
+// getEntry reads the entry of the record id. Indexes keep the IDs of
+// pruned records until their whole second is pruned, and the seconds still
+// open may name records newer than the transaction, so a missing entry is
+// not an error: found is false.
+func getEntry(bk buckets, id []byte, e *entry) (found bool, err error) {
+	v := bk.records.Get(id)
+	if v == nil {
+		return false, nil
+	}
+	return true, e.parse(v)
+}
+
+// readRecord reads the record that e locates from its segment, and checks
+// that it is the call e describes.
+func readRecord(rd *reads, id []byte, e *entry) (*Record, error) {
+	buf, err := rd.read(e.loc)
+	if err != nil {
+		return nil, err
+	}
+	r, err := decodeRecord(id, buf)
+	if err != nil {
+		return nil, err
+	}
+	if r.Chain != e.chain || r.Status != e.status || string(r.Tenant) != string(e.tenant) {
+		return nil, fmt.Errorf("%w: record %x in segment %s does not match its entry", ErrCorrupt, id, segmentName(e.loc.seg))
+	}
+	return r, nil
 }
 
 // Chain returns every recorded call of one chain, ordered by start time.
 // It returns ErrNotFound when none is stored.
 func (b *Bolt) Chain(id chain.TraceID) ([]*Record, error) {
 	var recs []*Record
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx, rd *reads) error {
+		recs = recs[:0]
 		bk := openBuckets(tx)
-		// Keys lead with their second (see appendChainKey): visit each
-		// stored second once and seek the trace inside it.
-		c := bk.chain.Cursor()
-		prefix := make([]byte, 8+len(id))
-		copy(prefix[8:], id[:])
-		for k, _ := c.First(); k != nil; {
-			sec := binary.BigEndian.Uint64(k)
-			binary.BigEndian.PutUint64(prefix, sec)
-			for k, _ = c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-				rid := k[len(prefix):]
-				v := bk.records.Get(rid)
-				if v == nil {
-					return fmt.Errorf("%w: index entry without its record", ErrCorrupt)
-				}
-				r, err := decodeRecord(rid, v)
-				if err != nil {
-					return err
-				}
-				recs = append(recs, r)
-			}
-			if k != nil && binary.BigEndian.Uint64(k) == sec {
-				k, _ = c.Seek(binary.BigEndian.AppendUint64(nil, sec+1))
-			}
+		ids, front := b.pend.chainIDs(id, nil)
+		if front != getUint(bk.meta, metaFront) {
+			return errRaced
 		}
-		// Seconds ascend, and inside one second a trace's keys ascend by
-		// ID, so recs is in start order already.
+		if err := chainBlockIDs(bk.chain, front, id, func(rid ID) { ids = append(ids, rid) }); err != nil {
+			return err
+		}
+		// IDs sort by start.
+		slices.SortFunc(ids, cmpID)
+		for _, rid := range ids {
+			var e entry
+			found, err := getEntry(bk, rid[:], &e)
+			if err != nil {
+				return err
+			}
+			if !found || e.chain != id {
+				continue
+			}
+			r, err := readRecord(rd, rid[:], &e)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, r)
+		}
 		return nil
 	})
 	if err != nil {
@@ -239,13 +310,16 @@ func (b *Bolt) Chain(id chain.TraceID) ([]*Record, error) {
 // Get returns one record by its ID, or ErrNotFound.
 func (b *Bolt) Get(id ID) (*Record, error) {
 	var r *Record
-	err := b.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketRecords).Get(id[:])
-		if v == nil {
+	err := b.view(func(tx *bolt.Tx, rd *reads) error {
+		var e entry
+		found, err := getEntry(openBuckets(tx), id[:], &e)
+		if err != nil {
+			return err
+		}
+		if !found {
 			return fmt.Errorf("%w: record %s", ErrNotFound, id)
 		}
-		var err error
-		r, err = decodeRecord(id[:], v)
+		r, err = readRecord(rd, id[:], &e)
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {

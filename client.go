@@ -123,10 +123,7 @@ func cmdBucket(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	if *format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(info)
-		return exitOK
+		return printJSON(stdout, info)
 	}
 	printBucket(stdout, info)
 	return exitOK
@@ -273,14 +270,22 @@ func cmdChain(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	if *format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(tree)
-		return exitOK
+		return printJSON(stdout, tree)
 	}
 	fmt.Fprintf(stdout, "chain %s\n", tree.ID)
 	if err := record.Print(stdout, tree.Roots, useColor); err != nil {
 		fmt.Fprintln(stderr, "cutover chain:", err)
+		return exitError
+	}
+	return exitOK
+}
+
+// printJSON writes v as indented JSON, the --format json of every client
+// command.
+func printJSON(w io.Writer, v any) int {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return exitError
 	}
 	return exitOK

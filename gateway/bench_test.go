@@ -81,9 +81,9 @@ func BenchmarkHeaderWork(b *testing.B) {
 	}
 }
 
-// BenchmarkProxy measures one whole request through the handler to a
-// real upstream on loopback, keep-alive, 1 KiB response.
-func BenchmarkProxy(b *testing.B) {
+// benchUpstream starts a loopback upstream answering every request with
+// 1 KiB, stopped when b ends, and returns its address.
+func benchUpstream(b *testing.B) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -91,8 +91,14 @@ func BenchmarkProxy(b *testing.B) {
 	body := make([]byte, 1024)
 	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBody(body) }}
 	go func() { _ = up.Serve(ln) }()
-	defer func() { _ = up.Shutdown() }()
-	g := benchGateway(b, ln.Addr().String())
+	b.Cleanup(func() { _ = up.Shutdown() })
+	return ln.Addr().String()
+}
+
+// BenchmarkProxy measures one whole request through the handler to a
+// real upstream on loopback, keep-alive, 1 KiB response.
+func BenchmarkProxy(b *testing.B) {
+	g := benchGateway(b, benchUpstream(b))
 	var req fasthttp.Request
 	if err := req.Read(bufioReader(benchRequest)); err != nil {
 		b.Fatal(err)
@@ -114,15 +120,7 @@ func BenchmarkProxy(b *testing.B) {
 // a real embedded store: the handler's cost is the capture (copies into a
 // pooled record); the store writes on the recorder's goroutine.
 func BenchmarkProxyRecording(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	body := make([]byte, 1024)
-	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBody(body) }}
-	go func() { _ = up.Serve(ln) }()
-	defer func() { _ = up.Shutdown() }()
-	g := benchGateway(b, ln.Addr().String())
+	g := benchGateway(b, benchUpstream(b))
 	cfg := *g.Config()
 	cfg.Store.Path = b.TempDir() + "/bench.db"
 	rec, err := record.Start(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))

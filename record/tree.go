@@ -2,7 +2,6 @@ package record
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -201,7 +200,7 @@ func (t *ChainTree) UnmarshalJSON(data []byte) error {
 		return err
 	}
 	var out ChainTree
-	if err := decodeHex("chain_id", in.ChainID, out.ID[:]); err != nil {
+	if err := store.DecodeHexField("chain_id", in.ChainID, out.ID[:]); err != nil {
 		return err
 	}
 	var err error
@@ -228,10 +227,10 @@ func callNodes(views []*callJSON) ([]*Node, error) {
 				return nil, err
 			}
 		}
-		if err := decodeHex("span_id", v.SpanID, r.Span[:]); err != nil {
+		if err := store.DecodeHexField("span_id", v.SpanID, r.Span[:]); err != nil {
 			return nil, err
 		}
-		if err := decodeHex("parent_span_id", v.ParentSpanID, r.Parent[:]); err != nil {
+		if err := store.DecodeHexField("parent_span_id", v.ParentSpanID, r.Parent[:]); err != nil {
 			return nil, err
 		}
 		if v.Start != "" {
@@ -246,18 +245,4 @@ func callNodes(views []*callJSON) ([]*Node, error) {
 		nodes = append(nodes, n)
 	}
 	return nodes, nil
-}
-
-// decodeHex decodes an ID field; "" leaves dst zero.
-func decodeHex(name, s string, dst []byte) error {
-	if s == "" {
-		return nil
-	}
-	if len(s) != 2*len(dst) {
-		return fmt.Errorf("record: bad %s %q", name, s)
-	}
-	if _, err := hex.Decode(dst, []byte(s)); err != nil {
-		return fmt.Errorf("record: bad %s %q: %w", name, s, err)
-	}
-	return nil
 }

@@ -97,13 +97,13 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 			return err
 		}
 	}
-	if err := decodeHexField("chain_id", v.ChainID, out.Chain[:]); err != nil {
+	if err := DecodeHexField("chain_id", v.ChainID, out.Chain[:]); err != nil {
 		return err
 	}
-	if err := decodeHexField("span_id", v.SpanID, out.Span[:]); err != nil {
+	if err := DecodeHexField("span_id", v.SpanID, out.Span[:]); err != nil {
 		return err
 	}
-	if err := decodeHexField("parent_span_id", v.ParentSpanID, out.Parent[:]); err != nil {
+	if err := DecodeHexField("parent_span_id", v.ParentSpanID, out.Parent[:]); err != nil {
 		return err
 	}
 	if v.Start != "" {
@@ -140,7 +140,7 @@ func (m *messageJSON) body() ([]byte, error) {
 }
 
 // decodeHexField decodes an ID field; "" leaves dst zero.
-func decodeHexField(name, s string, dst []byte) error {
+func DecodeHexField(name, s string, dst []byte) error {
 	if s == "" {
 		return nil
 	}

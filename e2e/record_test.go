@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -335,4 +336,50 @@ func TestRecordSurvivesKill9(t *testing.T) {
 	}
 	t.Logf("after kill -9: the store opened with %d records; all %d calls answered over 1 s before the kill are there (%d answered in all)",
 		stats.Records, old, len(load.answered))
+}
+
+// TestRecordDecodesCompressed: a gzip response reaches the client
+// compressed, byte for byte, and is recorded decoded and redacted.
+func TestRecordDecodesCompressed(t *testing.T) {
+	t.Parallel()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write([]byte(`{"order":7,"token":"tok-123"}`))
+	_ = zw.Close()
+	up := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Encoding", "gzip")
+		_, _ = w.Write(gz.Bytes())
+	})
+	g := startGateway(t, fmt.Sprintf("record: { redact: { json: [token] } }\nservices: { up: { targets: [%q] } }\nroutes: [ { name: r, upstream: up } ]\n", hostPort(up)))
+	resp, body := do(t, newClient(t), "GET", g.url("/orders/7"), nil, map[string]string{"Accept-Encoding": "gzip"})
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, gz.Bytes()) {
+		t.Fatalf("client got %d and %d bytes, want the upstream's %d gzip bytes", resp.StatusCode, len(body), gz.Len())
+	}
+	var page struct {
+		Records []struct {
+			Response struct {
+				Headers [][2]string `json:"headers"`
+				Body    string      `json:"body"`
+			} `json:"response"`
+		} `json:"records"`
+	}
+	waitFor(t, "the record", func() bool {
+		_, b := do(t, newClient(t), "GET", g.adminURL("/api/records"), nil, nil)
+		return json.Unmarshal(b, &page) == nil && len(page.Records) == 1
+	})
+	rec := page.Records[0].Response
+	if rec.Body != `{"order":7,"token":"[redacted]"}` {
+		t.Errorf("recorded body %q", rec.Body)
+	}
+	found := false
+	for _, h := range rec.Headers {
+		found = found || h == [2]string{record.DecodedHeader, "gzip"}
+		if strings.EqualFold(h[0], "Content-Encoding") {
+			t.Errorf("recorded headers keep %v beside a decoded body", h)
+		}
+	}
+	if !found {
+		t.Errorf("recorded headers %v lack %s: gzip", rec.Headers, record.DecodedHeader)
+	}
 }

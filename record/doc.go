@@ -24,6 +24,18 @@
 //
 // Redaction runs in the writer goroutine, never on the caller's.
 //
+// # Compressed bodies
+//
+// Before redaction, a body whose Content-Encoding is gzip (or x-gzip) or
+// deflate (zlib-wrapped, or raw as some servers send it) is replaced by
+// its decoded content, cut at MaxBody and then marked truncated, and its
+// Content-Encoding line is renamed DecodedHeader: the stored headers
+// describe the stored body and still say how it travelled. Compressed
+// bytes would be unreadable in the API, and JSON inside them could not be
+// redacted. A body cut at the capture cap decodes as far as it goes.
+// Other encodings (br, zstd, several at once) and bytes that do not
+// decode are left as they are, and so fall under the rule below.
+//
 // # Redaction
 //
 // Headers: every header line whose name is in RedactHeaders (compared

@@ -35,6 +35,7 @@ func Start(cfg *configs.Config, log *slog.Logger) (*Recording, error) {
 	rec := New(st, Options{
 		RedactHeaders: cfg.Record.Redact.Headers,
 		RedactJSON:    cfg.Record.Redact.JSON,
+		MaxBody:       int(cfg.Record.MaxBody),
 		Logger:        log,
 	})
 	ctx, stop := context.WithCancel(context.Background())

@@ -27,6 +27,7 @@ const (
 	DefaultQueueSize = 8192
 	DefaultBatchSize = 512
 	DefaultInterval  = 200 * time.Millisecond
+	DefaultMaxBody   = 64 << 10
 	// MaxInterval bounds Interval, so a record is durable within about a
 	// second of its response.
 	MaxInterval = time.Second
@@ -59,7 +60,9 @@ type Options struct {
 	RedactHeaders []string
 	// RedactJSON are paths of JSON body values to replace; see CheckPath.
 	RedactJSON []string
-	Logger     *slog.Logger // slog.Default() when nil
+	// MaxBody caps a gzip or deflate body once decoded; DefaultMaxBody.
+	MaxBody int
+	Logger  *slog.Logger // slog.Default() when nil
 }
 
 // Recorder takes captured calls from the gateway and writes them in
@@ -107,6 +110,9 @@ func New(w Writer, opt Options) *Recorder {
 	if opt.RedactHeaders == nil {
 		opt.RedactHeaders = DefaultRedactHeaders
 	}
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = DefaultMaxBody
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
@@ -121,7 +127,7 @@ func New(w Writer, opt Options) *Recorder {
 		logEvery: time.Second,
 	}
 	var bad []string
-	rc.rd, bad = newRedactor(opt.RedactHeaders, opt.RedactJSON)
+	rc.rd, bad = newRedactor(opt.RedactHeaders, opt.RedactJSON, opt.MaxBody)
 	for _, p := range bad {
 		rc.log.Error("JSON redaction path ignored", "path", p, "err", CheckPath(p))
 	}

@@ -147,14 +147,15 @@ next:
 // redactor applies the recorder's rules to records. It is owned by the
 // writer goroutine: its scratch buffers are reused from record to record.
 type redactor struct {
+	dec     decoder
 	headers [][]byte // names, compared case-insensitively
 	json    jsonRules
 	scan    scanner
 	buf     []byte
 }
 
-func newRedactor(headers, paths []string) (*redactor, []string) {
-	rd := &redactor{}
+func newRedactor(headers, paths []string, maxBody int) (*redactor, []string) {
+	rd := &redactor{dec: decoder{limit: maxBody}}
 	for _, h := range headers {
 		rd.headers = append(rd.headers, []byte(strings.TrimSpace(h)))
 	}
@@ -164,8 +165,10 @@ func newRedactor(headers, paths []string) (*redactor, []string) {
 	return rd, bad
 }
 
-// record redacts r in place.
+// record decodes compressed bodies in r, then redacts r, in place.
 func (rd *redactor) record(r *store.Record) {
+	r.ReqBody, r.ReqHeaders, r.ReqTruncated = rd.dec.decode(r.ReqBody, r.ReqHeaders, r.ReqTruncated)
+	r.RespBody, r.RespHeaders, r.RespTruncated = rd.dec.decode(r.RespBody, r.RespHeaders, r.RespTruncated)
 	r.ReqBody = rd.body(r.ReqBody, r.ReqHeaders, r.ReqTruncated)
 	r.RespBody = rd.body(r.RespBody, r.RespHeaders, r.RespTruncated)
 	r.ReqHeaders = rd.headerLines(r.ReqHeaders)

@@ -14,7 +14,7 @@ import (
 
 func testRedactor(t testing.TB, headers, paths []string) *redactor {
 	t.Helper()
-	rd, bad := newRedactor(headers, paths)
+	rd, bad := newRedactor(headers, paths, DefaultMaxBody)
 	if len(bad) > 0 {
 		t.Fatalf("paths refused: %q", bad)
 	}
@@ -190,7 +190,7 @@ func FuzzRedact(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	rd, _ := newRedactor(nil, []string{"password", "card.number", "items.#.secret"})
+	rd, _ := newRedactor(nil, []string{"password", "card.number", "items.#.secret"}, DefaultMaxBody)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r := &store.Record{}
 		r.SetReqHeaders([]byte(jsonCT))
@@ -237,7 +237,7 @@ func FuzzRedactTruncated(f *testing.F) {
 	f.Add([]byte(`{"a":{"password":"secret"},"items":[{"secret":"s"},{"password":[1,2]}]}`), uint16(20))
 	f.Add([]byte(`[{"card":{"number":"4111 1111"}}, "x", 1.5e-3, true]`), uint16(30))
 	f.Add([]byte(`{"pass\u0077ord":"p"}`), uint16(9))
-	rd, _ := newRedactor(nil, []string{"password", "card.number", "items.#.secret"})
+	rd, _ := newRedactor(nil, []string{"password", "card.number", "items.#.secret"}, DefaultMaxBody)
 	f.Fuzz(func(t *testing.T, in []byte, cut uint16) {
 		if !json.Valid(in) || int(cut) >= len(in) {
 			return

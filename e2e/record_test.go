@@ -383,3 +383,60 @@ func TestRecordDecodesCompressed(t *testing.T) {
 		t.Errorf("recorded headers %v lack %s: gzip", rec.Headers, record.DecodedHeader)
 	}
 }
+
+// TestReloadChangesRedaction: a reload that adds a JSON redaction rule
+// applies to the next recorded calls, without a restart.
+func TestReloadChangesRedaction(t *testing.T) {
+	t.Parallel()
+	up := newEcho(t, "up")
+	conf := func(redact string) string {
+		return configHead + fmt.Sprintf("record: { redact: { json: [%s] } }\nservices: { up: { targets: [%q] } }\nroutes: [ { name: r, upstream: up } ]\n", redact, hostPort(up))
+	}
+	path := filepath.Join(t.TempDir(), "cutover.yaml")
+	writeFileAtomic(t, path, conf(""))
+	g := startGatewayFile(t, path)
+	c := newClient(t)
+	send := func(uri string) {
+		if r, b := do(t, c, "POST", g.url(uri), []byte(`{"pin":"1234"}`), map[string]string{"Content-Type": "application/json"}); r.StatusCode != http.StatusOK {
+			t.Fatalf("status %d: %s", r.StatusCode, b)
+		}
+	}
+	bodyOf := func(uri string) string {
+		var page struct {
+			Records []struct {
+				URI     string `json:"uri"`
+				Request struct {
+					Body string `json:"body"`
+				} `json:"request"`
+			} `json:"records"`
+		}
+		body := ""
+		waitFor(t, "the record of "+uri, func() bool {
+			_, b := do(t, c, "GET", g.adminURL("/api/records"), nil, nil)
+			if json.Unmarshal(b, &page) != nil {
+				return false
+			}
+			for _, r := range page.Records {
+				if r.URI == uri {
+					body = r.Request.Body
+					return true
+				}
+			}
+			return false
+		})
+		return body
+	}
+	send("/before")
+	if got := bodyOf("/before"); got != `{"pin":"1234"}` {
+		t.Fatalf("before the reload: %q", got)
+	}
+	writeFileAtomic(t, path, conf("pin"))
+	resp, body := do(t, c, "POST", g.adminURL("/api/reload"), nil, nil)
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), "record") {
+		t.Fatalf("reload: %d %s (no restart may be required)", resp.StatusCode, body)
+	}
+	send("/after")
+	if got := bodyOf("/after"); got != `{"pin":"[redacted]"}` {
+		t.Errorf("after the reload: %q", got)
+	}
+}

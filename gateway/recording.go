@@ -19,6 +19,8 @@ import (
 type Recorder interface {
 	Get() *store.Record
 	Submit(*store.Record) bool
+	// SetRules swaps the redaction rules on a config reload.
+	SetRules(headers, json []string, maxBody int) []string
 	Written() uint64
 	Dropped() map[string]uint64
 	QueueLen() int

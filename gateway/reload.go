@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/cutover/cutover/configs"
@@ -53,6 +52,10 @@ func (g *Gateway) applyLocked(data []byte) (ReloadResult, error) {
 		return ReloadResult{}, g.reloadFailed(err)
 	}
 	old := g.snap.Swap(snap)
+	if g.recorder != nil {
+		// Validation refused bad paths already, so none is skipped here.
+		g.recorder.SetRules(cfg.Record.Redact.Headers, cfg.Record.Redact.JSON, int(cfg.Record.MaxBody))
+	}
 	g.applied = data
 	g.lastErr = nil
 	g.metrics.reloadsOK.Add(1)
@@ -86,10 +89,6 @@ func restartRequired(old, cur *configs.Config) []string {
 	}
 	if old.Store != cur.Store {
 		keys = append(keys, "store")
-	}
-	// The recorder compiles its redaction rules once, at start.
-	if !slices.Equal(old.Record.Redact.Headers, cur.Record.Redact.Headers) || !slices.Equal(old.Record.Redact.JSON, cur.Record.Redact.JSON) {
-		keys = append(keys, "record.redact")
 	}
 	return keys
 }

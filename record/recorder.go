@@ -89,9 +89,10 @@ type Recorder struct {
 	storeErr  atomic.Uint64
 	afterEnd  atomic.Uint64
 
-	rd       *redactor     // writer goroutine only
-	logEvery time.Duration // the least time between two store error logs
-	logNext  time.Time     // writer goroutine only: when a store error may be logged again
+	rd       *redactor                // writer goroutine only
+	nextRD   atomic.Pointer[redactor] // set by SetRules, taken by the writer
+	logEvery time.Duration            // the least time between two store error logs
+	logNext  time.Time                // writer goroutine only: when a store error may be logged again
 }
 
 // New returns a recorder writing to w and starts its writer goroutine.
@@ -133,6 +134,23 @@ func New(w Writer, opt Options) *Recorder {
 	}
 	go rc.run()
 	return rc
+}
+
+// SetRules replaces the redaction rules and the decoded-body cap (zero
+// values mean the defaults, as in Options) for every record the writer
+// redacts from its next batch on, queued ones included. It returns the
+// JSON paths it refused, which are skipped. Safe for concurrent use; it
+// never waits for the writer.
+func (rc *Recorder) SetRules(headers, paths []string, maxBody int) []string {
+	if headers == nil {
+		headers = DefaultRedactHeaders
+	}
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBody
+	}
+	rd, bad := newRedactor(headers, paths, maxBody)
+	rc.nextRD.Store(rd)
+	return bad
 }
 
 // Get returns an empty record to fill and Submit. Its buffers may have
@@ -237,6 +255,9 @@ func (rc *Recorder) run() {
 func (rc *Recorder) flush(batch []*store.Record) []*store.Record {
 	if len(batch) == 0 {
 		return batch
+	}
+	if rd := rc.nextRD.Swap(nil); rd != nil {
+		rc.rd = rd
 	}
 	for _, r := range batch {
 		rc.rd.record(r)

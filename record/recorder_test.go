@@ -392,3 +392,39 @@ func TestSampled(t *testing.T) {
 		t.Error("the extremes of the low 64 bits are misplaced")
 	}
 }
+
+// TestSetRulesAppliesToNextBatch: rules set while the recorder runs apply
+// to the next batch it writes, with no restart.
+func TestSetRulesAppliesToNextBatch(t *testing.T) {
+	b := openBolt(t)
+	g := &gate{w: b, entered: make(chan struct{}, 4), release: make(chan struct{}, 4)}
+	rc := New(g, Options{BatchSize: 1, RedactHeaders: []string{}, Logger: quietLog})
+	submit := func(i int) {
+		r := rc.Get()
+		fill(r, i)
+		if !rc.Submit(r) {
+			t.Fatal("dropped")
+		}
+	}
+	submit(0)
+	<-g.entered // the first batch is being written with the rules of New
+	if bad := rc.SetRules([]string{"Authorization"}, []string{"password", "bad.*"}, 0); len(bad) != 1 || bad[0] != "bad.*" {
+		t.Errorf("SetRules refused %q, want only bad.*", bad)
+	}
+	g.release <- struct{}{}
+	submit(1)
+	<-g.entered
+	g.release <- struct{}{}
+	closeNow(t, rc)
+	page, err := b.Records(store.Query{})
+	if err != nil || len(page.Records) != 2 {
+		t.Fatalf("%d records, %v", len(page.Records), err)
+	}
+	newer, older := page.Records[0], page.Records[1]
+	if !bytes.Contains(older.ReqBody, []byte("hunter2")) || !bytes.Contains(older.ReqHeaders, []byte("secret-token")) {
+		t.Errorf("the batch written before SetRules was redacted: %q %q", older.ReqHeaders, older.ReqBody)
+	}
+	if string(newer.ReqBody) != `{"user":"u","password":"[redacted]"}` || bytes.Contains(newer.ReqHeaders, []byte("secret-token")) {
+		t.Errorf("the batch after SetRules: %q %q", newer.ReqHeaders, newer.ReqBody)
+	}
+}

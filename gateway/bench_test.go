@@ -97,8 +97,25 @@ func benchUpstream(b *testing.B) string {
 
 // BenchmarkProxy measures one whole request through the handler to a
 // real upstream on loopback, keep-alive, 1 KiB response.
-func BenchmarkProxy(b *testing.B) {
+func BenchmarkProxy(b *testing.B) { benchProxy(b, false) }
+
+// BenchmarkProxyRecording is BenchmarkProxy with every call recorded into
+// a real embedded store: the handler's cost is the capture (copies into a
+// pooled record); the store writes on the recorder's goroutine.
+func BenchmarkProxyRecording(b *testing.B) { benchProxy(b, true) }
+
+func benchProxy(b *testing.B, recording bool) {
 	g := benchGateway(b, benchUpstream(b))
+	var rec *record.Recording
+	if recording {
+		cfg := *g.Config()
+		cfg.Store.Path = b.TempDir() + "/bench.db"
+		var err error
+		if rec, err = record.Start(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+			b.Fatal(err)
+		}
+		g.SetRecording(rec.Recorder, rec.Store)
+	}
 	var req fasthttp.Request
 	if err := req.Read(bufioReader(benchRequest)); err != nil {
 		b.Fatal(err)
@@ -114,34 +131,8 @@ func BenchmarkProxy(b *testing.B) {
 			b.Fatalf("status %d, %d bytes", ctx.Response.StatusCode(), len(ctx.Response.Body()))
 		}
 	}
-}
-
-// BenchmarkProxyRecording is BenchmarkProxy with every call recorded into
-// a real embedded store: the handler's cost is the capture (copies into a
-// pooled record); the store writes on the recorder's goroutine.
-func BenchmarkProxyRecording(b *testing.B) {
-	g := benchGateway(b, benchUpstream(b))
-	cfg := *g.Config()
-	cfg.Store.Path = b.TempDir() + "/bench.db"
-	rec, err := record.Start(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	g.SetRecording(rec.Recorder, rec.Store)
-	var req fasthttp.Request
-	if err := req.Read(bufioReader(benchRequest)); err != nil {
-		b.Fatal(err)
-	}
-	var ctx fasthttp.RequestCtx
-	ctx.Init(&fasthttp.Request{}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}, nil)
-	b.ReportAllocs()
-	for b.Loop() {
-		req.CopyTo(&ctx.Request)
-		ctx.Response.Reset()
-		g.handle(&ctx)
-		if ctx.Response.StatusCode() != 200 {
-			b.Fatalf("status %d", ctx.Response.StatusCode())
-		}
+	if rec == nil {
+		return
 	}
 	b.StopTimer()
 	if err := rec.Close(context.Background()); err != nil {

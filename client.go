@@ -130,40 +130,45 @@ func cmdBucket(args []string, stdout, stderr io.Writer) int {
 }
 
 func bucketInfo(file, base, tokenEnv, route, tenant, env string) (gateway.BucketInfo, error) {
-	var info gateway.BucketInfo
-	if file == "" {
-		c := newAdminClient(base, tokenEnv)
-		if route == "" {
-			var routes struct {
-				Routes []struct {
-					Name string `json:"name"`
-					Gray any    `json:"gray"`
-				} `json:"routes"`
-			}
-			if err := c.get("/api/routes", &routes); err != nil {
-				return info, err
-			}
-			var names []string
-			for _, r := range routes.Routes {
-				if r.Gray != nil {
-					names = append(names, r.Name)
-				}
-			}
-			var err error
-			if route, err = onlyRoute(names); err != nil {
-				return info, err
-			}
-		}
-		q := url.Values{"tenant": {tenant}}
-		if env != "" {
-			q.Set("env", env)
-		}
-		err := c.get("/api/routes/"+url.PathEscape(route)+"/bucket?"+q.Encode(), &info)
-		return info, err
+	if file != "" {
+		return bucketFromFile(file, route, tenant, env)
 	}
+	c := newAdminClient(base, tokenEnv)
+	if route == "" {
+		var routes struct {
+			Routes []struct {
+				Name string `json:"name"`
+				Gray any    `json:"gray"`
+			} `json:"routes"`
+		}
+		if err := c.get("/api/routes", &routes); err != nil {
+			return gateway.BucketInfo{}, err
+		}
+		var names []string
+		for _, r := range routes.Routes {
+			if r.Gray != nil {
+				names = append(names, r.Name)
+			}
+		}
+		var err error
+		if route, err = onlyRoute(names); err != nil {
+			return gateway.BucketInfo{}, err
+		}
+	}
+	q := url.Values{"tenant": {tenant}}
+	if env != "" {
+		q.Set("env", env)
+	}
+	var info gateway.BucketInfo
+	err := c.get("/api/routes/"+url.PathEscape(route)+"/bucket?"+q.Encode(), &info)
+	return info, err
+}
+
+// bucketFromFile places a tenant by the gray rules of a config file.
+func bucketFromFile(file, route, tenant, env string) (gateway.BucketInfo, error) {
 	cfg, err := configs.Load(file)
 	if err != nil {
-		return info, err
+		return gateway.BucketInfo{}, err
 	}
 	t := router.New(cfg.Routes, cfg.Environments)
 	if route == "" {
@@ -174,12 +179,12 @@ func bucketInfo(file, base, tokenEnv, route, tenant, env string) (gateway.Bucket
 			}
 		}
 		if route, err = onlyRoute(names); err != nil {
-			return info, err
+			return gateway.BucketInfo{}, err
 		}
 	}
 	r := t.Route(route)
 	if r == nil {
-		return info, fmt.Errorf("%s has no route %q", file, route)
+		return gateway.BucketInfo{}, fmt.Errorf("%s has no route %q", file, route)
 	}
 	return gateway.ExplainBucket(t, r, tenant, env), nil
 }

@@ -171,6 +171,16 @@ func TestGrayRouting(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "side     new → order-v2-featx   (the tenant is in gray.tenants)") {
 		t.Errorf("cutover bucket vip --env feature-x: exit %d\n%s%s", code, out, errOut)
 	}
+	// With -c the rules come from the file; --format json for scripts.
+	code, out, errOut = runCLI(t, "bucket", "-c", g.config, "--format", "json", newTenant)
+	var info struct {
+		Bucket  int    `json:"bucket"`
+		Side    string `json:"side"`
+		Service string `json:"service"`
+	}
+	if err := json.Unmarshal([]byte(out), &info); code != 0 || err != nil || info.Bucket != bucketOf("orders", newTenant) || info.Side != "new" || info.Service != "order-v2" {
+		t.Errorf("cutover bucket -c: exit %d, %+v\n%s%s", code, info, out, errOut)
+	}
 	code, _, errOut = runCLI(t, "bucket", "--admin", g.admin, "--route", "nope", "vip")
 	if code != 1 || !strings.Contains(errOut, `no route "nope"`) {
 		t.Errorf("cutover bucket on an unknown route: exit %d, stderr %q", code, errOut)

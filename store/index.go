@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"time"
@@ -186,7 +187,6 @@ type blockWriter struct {
 	keys, vals []byte
 	puts       []blockPut
 	prefix     []byte
-	ids        []ID
 	chain      []chainItem
 }
 
@@ -223,18 +223,28 @@ func (w *blockWriter) addGroup(sec, part uint64, g *group) {
 			w.addIDs(kindClass, append(w.prefix[:0], byte(class)), sec, part, l)
 		}
 	}
-	if len(g.chain) > 0 {
-		w.chain = append(w.chain[:0], g.chain...)
-		slices.SortFunc(w.chain, func(a, b chainItem) int {
-			if c := cmp16(&a.trace, &b.trace); c != 0 {
-				return c
-			}
-			return cmpID(a.id, b.id)
-		})
+	if g.n > 0 {
+		// One block of all the chain items, sorted by trace: the lists
+		// split by the trace's first byte are sorted one by one and laid
+		// end to end, yielding the processor now and then so that
+		// requests on a one-core gateway do not wait for a whole second's
+		// worth of sorting.
 		start := len(w.vals)
-		for _, c := range w.chain {
-			w.vals = append(w.vals, c.trace[:]...)
-			w.vals = append(w.vals, c.id[:]...)
+		for i := range g.chain {
+			w.chain = append(w.chain[:0], g.chain[i]...)
+			slices.SortFunc(w.chain, func(a, b chainItem) int {
+				if c := cmp16(&a.trace, &b.trace); c != 0 {
+					return c
+				}
+				return cmpID(a.id, b.id)
+			})
+			for _, c := range w.chain {
+				w.vals = append(w.vals, c.trace[:]...)
+				w.vals = append(w.vals, c.id[:]...)
+			}
+			if i%32 == 31 {
+				runtime.Gosched()
+			}
 		}
 		w.add(kindChain, nil, sec, part, start)
 	}
@@ -248,15 +258,11 @@ func (w *blockWriter) addGroup(sec, part uint64, g *group) {
 	w.add(0, nil, sec, part, start)
 }
 
-// addIDs adds one block: ids, sorted.
+// addIDs adds one block: ids, which the group keeps sorted.
 func (w *blockWriter) addIDs(kind byte, prefix []byte, sec, part uint64, ids []ID) {
 	w.prefix = prefix
-	w.ids = append(w.ids[:0], ids...)
-	// Arrival order is nearly start order, which pdqsort handles in
-	// little more than linear time.
-	slices.SortFunc(w.ids, cmpID)
 	start := len(w.vals)
-	for _, id := range w.ids {
+	for _, id := range ids {
 		w.vals = append(w.vals, id[:]...)
 	}
 	w.add(kind, prefix, sec, part, start)

@@ -188,9 +188,6 @@ func stripPort(host []byte) []byte {
 	return host[:i]
 }
 
-// EnvHeader returns the header that carries the environment tag, or "".
-func (t *Table) EnvHeader() string { return t.envHeader }
-
 // Routes returns the routes in file order.
 func (t *Table) Routes() []*Route { return t.inFile }
 

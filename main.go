@@ -29,6 +29,8 @@ const (
 	exitOK    = 0
 	exitError = 1
 	exitUsage = 2
+	// exitOverThreshold: cutover report --max-diff-rate found a route above it.
+	exitOverThreshold = 3
 )
 
 const usage = `cutover — an inline gateway for migrating traffic from an old service to its rewrite
@@ -42,6 +44,8 @@ Commands:
   demo             a self-contained tour: demo services, the gateway in front, traffic
   bucket TENANT    which side serves a tenant on a route, and why (--route R)
   chain ID         print one chain's recorded calls as a tree, failures marked
+  report           print the diff report: fields that differ between old and new
+                   (--format table|json|markdown; --max-diff-rate X exits 3 above X)
   version          print the version
 
 Run 'cutover <command> --help' for a command's flags.
@@ -68,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdBucket(rest, stdout, stderr)
 	case "chain":
 		return cmdChain(rest, stdout, stderr)
+	case "report":
+		return cmdReport(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "cutover", gateway.Version)
 		return exitOK
@@ -173,11 +179,18 @@ func cmdServe(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cutover serve:", err)
 		return exitError
 	}
-	g.SetRecording(rec.Recorder, rec.Store)
+	if err := g.SetRecording(rec.Recorder, rec.Store); err != nil {
+		fmt.Fprintln(stderr, "cutover serve:", err)
+		return exitError
+	}
 	serveErr := serve(g, cfg, log)
-	// Every response already sent has its record queued: flush them all
-	// before exiting, so a clean shutdown loses none.
+	// Shadow copies already queued are compared, then every response
+	// already sent has its record queued: flush them all before exiting,
+	// so a clean shutdown loses none.
 	flushCtx, stop := context.WithTimeout(context.Background(), recordFlushTimeout)
+	if err := g.CloseShadows(flushCtx); err != nil {
+		log.Warn("closing shadow workers", "err", err)
+	}
 	err = rec.Close(flushCtx)
 	stop()
 	if err != nil {

@@ -31,7 +31,20 @@ const (
 	// DefaultTenantJSONMax caps the request body a json tenant source reads;
 	// a larger body skips that source, so a huge upload costs no parse.
 	DefaultTenantJSONMax = 64 << 10
+
+	DefaultShadowPercent          = 100
+	DefaultShadowSecondaryPercent = 5
+	DefaultShadowTimeout          = 2 * time.Second
+	DefaultShadowMaxBody          = 1 << 20
+	DefaultShadowConcurrency      = 64
+	DefaultShadowQueue            = 1024
+	DefaultNoiseRelative          = 20   // percent
+	DefaultNoiseAbsolute          = 0.03 // percentage points
 )
+
+// DefaultShadowMethods are the methods shadowed when shadow.methods is
+// absent: reads only, so a copy cannot write twice.
+var DefaultShadowMethods = []string{"GET", "HEAD"}
 
 // DefaultRedactHeaders are the header names whose values are never stored
 // when record.redact.headers is absent.
@@ -178,6 +191,88 @@ type Route struct {
 	Gray *Gray `yaml:"gray"`
 	// Record overrides the global recording settings for this route.
 	Record *RouteRecord `yaml:"record"`
+	// Shadow sends copies of requests to the side that did not serve, so
+	// that old and new answers can be compared. Migration routes only.
+	Shadow *Shadow `yaml:"shadow"`
+	// Diff says what counts as a difference between old and new answers.
+	Diff *Diff `yaml:"diff"`
+}
+
+// Shadow configures the copies of a route's requests sent to the side
+// that did not serve. The client's answer never waits for them.
+type Shadow struct {
+	// Percent is the share of requests shadowed, chosen by chain ID so a
+	// chain is shadowed at every hop or none. Default 100 when the block
+	// is present.
+	Percent *Percent `yaml:"percent"`
+	// Methods lists the methods shadowed; a write is copied only when its
+	// method is listed. Default GET, HEAD.
+	Methods []string `yaml:"methods"`
+	// Secondary is a second instance of old that gets a third copy, to
+	// measure how often old differs from itself (noise).
+	Secondary string `yaml:"secondary"`
+	// SecondaryPercent is the share of shadowed requests also sent to the
+	// secondary. Default 5 when a secondary is set.
+	SecondaryPercent *Percent `yaml:"secondary_percent"`
+	// Timeout is the shadow call's own deadline. Default 2s.
+	Timeout Duration `yaml:"timeout"`
+	// MaxBody caps the request body and both response bodies of a
+	// shadowed request; a larger one skips the comparison and is counted
+	// as body_too_large. Default 1MiB.
+	MaxBody Size `yaml:"max_body"`
+	// Concurrency caps the route's shadow calls in flight. Default 64.
+	Concurrency int `yaml:"concurrency"`
+	// Queue caps the route's shadow copies waiting for a free call; a
+	// copy that finds it full is dropped and counted. Default 1024.
+	Queue int `yaml:"queue"`
+}
+
+// Diff holds a route's comparison rules and noise thresholds.
+type Diff struct {
+	// Ignore lists JSON paths whose differences are dropped with their
+	// subtrees: "meta.requestId", "items.#.updatedAt", or a bare name
+	// matching that key at any depth.
+	Ignore []string `yaml:"ignore"`
+	// Unordered lists arrays compared without regard to order: a path
+	// ("items") compares them as multisets; {path: items, key: sku}
+	// matches elements by their sku.
+	Unordered []Unordered `yaml:"unordered"`
+	// FloatEpsilon: numbers within this distance (absolute, or relative to
+	// the larger) are equal.
+	FloatEpsilon float64 `yaml:"float_epsilon"`
+	// Headers lists response headers compared by value.
+	Headers []string `yaml:"headers"`
+	// NullEqualsMissing: null on one side and absent on the other is no
+	// difference.
+	NullEqualsMissing bool `yaml:"null_equals_missing"`
+	// NumericStrings: "1" equals 1.
+	NumericStrings bool `yaml:"numeric_strings"`
+	// TimeTolerance: RFC 3339 times this close are equal.
+	TimeTolerance Duration `yaml:"time_tolerance"`
+	// Noise sets when a path's difference rate is only noise.
+	Noise Noise `yaml:"noise"`
+}
+
+// Noise holds the thresholds above which a path's old-vs-new difference
+// rate counts as real rather than as the noise old shows against itself.
+// A path is real when its rate is above its noise rate by more than
+// Absolute and by more than Relative of its rate.
+type Noise struct {
+	// Relative is the share of a path's rate that must exceed its noise
+	// rate. Default 20%.
+	Relative Percent `yaml:"relative"`
+	// Absolute is the margin, in percentage points, by which a path's rate
+	// must exceed its noise rate. Default 0.03%.
+	Absolute Percent `yaml:"absolute"`
+}
+
+// Unordered names an array compared without regard to order. It is
+// written as a path, or as a mapping with path and key.
+type Unordered struct {
+	// Path follows the ignore syntax.
+	Path string
+	// Key, when set, matches elements by this field instead of by value.
+	Key string
 }
 
 // TenantSource is one place a tenant can be read from. Exactly one field

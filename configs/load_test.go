@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,25 @@ environments:
 	}
 	if c.Store.Path != DefaultStorePath || c.Store.Retention.D() != DefaultRetention || c.Record.MaxBody != DefaultRecordMaxBody || len(c.Record.Redact.Headers) != 4 {
 		t.Errorf("store %+v record %+v: defaults not applied", c.Store, c.Record)
+	}
+}
+
+func TestShadowDefaults(t *testing.T) {
+	cfg, err := Parse("t.yaml", []byte(strings.Replace(migrationBase, "services:\n", "services:\n  old-b: { targets: [\"127.0.0.1:9003\"] }\n", 1)+
+		"    shadow: { secondary: old-b }\n    diff:\n      unordered: [tags, { path: items, key: sku }]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, d := cfg.Routes[0].Shadow, cfg.Routes[0].Diff
+	if *sh.Percent != 100 || !slices.Equal(sh.Methods, []string{"GET", "HEAD"}) || *sh.SecondaryPercent != 5 || sh.Timeout.D() != 2*time.Second ||
+		sh.MaxBody != 1<<20 || sh.Concurrency != 64 || sh.Queue != 1024 {
+		t.Errorf("shadow defaults: %+v", sh)
+	}
+	if d.Noise.Relative != 20 || d.Noise.Absolute != 0.03 {
+		t.Errorf("noise defaults: %+v", d.Noise)
+	}
+	if !slices.Equal(d.Unordered, []Unordered{{Path: "tags"}, {Path: "items", Key: "sku"}}) {
+		t.Errorf("unordered: %+v", d.Unordered)
 	}
 }
 
@@ -202,6 +222,17 @@ routes: [{ name: all, upstream: app }]
 		{"unknown store driver", "store: { driver: postgres }\n" + validBase, `t.yaml:1: store.driver: unknown driver "postgres"`},
 		{"bad redact path", "record: { redact: { json: [\"a..b\"] } }\n" + validBase, `t.yaml:1: record.redact.json[0]: "a..b" has an empty key`},
 		{"wildcard redact path", "record: { redact: { json: [\"items.*.x\"] } }\n" + validBase, `t.yaml:1: record.redact.json[0]: "items.*.x" uses wildcards`},
+		{"shadow on a plain route", validBase + "    shadow: { percent: 5 }\n", `t.yaml:7: routes[0].shadow: shadowing needs a migration route with old and new`},
+		{"shadow unknown secondary", migrationBase + "    shadow: { secondary: old-b }\n", `t.yaml:10: routes[0].shadow.secondary: unknown service "old-b" (known: new, old)`},
+		{"shadow secondary is old", migrationBase + "    shadow: { secondary: old }\n", `t.yaml:10: routes[0].shadow.secondary: the secondary must be a second instance of old`},
+		{"shadow secondary percent alone", migrationBase + "    shadow: { secondary_percent: 5 }\n", `t.yaml:10: routes[0].shadow.secondary_percent: needs shadow.secondary`},
+		{"shadow bad method", migrationBase + "    shadow:\n      methods: [\"GE T\"]\n", `t.yaml:11: routes[0].shadow.methods[0]: "GE T" is not a valid method`},
+		{"shadow percent over 100", migrationBase + "    shadow: { percent: 101 }\n", `t.yaml:10: routes[0].shadow.percent: invalid percentage "101"`},
+		{"diff bad ignore path", migrationBase + "    diff:\n      ignore: [\"meta..id\"]\n", `t.yaml:11: routes[0].diff.ignore[0]: "meta..id" has an empty key`},
+		{"diff unordered unknown key", migrationBase + "    diff:\n      unordered: [{ path: items, by: sku }]\n", `t.yaml:11: routes[0].diff.unordered[0]: unknown key "by"`},
+		{"diff unordered wildcard", migrationBase + "    diff:\n      unordered: [\"items.*\"]\n", `t.yaml:11: routes[0].diff.unordered[0]: "items.*" uses wildcards`},
+		{"diff negative epsilon", migrationBase + "    diff: { float_epsilon: -1 }\n", `t.yaml:10: routes[0].diff.float_epsilon: must be 0 or above`},
+		{"diff bad header", migrationBase + "    diff: { headers: [\"Content Type\"] }\n", `t.yaml:10: routes[0].diff.headers[0]: "Content Type" is not a valid header name`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -130,3 +130,32 @@ func (p Percent) Basis() int { return int(math.Round(float64(p) * 100)) }
 
 // String implements fmt.Stringer.
 func (p Percent) String() string { return strconv.FormatFloat(float64(p), 'f', -1, 64) + "%" }
+
+// UnmarshalYAML implements yaml.Unmarshaler: "items" or {path: items, key: sku}.
+func (u *Unordered) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		u.Path = n.Value
+		return nil
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Kind != yaml.ScalarNode {
+				return fmt.Errorf("%s: want a string", k.Value)
+			}
+			switch k.Value {
+			case "path":
+				u.Path = v.Value
+			case "key":
+				u.Key = v.Value
+			default:
+				return fmt.Errorf("unknown key %q (want path and optionally key)", k.Value)
+			}
+		}
+		if u.Path == "" {
+			return errors.New("path is required")
+		}
+		return nil
+	}
+	return errors.New("want a path such as items, or {path: items, key: sku}")
+}

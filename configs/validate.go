@@ -79,6 +79,18 @@ func (c *Config) applyDefaults() {
 		for i, m := range r.Match.Methods {
 			r.Match.Methods[i] = strings.ToUpper(m)
 		}
+		if sh := r.Shadow; sh != nil {
+			sh.applyDefaults()
+		}
+		if r.Diff == nil {
+			r.Diff = &Diff{}
+		}
+		if r.Diff.Noise.Relative == 0 {
+			r.Diff.Noise.Relative = DefaultNoiseRelative
+		}
+		if r.Diff.Noise.Absolute == 0 {
+			r.Diff.Noise.Absolute = DefaultNoiseAbsolute
+		}
 	}
 }
 
@@ -257,6 +269,96 @@ func (c *Config) validateRoute(errs *Errors, path string, r *Route) {
 	if r.Record != nil && r.Record.Sample != nil {
 		c.checkShare(errs, path+".record.sample", *r.Record.Sample)
 	}
+	if r.Shadow != nil {
+		c.validateShadow(errs, path+".shadow", r)
+	}
+	if r.Diff != nil {
+		c.validateDiff(errs, path+".diff", r.Diff)
+	}
+}
+
+func (sh *Shadow) applyDefaults() {
+	if sh.Percent == nil {
+		p := Percent(DefaultShadowPercent)
+		sh.Percent = &p
+	}
+	if sh.Methods == nil {
+		sh.Methods = slices.Clone(DefaultShadowMethods)
+	}
+	for i, m := range sh.Methods {
+		sh.Methods[i] = strings.ToUpper(m)
+	}
+	if sh.Secondary != "" && sh.SecondaryPercent == nil {
+		p := Percent(DefaultShadowSecondaryPercent)
+		sh.SecondaryPercent = &p
+	}
+	if sh.Timeout == 0 {
+		sh.Timeout = Duration(DefaultShadowTimeout)
+	}
+	if sh.MaxBody == 0 {
+		sh.MaxBody = DefaultShadowMaxBody
+	}
+	if sh.Concurrency == 0 {
+		sh.Concurrency = DefaultShadowConcurrency
+	}
+	if sh.Queue == 0 {
+		sh.Queue = DefaultShadowQueue
+	}
+}
+
+func (c *Config) validateShadow(errs *Errors, path string, r *Route) {
+	sh := r.Shadow
+	if r.New == "" {
+		c.errorf(errs, path, "shadowing needs a migration route with old and new")
+	}
+	for i, m := range sh.Methods {
+		if !isToken(m) {
+			c.errorf(errs, path+".methods["+strconv.Itoa(i)+"]", "%q is not a valid method", m)
+		}
+	}
+	if sh.Secondary != "" {
+		switch {
+		case c.Services[sh.Secondary] == nil:
+			c.errorf(errs, path+".secondary", "unknown service %q (known: %s)", sh.Secondary, strings.Join(sortedKeys(c.Services), ", "))
+		case sh.Secondary == r.Old || sh.Secondary == r.New:
+			c.errorf(errs, path+".secondary", "the secondary must be a second instance of old, not %q itself", sh.Secondary)
+		}
+	} else if sh.SecondaryPercent != nil && *sh.SecondaryPercent > 0 {
+		c.errorf(errs, path+".secondary_percent", "needs shadow.secondary, the service that gets the third copy")
+	}
+	if sh.Concurrency < 0 {
+		c.errorf(errs, path+".concurrency", "must be above 0")
+	}
+	if sh.Queue < 0 {
+		c.errorf(errs, path+".queue", "must be above 0")
+	}
+	if sh.MaxBody < 0 {
+		c.errorf(errs, path+".max_body", "must be above 0")
+	}
+}
+
+func (c *Config) validateDiff(errs *Errors, path string, d *Diff) {
+	for i, p := range d.Ignore {
+		if msg := checkDiffPath(p); msg != "" {
+			c.errorf(errs, path+".ignore["+strconv.Itoa(i)+"]", "%q %s (want name, a.b or items.#.name)", p, msg)
+		}
+	}
+	for i, u := range d.Unordered {
+		if msg := checkDiffPath(u.Path); msg != "" {
+			c.errorf(errs, path+".unordered["+strconv.Itoa(i)+"]", "%q %s (want items, a.items or {path: items, key: sku})", u.Path, msg)
+		}
+		if u.Key != "" && checkRedactPath(u.Key) != "" {
+			c.errorf(errs, path+".unordered["+strconv.Itoa(i)+"]", "key %q is not a field name", u.Key)
+		}
+	}
+	if !(d.FloatEpsilon >= 0) {
+		c.errorf(errs, path+".float_epsilon", "must be 0 or above")
+	}
+	for i, h := range d.Headers {
+		if !isToken(h) {
+			c.errorf(errs, path+".headers["+strconv.Itoa(i)+"]", "%q is not a valid header name", h)
+		}
+	}
 }
 
 func (c *Config) validateTenantSource(errs *Errors, path string, src *TenantSource) {
@@ -332,6 +434,25 @@ func checkRedactPath(p string) string {
 	}
 	if len(parts) == 1 && parts[0] == "#" {
 		return "names no key"
+	}
+	return ""
+}
+
+// checkDiffPath returns what is wrong with a diff ignore or unordered path,
+// or "". The syntax is the redaction paths' with the comparer's escapes: a
+// '#' inside a key must be escaped ("\#"), as must a final backslash.
+func checkDiffPath(p string) string {
+	if msg := checkRedactPath(p); msg != "" {
+		return msg
+	}
+	unescaped := strings.ReplaceAll(p, `\\`, "")
+	if strings.HasSuffix(unescaped, `\`) {
+		return "ends in a lone backslash"
+	}
+	for _, part := range strings.Split(strings.ReplaceAll(unescaped, `\.`, ""), ".") {
+		if part != "#" && strings.Contains(strings.ReplaceAll(part, `\#`, ""), "#") {
+			return `uses "#" inside a key (write "#" alone for every element, or "\#" for a literal #)`
+		}
 	}
 	return ""
 }

@@ -65,6 +65,13 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	defer newA.close()
+	// A third old instance outside the route's pool: the secondary that
+	// gets a third copy of some shadowed requests, to measure noise.
+	oldC, err := startService("order-v1", "c")
+	if err != nil {
+		return err
+	}
+	defer oldC.close()
 	dead, err := freeAddr() // a port nobody listens on
 	if err != nil {
 		return err
@@ -90,10 +97,10 @@ func Run(ctx context.Context, opt Options) error {
 	defer checkout.close()
 	// The services call each other through the gateway, forwarding the
 	// traceparent they received, as OpenTelemetry-instrumented services do.
-	for _, s := range []*service{oldA, oldB, newA, checkout} {
+	for _, s := range []*service{oldA, oldB, oldC, newA, checkout} {
 		s.gateway = "http://" + listen
 	}
-	cfgText := fmt.Sprintf(demoConfig, listen, adminAddr, filepath.Join(dir, "cutover.db"), oldA.addr, oldB.addr, newA.addr, dead, checkout.addr)
+	cfgText := fmt.Sprintf(demoConfig, listen, adminAddr, filepath.Join(dir, "cutover.db"), oldA.addr, oldB.addr, oldC.addr, newA.addr, dead, checkout.addr)
 	cfgPath := filepath.Join(dir, "cutover.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return err
@@ -116,7 +123,9 @@ func Run(ctx context.Context, opt Options) error {
 		defer cancel()
 		_ = rec.Close(cctx)
 	}()
-	g.SetRecording(rec.Recorder, rec.Store)
+	if err := g.SetRecording(rec.Recorder, rec.Store); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
@@ -140,7 +149,7 @@ func Run(ctx context.Context, opt Options) error {
 
 	p("cutover demo\n============\n\n")
 	p("Started on loopback:\n")
-	p("  order-v1  (old)  %s, %s\n", oldA.addr, oldB.addr)
+	p("  order-v1  (old)  %s, %s; a third instance, %s, is the noise secondary\n", oldA.addr, oldB.addr, oldC.addr)
 	p("  order-v2  (new)  %s\n", newA.addr)
 	p("  gateway          %s\n", base)
 	p("  admin            http://%s\n\n", adminAddr)
@@ -235,7 +244,12 @@ func Run(ctx context.Context, opt Options) error {
 	p("%s\n", indent(tb.String()))
 	p("   The innermost call failed: payments refused the connection, and the\n   failure travelled back up the chain. Bodies and headers of each call:\n   curl 'http://%s/api/records?status=5xx&limit=3'\n\n", adminAddr)
 
-	p("8. The admin API (http://%s)\n", adminAddr)
+	// Steps 1, 2, 3 and 5 sent 7 GETs to the orders route before the load.
+	if err := tourReport(client, "http://"+adminAddr, stats.n+7, out); err != nil {
+		return err
+	}
+
+	p("9. The admin API (http://%s)\n", adminAddr)
 	if err := printRoutes(client, "http://"+adminAddr, out); err != nil {
 		return err
 	}
@@ -263,6 +277,7 @@ chain:
   inject: [w3c, b3]
 services:
   order-v1: { targets: ["%s", "%s"], timeout: 2s }
+  order-v1-c: { targets: ["%s"], timeout: 2s }
   order-v2: { targets: ["%s"], timeout: 2s }
   payments: { targets: ["%s"], timeout: 1s }
   checkout: { targets: ["%s"], timeout: 3s }
@@ -277,6 +292,12 @@ routes:
       tenants: [acme]
       exclude: [globex]
       percent: 20
+    shadow:
+      percent: 100
+      secondary: order-v1-c
+      secondary_percent: 25
+    diff:
+      ignore: [version]
   - name: payments
     match: { path_prefix: /api/payments }
     upstream: payments
@@ -305,14 +326,14 @@ func startService(name, instance string) (*service, error) {
 			s.callNext(w, r, next)
 			return
 		}
+		// What the service saw travels in headers, so the tour can show it
+		// while the bodies hold only the order the diff compares.
+		w.Header().Set("X-Demo-Service", s.name)
+		w.Header().Set("X-Demo-Instance", s.instance)
+		w.Header().Set("X-Demo-Traceparent", r.Header.Get("traceparent"))
+		w.Header().Set("X-Demo-Shadow", r.Header.Get("X-Cutover-Shadow"))
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{
-			"service":     s.name,
-			"instance":    s.instance,
-			"path":        r.URL.Path,
-			"traceparent": r.Header.Get("traceparent"),
-			"b3":          r.Header.Get("b3"),
-		})
+		_ = json.NewEncoder(w).Encode(order(s.name, r.URL.Path))
 	})}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
@@ -372,18 +393,18 @@ func freeAddr() (string, error) {
 }
 
 type answer struct {
-	status  int
-	chainID string
-	side    string
-	body    string
-	fields  map[string]any
+	status      int
+	chainID     string
+	side        string
+	body        string
+	service     string // the demo service that answered, and its instance
+	instance    string
+	traceparent string // as the service received it
 }
 
-func (a answer) served() string {
-	return fmt.Sprintf("%v/%v", a.fields["service"], a.fields["instance"])
-}
+func (a answer) served() string { return a.service + "/" + a.instance }
 
-func (a answer) upstreamTraceparent() string { return fmt.Sprint(a.fields["traceparent"]) }
+func (a answer) upstreamTraceparent() string { return a.traceparent }
 
 func call(client *http.Client, method, url string, headers map[string]string) (answer, error) {
 	req, err := http.NewRequest(method, url, nil)
@@ -402,9 +423,10 @@ func call(client *http.Client, method, url string, headers map[string]string) (a
 	if err != nil {
 		return answer{}, err
 	}
-	a := answer{status: resp.StatusCode, chainID: resp.Header.Get("X-Chain-Id"), side: resp.Header.Get(gateway.HeaderSide), body: string(body)}
-	_ = json.Unmarshal(body, &a.fields)
-	return a, nil
+	return answer{
+		status: resp.StatusCode, chainID: resp.Header.Get("X-Chain-Id"), side: resp.Header.Get(gateway.HeaderSide), body: string(body),
+		service: resp.Header.Get("X-Demo-Service"), instance: resp.Header.Get("X-Demo-Instance"), traceparent: resp.Header.Get("X-Demo-Traceparent"),
+	}, nil
 }
 
 type loadStats struct {

@@ -27,6 +27,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		g.metrics.writeTo(w, g.snap.Load())
 		writeRecorderMetrics(w, g.recorder)
+		g.mirror.WriteMetrics(w)
 	})
 	mux.HandleFunc("GET /api/routes", g.serveRoutes)
 	mux.HandleFunc("GET /api/routes/{route}/bucket", g.serveBucket)
@@ -34,6 +35,8 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /api/records", g.serveRecords)
 	mux.HandleFunc("GET /api/records/{id}", g.serveRecord)
 	mux.HandleFunc("GET /api/chains/{id}", g.serveChain)
+	mux.HandleFunc("GET /api/report", g.serveReport)
+	mux.HandleFunc("GET /api/samples/{id}", g.serveSample)
 	// Go's profiler, for finding where a gateway under load spends its time.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

@@ -25,18 +25,24 @@ const benchRequest = "GET /api/orders/7?expand=items HTTP/1.1\r\n" +
 	"\r\n"
 
 func benchGateway(tb testing.TB, upstream string) *Gateway {
+	return benchGatewayWith(tb, upstream, upstream, "")
+}
+
+// benchGatewayWith builds a gateway with one migration route between old
+// and new; route adds YAML lines to the route.
+func benchGatewayWith(tb testing.TB, old, new, route string) *Gateway {
 	tb.Helper()
 	cfg, err := configs.Parse("bench.yaml", []byte(`
 listen: "127.0.0.1:0"
 services:
-  old: { targets: ["`+upstream+`"] }
-  new: { targets: ["`+upstream+`"] }
+  old: { targets: ["`+old+`"] }
+  new: { targets: ["`+new+`"] }
 routes:
   - name: orders
     match: { path_prefix: /api/orders }
     old: old
     new: new
-`))
+`+route))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -44,6 +50,7 @@ routes:
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { _ = g.CloseShadows(shortContext(tb)) })
 	return g
 }
 
@@ -114,7 +121,9 @@ func benchProxy(b *testing.B, recording bool) {
 		if rec, err = record.Start(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 			b.Fatal(err)
 		}
-		g.SetRecording(rec.Recorder, rec.Store)
+		if err := g.SetRecording(rec.Recorder, rec.Store); err != nil {
+			b.Fatal(err)
+		}
 	}
 	var req fasthttp.Request
 	if err := req.Read(bufioReader(benchRequest)); err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/record"
 	"github.com/cutover/cutover/router"
+	"github.com/cutover/cutover/shadow"
 )
 
 // Version is the binary's version, set at build time with
@@ -65,6 +66,9 @@ type Gateway struct {
 
 	recorder Recorder    // nil: nothing is recorded
 	records  RecordStore // nil: the record endpoints answer 503
+
+	mirror        *shadow.Mirror
+	shadowClients map[shadowClientKey]*fasthttp.HostClient // guarded by reloadMu
 }
 
 // snapshot is one compiled configuration. It never changes once published.
@@ -86,20 +90,28 @@ type routeState struct {
 	bySide  [numSides]*service // the baseline service of each side
 	metrics *routeMetrics
 	sample  float64 // share of chains recorded
+	shadow  shadowing
 }
 
 // New builds a gateway for cfg. path is the file cfg came from, used by
 // Reload; it may be empty.
 func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
+	mirror, err := shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg)})
+	if err != nil {
+		return nil, err
+	}
 	g := &Gateway{
-		metrics: newMetrics(),
-		log:     log,
-		path:    path,
-		clients: map[clientKey]*fasthttp.HostClient{},
+		metrics:       newMetrics(),
+		log:           log,
+		path:          path,
+		clients:       map[clientKey]*fasthttp.HostClient{},
+		mirror:        mirror,
+		shadowClients: map[shadowClientKey]*fasthttp.HostClient{},
 	}
 	g.errorLog.every = time.Second
 	snap, err := g.compile(cfg)
 	if err != nil {
+		_ = mirror.Close(context.Background())
 		return nil, err
 	}
 	g.snap.Store(snap)
@@ -165,8 +177,14 @@ func (g *Gateway) compile(cfg *configs.Config) (*snapshot, error) {
 			used[clientKey{t.addr, s.services[name].timeout, sc.MaxConns}] = t.client
 		}
 	}
+	shadowClients := map[shadowClientKey]*fasthttp.HostClient{}
 	for _, r := range s.table.Routes() {
 		rs := routeState{metrics: g.metrics.route(r.Name), sample: *cfg.Record.Sample}
+		sh, err := g.compileShadow(cfg, cfg.Routes[r.Index], s, shadowClients)
+		if err != nil {
+			return nil, fmt.Errorf("route %q: %w", r.Name, err)
+		}
+		rs.shadow = sh
 		if rc := cfg.Routes[r.Index].Record; rc != nil && rc.Sample != nil {
 			rs.sample = *rc.Sample
 		}
@@ -176,6 +194,7 @@ func (g *Gateway) compile(cfg *configs.Config) (*snapshot, error) {
 		s.routes = append(s.routes, rs)
 	}
 	g.clients = used
+	g.shadowClients = shadowClients
 	return s, nil
 }
 
@@ -274,11 +293,16 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		svc.metrics.observe(latency)
 		finishResponse(&ctx.Response, cl, snap, chainID)
 	}
-	if r := g.recordingFor(snap, cl.rs); r.rec != nil && record.Sampled(c.Trace, r.sample) {
+	r := g.recordingFor(snap, cl.rs)
+	recorded := r.rec != nil && record.Sampled(c.Trace, r.sample)
+	if recorded {
 		r.capture(&capturedCall{
 			trace: c.Trace, span: c.Span, parent: c.Parent, route: route.Name, tenant: st.tenant, side: cl.side, target: t.addr,
 			sent: sent, latency: latency, reason: reason,
 		}, req, &ctx.Response)
+	}
+	if cl.rs.shadow.route != nil {
+		g.shadowCall(&cl.rs.shadow, ctx, &c, cl, st, t, sent, latency, err != nil, recorded)
 	}
 }
 

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/record"
 	"github.com/cutover/cutover/router"
+	"github.com/cutover/cutover/shadow"
 	"github.com/cutover/cutover/store"
 )
 
@@ -32,6 +32,7 @@ type RecordStore interface {
 	Records(store.Query) (store.Page, error)
 	Chain(chain.TraceID) ([]*store.Record, error)
 	Get(store.ID) (*store.Record, error)
+	shadow.Store
 }
 
 var (
@@ -40,10 +41,19 @@ var (
 )
 
 // SetRecording makes the gateway record calls into rec and serve them from
-// rs on the admin API. Call it before Serve; nil rec records nothing.
-func (g *Gateway) SetRecording(rec Recorder, rs RecordStore) {
+// rs on the admin API, and keep comparison samples and statistics in rs.
+// Call it before Serve; nil rec records nothing.
+func (g *Gateway) SetRecording(rec Recorder, rs RecordStore) error {
 	g.recorder = rec
 	g.records = rs
+	if rs == nil {
+		return nil
+	}
+	var sr shadow.Recorder
+	if rec != nil {
+		sr = rec
+	}
+	return g.mirror.SetStore(rs, sr)
 }
 
 // recording is what the hot path needs to decide and fill one record.
@@ -88,13 +98,7 @@ func (r recording) capture(c *capturedCall, req *fasthttp.Request, resp *fasthtt
 	rec.SetTenant(c.tenant)
 	rec.Side = c.side.String()
 	rec.Target = c.target
-	rec.SetMethod(req.Header.Method())
-	rec.SetURI(req.Header.RequestURI())
-	rec.SetReqHeaders(headerLines(req.Header.Header()))
-	rec.SetReqBody(req.Body(), r.maxBody)
-	rec.Status = resp.StatusCode()
-	rec.SetRespHeaders(headerLines(resp.Header.Header()))
-	rec.SetRespBody(resp.Body(), r.maxBody)
+	record.Fill(rec, req, resp, r.maxBody)
 	rec.Start = c.sent
 	rec.Latency = c.latency
 	rec.Error = c.reason
@@ -116,12 +120,4 @@ func writeRecorderMetrics(w io.Writer, rec Recorder) {
 	b = help(b, "cutover_records_queued", "gauge", "Recorded calls waiting for the store writer.")
 	b = fmt.Appendf(b, "cutover_records_queued %d\n", rec.QueueLen())
 	_, _ = w.Write(b)
-}
-
-// headerLines drops the start line of a serialised header block.
-func headerLines(h []byte) []byte {
-	if i := bytes.Index(h, []byte("\r\n")); i >= 0 {
-		return h[i+2:]
-	}
-	return h
 }

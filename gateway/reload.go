@@ -52,6 +52,8 @@ func (g *Gateway) applyLocked(data []byte) (ReloadResult, error) {
 		return ReloadResult{}, g.reloadFailed(err)
 	}
 	old := g.snap.Swap(snap)
+	g.retireShadows(snap)
+	g.mirror.SetRedactor(redactorFor(cfg))
 	if g.recorder != nil {
 		// Validation refused bad paths already, so none is skipped here.
 		g.recorder.SetRules(cfg.Record.Redact.Headers, cfg.Record.Redact.JSON, int(cfg.Record.MaxBody))
@@ -89,6 +91,14 @@ func restartRequired(old, cur *configs.Config) []string {
 	}
 	if old.Store != cur.Store {
 		keys = append(keys, "store")
+	}
+	for _, r := range cur.Routes {
+		for _, o := range old.Routes {
+			if o.Name == r.Name && o.Shadow != nil && r.Shadow != nil &&
+				(o.Shadow.Concurrency != r.Shadow.Concurrency || o.Shadow.Queue != r.Shadow.Queue) {
+				keys = append(keys, "routes."+r.Name+".shadow.concurrency/queue")
+			}
+		}
 	}
 	return keys
 }

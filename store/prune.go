@@ -28,6 +28,9 @@ func (b *Bolt) Prune(now time.Time) (removed int, err error) {
 		if err != nil {
 			return removed, err
 		}
+		if _, err := b.pruneSamples(now.Add(-b.opt.Retention)); err != nil {
+			return removed, fmt.Errorf("store: cannot prune samples: %w", err)
+		}
 	}
 	if b.opt.MaxBytes > 0 {
 		n, err := b.pruneWhile(func(_ []byte, size int64) bool { return size > b.opt.MaxBytes })

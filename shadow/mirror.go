@@ -1,0 +1,390 @@
+package shadow
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cutover/cutover/diff"
+	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/store"
+)
+
+// FlushInterval is how often samples and statistics go to the store.
+const FlushInterval = 2 * time.Second
+
+// Recorder takes recorded calls; *record.Recorder implements it. Get and
+// Submit must never block.
+type Recorder interface {
+	Get() *store.Record
+	Submit(*store.Record) bool
+}
+
+// Store keeps samples and per-route statistics; *store.Bolt implements it.
+type Store interface {
+	PutDiffs(samples []store.Sample, states map[string][]byte) error
+	DiffStates() (map[string][]byte, error)
+	Sample(store.SampleID) ([]byte, error)
+}
+
+var (
+	_ Recorder = (*record.Recorder)(nil)
+	_ Store    = (*store.Bolt)(nil)
+)
+
+// Options configure a Mirror. Every field may be zero.
+type Options struct {
+	Recorder Recorder // nil: shadow calls are not recorded
+	Store    Store    // nil: samples and statistics live in memory only
+	Redactor *record.Redactor
+	Logger   *slog.Logger
+}
+
+// Mirror owns the shadowed routes of a gateway, by name, across reloads:
+// a route that keeps its name keeps its statistics. It is safe for
+// concurrent use.
+type Mirror struct {
+	opt    Options
+	log    *slog.Logger
+	warn   throttled
+	states map[string][]byte // statistics read from the store at start
+
+	mu     sync.Mutex
+	routes map[string]*Route
+	closed bool
+
+	stopFlush chan struct{}
+	flushDone chan struct{}
+	flushErrs atomic.Uint64
+}
+
+// NewMirror starts a mirror. Statistics stored by an earlier run are
+// continued by the routes of the same name.
+func NewMirror(opt Options) (*Mirror, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Redactor == nil {
+		opt.Redactor, _ = record.NewRedactor(nil, nil, 0)
+	}
+	m := &Mirror{
+		opt:       opt,
+		log:       opt.Logger,
+		routes:    map[string]*Route{},
+		stopFlush: make(chan struct{}),
+		flushDone: make(chan struct{}),
+	}
+	m.warn.every = time.Second
+	if opt.Store != nil {
+		states, err := opt.Store.DiffStates()
+		if err != nil {
+			return nil, fmt.Errorf("cannot read stored diff statistics: %w", err)
+		}
+		m.states = states
+	}
+	go m.flushLoop()
+	return m, nil
+}
+
+// SetStore makes the mirror keep samples and statistics in st, continuing
+// the statistics st holds for routes of the same name, and record shadow
+// calls of recorded chains with rec. Call it before traffic flows.
+func (m *Mirror) SetStore(st Store, rec Recorder) error {
+	states, err := st.DiffStates()
+	if err != nil {
+		return fmt.Errorf("cannot read stored diff statistics: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.opt.Store, m.opt.Recorder, m.states = st, rec, states
+	for name, r := range m.routes {
+		if state := states[name]; state != nil {
+			if err := r.agg.RestoreState(state); err != nil {
+				m.log.Warn("stored diff statistics not continued", "route", name, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// SetRedactor swaps the redaction rules applied to stored samples.
+func (m *Mirror) SetRedactor(rd *record.Redactor) {
+	m.mu.Lock()
+	m.opt.Redactor = rd
+	m.mu.Unlock()
+}
+
+// Route returns the route named name with set in force, creating it with
+// concurrency workers and a queue of queueLen jobs, or updating the
+// settings of the existing one. The worker count and queue length of an
+// existing route do not change.
+func (m *Mirror) Route(name string, set *Settings, concurrency, queueLen int) *Route {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r := m.routes[name]; r != nil {
+		r.set.Store(set)
+		r.agg.SetThresholds(set.Noise)
+		return r
+	}
+	r := &Route{
+		name:  name,
+		queue: make(chan *Job, max(queueLen, 1)),
+		agg:   diff.NewAggregator(name, diff.AggregatorOptions{Noise: set.Noise}),
+		m:     m,
+		stop:  make(chan struct{}),
+	}
+	if state := m.states[name]; state != nil {
+		if err := r.agg.RestoreState(state); err != nil {
+			m.log.Warn("stored diff statistics not continued", "route", name, "err", err)
+		}
+	}
+	r.set.Store(set)
+	r.wg.Add(max(concurrency, 1))
+	for range max(concurrency, 1) {
+		go r.worker()
+	}
+	m.routes[name] = r
+	return r
+}
+
+// Retire stops the routes whose names are not in keep, after their
+// queued jobs. Their statistics stay in the store.
+func (m *Mirror) Retire(keep map[string]bool) {
+	m.mu.Lock()
+	var gone []*Route
+	for name, r := range m.routes {
+		if !keep[name] {
+			gone = append(gone, r)
+			delete(m.routes, name)
+		}
+	}
+	m.mu.Unlock()
+	for _, r := range gone {
+		close(r.stop)
+	}
+}
+
+// Routes returns the shadowed routes, by name.
+func (m *Mirror) Routes() []*Route {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*Route, 0, len(m.routes))
+	for _, r := range m.routes {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// Lookup returns the route named name, or nil.
+func (m *Mirror) Lookup(name string) *Route {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.routes[name]
+}
+
+// Close stops every route's workers after the jobs they hold or that are
+// queued, at most until ctx ends, then writes the statistics a last time.
+func (m *Mirror) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	routes := make([]*Route, 0, len(m.routes))
+	for _, r := range m.routes {
+		routes = append(routes, r)
+		close(r.stop)
+	}
+	m.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		for _, r := range routes {
+			r.wg.Wait()
+		}
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("shadow calls still running at shutdown: %w", ctx.Err())
+	}
+	close(m.stopFlush)
+	<-m.flushDone
+	return err
+}
+
+func (m *Mirror) flushLoop() {
+	defer close(m.flushDone)
+	t := time.NewTicker(FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			m.flush()
+		case <-m.stopFlush:
+			m.flush()
+			return
+		}
+	}
+}
+
+// flush writes the pending samples and the statistics that changed.
+func (m *Mirror) flush() {
+	var samples []store.Sample
+	states := map[string][]byte{}
+	m.mu.Lock()
+	st := m.opt.Store
+	if st == nil {
+		m.mu.Unlock()
+		return
+	}
+	routes := make([]*Route, 0, len(m.routes))
+	for _, r := range m.routes {
+		routes = append(routes, r)
+	}
+	m.mu.Unlock()
+	for _, r := range routes {
+		r.mu.Lock()
+		samples = append(samples, r.pending...)
+		r.pending = nil
+		dirty := r.dirty
+		r.dirty = false
+		r.mu.Unlock()
+		if !dirty {
+			continue
+		}
+		state, err := r.agg.MarshalState()
+		if err != nil {
+			m.log.Error("cannot encode diff statistics", "route", r.name, "err", err)
+			continue
+		}
+		states[r.name] = state
+	}
+	if err := st.PutDiffs(samples, states); err != nil {
+		m.flushErrs.Add(1)
+		m.log.Error("cannot store diff samples and statistics", "samples", len(samples), "err", err)
+	}
+}
+
+// recordCall hands a copy of a shadow call to the recorder.
+func (m *Mirror) recordCall(src *store.Record) {
+	if m.opt.Recorder == nil {
+		return
+	}
+	rec := m.opt.Recorder.Get()
+	copyRecord(rec, src)
+	m.opt.Recorder.Submit(rec)
+}
+
+func copyRecord(dst, src *store.Record) {
+	dst.Chain, dst.Span, dst.Parent = src.Chain, src.Span, src.Parent
+	dst.Route, dst.Side, dst.Target, dst.Shadow = src.Route, src.Side, src.Target, src.Shadow
+	dst.SetTenant(src.Tenant)
+	dst.SetMethod(src.Method)
+	dst.SetURI(src.URI)
+	dst.SetReqHeaders(src.ReqHeaders)
+	dst.SetRespHeaders(src.RespHeaders)
+	dst.ReqBody = append(dst.ReqBody[:0], src.ReqBody...)
+	dst.RespBody = append(dst.RespBody[:0], src.RespBody...)
+	dst.ReqTruncated, dst.RespTruncated = src.ReqTruncated, src.RespTruncated
+	dst.Status, dst.Start, dst.Latency, dst.Error = src.Status, src.Start, src.Latency, src.Error
+}
+
+// Sample is the stored form of one compared pair: both calls, redacted
+// as recordings are, and their differences.
+type Sample struct {
+	ID          string            `json:"id"`
+	Route       string            `json:"route"`
+	Served      string            `json:"served"`
+	Differences []diff.Difference `json:"differences"`
+	Old         *store.Record     `json:"old"`
+	New         *store.Record     `json:"new"`
+}
+
+// keepSample redacts copies of a pair's calls and queues the sample for
+// the next flush.
+func (m *Mirror) keepSample(r *Route, id store.SampleID, oldCall, newCall *store.Record, served string, diffs []diff.Difference) {
+	m.mu.Lock()
+	rd := m.opt.Redactor
+	m.mu.Unlock()
+	s := Sample{ID: id.String(), Route: r.name, Served: served, Differences: append([]diff.Difference{}, diffs...), Old: new(store.Record), New: new(store.Record)}
+	copyRecord(s.Old, oldCall)
+	copyRecord(s.New, newCall)
+	rd.Record(s.Old)
+	rd.Record(s.New)
+	data, err := json.Marshal(&s)
+	if err != nil {
+		m.log.Error("cannot encode a diff sample", "route", r.name, "err", err)
+		return
+	}
+	r.mu.Lock()
+	r.pending = append(r.pending, store.Sample{ID: id, Data: data})
+	r.mu.Unlock()
+}
+
+// Sample returns a stored sample's JSON, or store.ErrNotFound; a sample
+// not yet flushed is found too.
+func (m *Mirror) Sample(id store.SampleID) ([]byte, error) {
+	for _, r := range m.Routes() {
+		r.mu.Lock()
+		for _, s := range r.pending {
+			if s.ID == id {
+				r.mu.Unlock()
+				return s.Data, nil
+			}
+		}
+		r.mu.Unlock()
+	}
+	m.mu.Lock()
+	st := m.opt.Store
+	m.mu.Unlock()
+	if st == nil {
+		return nil, fmt.Errorf("sample %s: %w", id, store.ErrNotFound)
+	}
+	return st.Sample(id)
+}
+
+func (m *Mirror) logFailure(route, service string, err error) {
+	if m.warn.allow() {
+		m.log.Warn("shadow call failed", "route", route, "service", service, "err", err)
+	}
+}
+
+// WriteMetrics appends the shadow counters to w in Prometheus text format.
+func (m *Mirror) WriteMetrics(w io.Writer) {
+	routes := m.Routes()
+	b := []byte("# HELP cutover_shadow_dropped_total Requests not shadowed or not compared, by reason.\n# TYPE cutover_shadow_dropped_total counter\n")
+	for _, r := range routes {
+		for i, reason := range Reasons {
+			b = fmt.Appendf(b, "cutover_shadow_dropped_total{route=%q,reason=%q} %d\n", r.name, reason, r.dropped[i].Load())
+		}
+	}
+	b = append(b, "# HELP cutover_shadow_compared_total Old/new pairs compared.\n# TYPE cutover_shadow_compared_total counter\n"...)
+	for _, r := range routes {
+		b = fmt.Appendf(b, "cutover_shadow_compared_total{route=%q} %d\n", r.name, r.compared.Load())
+	}
+	b = append(b, "# HELP cutover_shadow_noise_pairs_total Old/secondary pairs compared to measure noise.\n# TYPE cutover_shadow_noise_pairs_total counter\n"...)
+	for _, r := range routes {
+		b = fmt.Appendf(b, "cutover_shadow_noise_pairs_total{route=%q} %d\n", r.name, r.noise.Load())
+	}
+	b = append(b, "# HELP cutover_shadow_queued Shadow copies waiting for a worker.\n# TYPE cutover_shadow_queued gauge\n"...)
+	for _, r := range routes {
+		b = fmt.Appendf(b, "cutover_shadow_queued{route=%q} %d\n", r.name, len(r.queue))
+	}
+	b = append(b, "# HELP cutover_shadow_inflight Shadow calls in flight.\n# TYPE cutover_shadow_inflight gauge\n"...)
+	for _, r := range routes {
+		b = fmt.Appendf(b, "cutover_shadow_inflight{route=%q} %d\n", r.name, r.inflight.Load())
+	}
+	b = append(b, "# HELP cutover_shadow_store_errors_total Failed writes of samples and statistics.\n# TYPE cutover_shadow_store_errors_total counter\n"...)
+	b = fmt.Appendf(b, "cutover_shadow_store_errors_total %d\n", m.flushErrs.Load())
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,353 @@
+package shadow
+
+import (
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cutover/cutover/chain"
+	"github.com/cutover/cutover/diff"
+	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/store"
+)
+
+// HeaderShadow marks a shadow copy, so services behind cutover can keep
+// its writes out of their data.
+const HeaderShadow = "X-Cutover-Shadow"
+
+// TracestateEntry is the tracestate member a shadow copy carries.
+const TracestateEntry = "cutover=shadow"
+
+// MaxQueuedBytes bounds the request and response bytes a route's queue
+// holds, whatever its length: a slow shadow side with large bodies must
+// not grow the gateway's memory.
+const MaxQueuedBytes = 64 << 20
+
+// Drop reasons, as the metrics label them.
+const (
+	ReasonMethod        = "method"
+	ReasonBodyTooLarge  = "body_too_large"
+	ReasonPrimaryFailed = "primary_failed"
+	ReasonQueueFull     = "queue_full"
+	ReasonTimeout       = "timeout"
+	ReasonError         = "error"
+)
+
+// Reasons lists the drop reasons in the order metrics print them.
+var Reasons = []string{ReasonMethod, ReasonBodyTooLarge, ReasonPrimaryFailed, ReasonQueueFull, ReasonTimeout, ReasonError}
+
+// Upstream sends a shadow copy to one service. Do must honour deadline
+// and may be called concurrently.
+type Upstream interface {
+	Name() string
+	Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) (target string, err error)
+}
+
+// Tagger rewrites the chain headers of a request copy for the shadow hop
+// c to service, marking it as a shadow copy. scratch is the caller's
+// reusable memory; the grown buffer is returned.
+type Tagger func(req *fasthttp.Request, c *chain.Chain, service string, scratch []byte) []byte
+
+// Settings are a route's shadowing rules, swapped whole on a reload.
+type Settings struct {
+	Old, New  Upstream
+	Secondary Upstream // nil: no noise measurement
+	// SecondaryShare is the share (0 to 1) of shadowed requests that also
+	// go to Secondary.
+	SecondaryShare float64
+	Timeout        time.Duration
+	MaxBody        int
+	Rules          *diff.Compiled
+	Noise          diff.Thresholds
+	Tag            Tagger
+	// RecordMaxBody is how much of each body a recorded shadow call or a
+	// stored sample keeps (record.max_body).
+	RecordMaxBody int
+}
+
+// Route shadows one route's requests. Submit and the counters are safe
+// for concurrent use; Submit never blocks.
+type Route struct {
+	name   string
+	set    atomic.Pointer[Settings]
+	queue  chan *Job
+	queued atomic.Int64 // bytes of the jobs in queue
+	agg    *diff.Aggregator
+	m      *Mirror
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	dropped  [6]atomic.Uint64 // by index in Reasons
+	compared atomic.Uint64
+	noise    atomic.Uint64
+	inflight atomic.Int64
+
+	mu      sync.Mutex
+	pending []store.Sample // samples waiting for the next flush
+	dirty   bool           // the aggregator changed since the last flush
+}
+
+// Name returns the route's name.
+func (r *Route) Name() string { return r.name }
+
+// Aggregator returns the route's comparison statistics.
+func (r *Route) Aggregator() *diff.Aggregator { return r.agg }
+
+// Settings returns the settings in force.
+func (r *Route) Settings() *Settings { return r.set.Load() }
+
+// Sampled reports whether the chain trace is shadowed at share (0 to 1).
+// It reads the trace ID's first 8 bytes, where recording reads the last 8,
+// so the two choices are independent of each other.
+func Sampled(trace chain.TraceID, share float64) bool {
+	switch {
+	case share >= 1:
+		return true
+	case share <= 0:
+		return false
+	}
+	return float64(binary.BigEndian.Uint64(trace[:8]))/(1<<64) < share
+}
+
+// NewJob returns an empty job to fill and Submit.
+func (r *Route) NewJob() *Job { return getJob() }
+
+// Release returns a job that will not be submitted.
+func (r *Route) Release(j *Job) { putJob(j) }
+
+// Skip counts a request that was not shadowed, by reason.
+func (r *Route) Skip(reason string) { r.dropped[reasonIndex(reason)].Add(1) }
+
+// Submit queues j for shadowing and gives it up, whatever the outcome.
+// It never blocks: a full queue drops the job and counts it.
+func (r *Route) Submit(j *Job) bool {
+	j.size = int64(len(j.Req.Body()) + len(j.Primary.Body()) + len(j.Req.Header.RawHeaders()) + 1024)
+	if r.queued.Add(j.size) > MaxQueuedBytes {
+		r.queued.Add(-j.size)
+		r.Skip(ReasonQueueFull)
+		putJob(j)
+		return false
+	}
+	select {
+	case r.queue <- j:
+		return true
+	default:
+		r.queued.Add(-j.size)
+		r.Skip(ReasonQueueFull)
+		putJob(j)
+		return false
+	}
+}
+
+func reasonIndex(reason string) int {
+	for i, r := range Reasons {
+		if r == reason {
+			return i
+		}
+	}
+	return len(Reasons) - 1
+}
+
+// Dropped returns the count of skipped or dropped requests for reason.
+func (r *Route) Dropped(reason string) uint64 { return r.dropped[reasonIndex(reason)].Load() }
+
+// Compared returns the old/new pairs compared since start.
+func (r *Route) Compared() uint64 { return r.compared.Load() }
+
+// NoisePairs returns the old/secondary pairs compared since start.
+func (r *Route) NoisePairs() uint64 { return r.noise.Load() }
+
+// QueueLen returns the jobs waiting.
+func (r *Route) QueueLen() int { return len(r.queue) }
+
+// worker runs jobs until the route stops, then finishes the queue.
+func (r *Route) worker() {
+	defer r.wg.Done()
+	w := newWorker(r)
+	for {
+		select {
+		case j := <-r.queue:
+			w.run(j)
+		case <-r.stop:
+			for {
+				select {
+				case j := <-r.queue:
+					w.run(j)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// worker is one shadow goroutine's reusable memory.
+type worker struct {
+	r         *Route
+	cmp       *diff.Comparer
+	resp      fasthttp.Response // the shadow side's answer
+	second    fasthttp.Response // the secondary's answer
+	diffs     []diff.Difference
+	noise     []diff.Difference
+	primary   store.Record // the primary call, filled before the copy is retagged
+	shadowRec store.Record
+	child     chain.Chain // the copy's hop, kept here so it does not escape per job
+	tagBuf    []byte
+	rng       *rand.Rand
+}
+
+func newWorker(r *Route) *worker {
+	return &worker{r: r, cmp: diff.NewComparer(), rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+}
+
+// run shadows one job and compares the answers.
+func (w *worker) run(j *Job) {
+	r := w.r
+	defer func() {
+		r.queued.Add(-j.size)
+		putJob(j)
+	}()
+	set := r.set.Load()
+	r.inflight.Add(1)
+	defer r.inflight.Add(-1)
+
+	// The primary call as it went out, for a sample, before the copy's
+	// chain headers replace its own.
+	servedSide, shadowSide := "old", "new"
+	up := set.New
+	if j.ServedNew {
+		servedSide, shadowSide = "new", "old"
+		up = set.Old
+	}
+	w.primary.Reset()
+	fillCall(&w.primary, r.name, j, servedSide, j.PrimaryTarget, j.Chain.Span, j.Chain.Parent)
+	record.Fill(&w.primary, &j.Req, &j.Primary, set.RecordMaxBody)
+	w.primary.Start, w.primary.Latency = j.Start, j.PrimaryLatency
+
+	w.child = j.Chain.Child()
+	w.child.State = nil
+	child := &w.child
+	w.tagBuf = set.Tag(&j.Req, child, up.Name(), w.tagBuf)
+	w.resp.Reset()
+	sent := time.Now()
+	target, err := up.Do(&j.Req, &w.resp, sent.Add(set.Timeout))
+	latency := time.Since(sent)
+	reason := failure(err)
+
+	if j.Record || reason == "" {
+		w.shadowRec.Reset()
+		fillCall(&w.shadowRec, r.name, j, shadowSide, target, child.Span, j.Chain.Span)
+		w.shadowRec.Shadow = true
+		record.Fill(&w.shadowRec, &j.Req, &w.resp, set.RecordMaxBody)
+		w.shadowRec.Start, w.shadowRec.Latency = sent, latency
+		if err != nil {
+			w.shadowRec.Status = 0
+			w.shadowRec.Error = reason
+		}
+		if j.Record {
+			r.m.recordCall(&w.shadowRec)
+		}
+	}
+	if reason != "" {
+		r.Skip(reason)
+		r.m.logFailure(r.name, up.Name(), err)
+		return
+	}
+
+	primary := diff.Response{Status: j.Primary.StatusCode(), Headers: record.HeaderLines(j.Primary.Header.Header()), Body: j.Primary.Body()}
+	shadowed := diff.Response{Status: w.resp.StatusCode(), Headers: record.HeaderLines(w.resp.Header.Header()), Body: w.resp.Body()}
+	old, new := &primary, &shadowed
+	oldLatency, newLatency := j.PrimaryLatency, latency
+	if j.ServedNew {
+		old, new = new, old
+		oldLatency, newLatency = newLatency, oldLatency
+	}
+	w.diffs = w.cmp.Compare(old, new, set.Rules, w.diffs[:0])
+
+	if set.Secondary != nil && w.rng.Float64() < set.SecondaryShare {
+		w.compareSecondary(j, set, old)
+	}
+
+	id := store.NewSampleID(sent)
+	keep := r.agg.Add(&diff.Pair{
+		Time:       sent,
+		Tenant:     string(j.Tenant),
+		Served:     servedSide,
+		OldStatus:  old.Status,
+		NewStatus:  new.Status,
+		OldLatency: oldLatency,
+		NewLatency: newLatency,
+		Diffs:      w.diffs,
+		SampleID:   id.String(),
+	})
+	r.compared.Add(1)
+	r.mu.Lock()
+	r.dirty = true
+	r.mu.Unlock()
+	if keep {
+		oldRec, newRec := &w.primary, &w.shadowRec
+		if j.ServedNew {
+			oldRec, newRec = newRec, oldRec
+		}
+		r.m.keepSample(r, id, oldRec, newRec, servedSide, w.diffs)
+	}
+}
+
+// compareSecondary sends a third copy to the secondary and counts how old
+// differs from old.
+func (w *worker) compareSecondary(j *Job, set *Settings, old *diff.Response) {
+	r := w.r
+	w.child = j.Chain.Child()
+	w.child.State = nil
+	w.tagBuf = set.Tag(&j.Req, &w.child, set.Secondary.Name(), w.tagBuf)
+	w.second.Reset()
+	sent := time.Now()
+	if _, err := set.Secondary.Do(&j.Req, &w.second, sent.Add(set.Timeout)); err != nil {
+		r.m.logFailure(r.name, set.Secondary.Name(), err)
+		return
+	}
+	second := diff.Response{Status: w.second.StatusCode(), Headers: record.HeaderLines(w.second.Header.Header()), Body: w.second.Body()}
+	w.noise = w.cmp.Compare(old, &second, set.Rules, w.noise[:0])
+	r.agg.AddNoise(sent, w.noise)
+	r.noise.Add(1)
+}
+
+// fillCall sets what a record knows of a call besides its messages.
+func fillCall(rec *store.Record, route string, j *Job, side, target string, span, parent chain.SpanID) {
+	rec.Chain, rec.Span, rec.Parent = j.Chain.Trace, span, parent
+	rec.Route = route
+	rec.SetTenant(j.Tenant)
+	rec.Side = side
+	rec.Target = target
+}
+
+// failure names why a shadow call failed, "" when it did not.
+func failure(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
+		return ReasonTimeout
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return ReasonBodyTooLarge
+	}
+	return ReasonError
+}
+
+// throttled lets a log line through at most once per every, so a failing
+// shadow side cannot flood the log.
+type throttled struct {
+	every time.Duration
+	next  atomic.Int64
+}
+
+func (t *throttled) allow() bool {
+	now := time.Now().UnixNano()
+	next := t.next.Load()
+	return now >= next && t.next.CompareAndSwap(next, now+int64(t.every))
+}

@@ -1,0 +1,151 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets of the comparison data: one entry per stored sample, keyed by
+// SampleID so that pruning walks them oldest first, and one state blob
+// per route.
+var (
+	bucketSamples   = []byte("samples")
+	bucketDiffState = []byte("diff_state")
+)
+
+// SampleID identifies a stored comparison sample. The first 4 bytes are
+// the Unix second it was compared in, so IDs sort by time; the rest is
+// random.
+type SampleID [8]byte
+
+// NewSampleID returns a fresh ID for a sample compared at t.
+func NewSampleID(t time.Time) SampleID {
+	var id SampleID
+	binary.BigEndian.PutUint32(id[:4], uint32(t.Unix()))
+	binary.BigEndian.PutUint32(id[4:], rand.Uint32())
+	return id
+}
+
+// Time returns the second the sample was compared in.
+func (id SampleID) Time() time.Time { return time.Unix(int64(binary.BigEndian.Uint32(id[:4])), 0) }
+
+// String returns the 16-hex-digit form of the ID.
+func (id SampleID) String() string { return hex.EncodeToString(id[:]) }
+
+// ErrBadSampleID is returned by ParseSampleID for text that is not 16 hex
+// digits.
+var ErrBadSampleID = errors.New("store: bad sample ID")
+
+// ParseSampleID parses the 16-hex-digit form of a SampleID.
+func ParseSampleID(s string) (SampleID, error) {
+	var id SampleID
+	if len(s) != 2*len(id) {
+		return id, fmt.Errorf("%w %q: want %d hex digits", ErrBadSampleID, s, 2*len(id))
+	}
+	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
+		return SampleID{}, fmt.Errorf("%w %q: %w", ErrBadSampleID, s, err)
+	}
+	return id, nil
+}
+
+// Sample is one stored comparison: Data is its encoding, opaque to the
+// store.
+type Sample struct {
+	ID   SampleID
+	Data []byte
+}
+
+// PutDiffs stores samples and replaces the state blob of each route in
+// states, in one transaction.
+func (b *Bolt) PutDiffs(samples []Sample, states map[string][]byte) error {
+	if len(samples) == 0 && len(states) == 0 {
+		return nil
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		sb, err := tx.CreateBucketIfNotExists(bucketSamples)
+		if err != nil {
+			return err
+		}
+		for _, s := range samples {
+			if err := sb.Put(s.ID[:], s.Data); err != nil {
+				return err
+			}
+		}
+		db, err := tx.CreateBucketIfNotExists(bucketDiffState)
+		if err != nil {
+			return err
+		}
+		for route, state := range states {
+			if err := db.Put([]byte(route), state); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Sample returns the encoding of a stored sample, or ErrNotFound.
+func (b *Bolt) Sample(id SampleID) ([]byte, error) {
+	var out []byte
+	err := b.db.View(func(tx *bolt.Tx) error {
+		if sb := tx.Bucket(bucketSamples); sb != nil {
+			out = append([]byte(nil), sb.Get(id[:])...)
+		}
+		if out == nil {
+			return fmt.Errorf("sample %s: %w", id, ErrNotFound)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DiffStates returns the state blob of every route that has one.
+func (b *Bolt) DiffStates() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := b.db.View(func(tx *bolt.Tx) error {
+		db := tx.Bucket(bucketDiffState)
+		if db == nil {
+			return nil
+		}
+		return db.ForEach(func(k, v []byte) error {
+			out[string(k)] = append([]byte(nil), v...)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// pruneSamples deletes the samples compared before cutoff, oldest first,
+// PruneBatch per transaction.
+func (b *Bolt) pruneSamples(cutoff time.Time) (int, error) {
+	var limit [4]byte
+	binary.BigEndian.PutUint32(limit[:], uint32(max(cutoff.Unix(), 0)))
+	removed := 0
+	for {
+		n := 0
+		err := b.db.Update(func(tx *bolt.Tx) error {
+			sb := tx.Bucket(bucketSamples)
+			if sb == nil {
+				return nil
+			}
+			c := sb.Cursor()
+			for k, _ := c.First(); k != nil && string(k[:4]) < string(limit[:]) && n < PruneBatch; k, _ = c.First() {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		removed += n
+		if err != nil || n < PruneBatch {
+			return removed, err
+		}
+	}
+}

@@ -187,10 +187,12 @@ func cmdServe(args []string, stderr io.Writer) int {
 	// Shadow copies already queued are compared, then every response
 	// already sent has its record queued: flush them all before exiting,
 	// so a clean shutdown loses none.
-	flushCtx, stop := context.WithTimeout(context.Background(), recordFlushTimeout)
-	if err := g.CloseShadows(flushCtx); err != nil {
+	shadowCtx, stop := context.WithTimeout(context.Background(), shadowDrainTimeout)
+	if err := g.CloseShadows(shadowCtx); err != nil {
 		log.Warn("closing shadow workers", "err", err)
 	}
+	stop()
+	flushCtx, stop := context.WithTimeout(context.Background(), recordFlushTimeout)
 	err = rec.Close(flushCtx)
 	stop()
 	if err != nil {
@@ -207,6 +209,11 @@ func cmdServe(args []string, stderr io.Writer) int {
 
 // recordFlushTimeout bounds the final flush of queued records at shutdown.
 const recordFlushTimeout = 10 * time.Second
+
+// shadowDrainTimeout bounds the comparison of the shadow copies still
+// queued at shutdown; copies waiting on a slow shadow side past it are
+// not compared.
+const shadowDrainTimeout = 5 * time.Second
 
 // serve runs g until SIGTERM or SIGINT, reloading on SIGHUP.
 func serve(g *gateway.Gateway, cfg *configs.Config, log *slog.Logger) error {

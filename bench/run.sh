@@ -3,8 +3,10 @@
 #
 # WHAT IT MEASURES
 #   One backend nginx (1 worker, pinned to the "load" core) serves fixed bodies
-#   (/1k = 1 KiB, /10k = 10 KiB). Two proxies sit in front of it, each pinned to
-#   the "proxy" core and each limited to one core's worth of work:
+#   (/1k = 1 KiB, /10k = 10 KiB) on two ports: $BACKEND, which every scenario
+#   proxies to, and $BACKEND2 (same server{}, same bytes), the other side of
+#   the shadow scenarios. Two proxies sit in front of it, each pinned to the
+#   "proxy" core and each limited to one core's worth of work:
 #     nginx    worker_processes 1, upstream keepalive 64
 #     cutover  GOMAXPROCS=1, `cutover serve -c CONFIG`
 #   wrk (1 thread, BENCH_CONNS connections, pinned to the load core) drives each
@@ -36,6 +38,28 @@
 #   record_1k (cutover only) ends the report with the recording overhead:
 #     cutover CPU/req recording 100% of calls <= 1.5x its proxy_1k CPU/req, and
 #     no record dropped; it prints the records written per second.
+#   shadow_1k ends it with the cost of shadowing: cutover (a migration route,
+#     old = $BACKEND, new = $BACKEND2, `shadow: { percent: 100 }`, so every
+#     request is also sent to new and the two answers are diffed) against
+#     nginx `mirror` (every request also sent to $BACKEND2, answer discarded):
+#     cutover CPU/req <= 1.0x nginx's; it prints the pairs compared during the
+#     measured rounds (cutover_shadow_compared_total deltas, as a share of the
+#     successful requests) and the shadow drops by reason
+#     (cutover_shadow_dropped_total deltas), which must all be 0.
+#     Note: nginx's mirror subrequest is header-only, so nginx closes each
+#     mirror upstream connection once the headers are in (the 1 KiB body is
+#     never read) and the upstream keepalive does not help it: nginx pays a
+#     TCP connect + close per mirrored request, cutover reuses connections and
+#     reads and diffs both bodies.
+#   shadow_dead_1k and shadow_slow_1k (cutover only) are shadow_1k with a
+#     broken shadow side: a closed loopback port (connection refused), or a
+#     python3 listener that never accepts, so connections sit in its backlog
+#     and nothing answers (shadow timeout 2s and queue 1024, the defaults).
+#     The primary must not notice: each prints its p99 and p50 against
+#     cutover's own proxy_1k (p99 <= 1.10x, else a MISS line), its non-2xx
+#     answers (must be 0), its peak RSS against proxy_1k's, and the shadow
+#     drops by reason (expected here: error for dead; timeout and queue_full
+#     for slow).
 #   Each is marked "ok" or "MISS". MISS does not fail the script (it reports, it
 #   is not a test). It exits non-zero only when a proxy cannot start/dies or a
 #   run completes no successful request.
@@ -44,13 +68,16 @@
 #
 # USAGE
 #   make bench                      # or: bash bench/run.sh
+#                                   # (default run: ~5.5 min here, see RUN TIME)
 #   BENCH_SECONDS=3 BENCH_ROUNDS=1 bash bench/run.sh      # quick look
+#   BENCH_SCENARIOS="proxy_1k shadow_1k" bash bench/run.sh # a subset
 #   Knobs (env):
 #     BENCH_SECONDS    measured seconds per run            (default 10)
 #     BENCH_ROUNDS     rounds per scenario and proxy       (default 3)
 #     BENCH_CONNS      wrk connections                     (default 64)
 #     BENCH_WARMUP     warm-up seconds per proxy/scenario  (default 2)
-#     BENCH_SCENARIOS  space-separated scenario names      (default "proxy_1k proxy_10k record_1k")
+#     BENCH_SCENARIOS  space-separated scenario names      (default "proxy_1k proxy_10k
+#                      record_1k shadow_1k shadow_dead_1k shadow_slow_1k")
 #     BENCH_PROXIES    which proxies to run                (default "nginx cutover")
 #     BENCH_PROXY_CPU / BENCH_LOAD_CPU  CPU ids to pin to  (default: first two allowed CPUs)
 #     BENCH_KEEP_TMP=1 keep the temp dir (configs, logs, raw wrk output)
@@ -61,6 +88,14 @@
 #   SC_PATH, SC_NGINX_HTTP, SC_NGINX_SERVER and SC_CUTOVER, then add NAME to
 #   the default BENCH_SCENARIOS. Everything else (ports, processes, load,
 #   metrics, table, JSON) is shared.
+#
+# RUN TIME
+#   Each scenario x proxy costs a start-up, BENCH_WARMUP, then BENCH_ROUNDS x
+#   BENCH_SECONDS (+1.5 s per cutover run, the store/shadow catch-up). The
+#   default (6 scenarios, 9 scenario x proxy pairs, 3 x 10 s) takes about
+#   5.5 minutes on the 2-core box it was written on (it was 3 minutes before
+#   the three shadow scenarios); `make bench` then runs the Go
+#   micro-benchmarks, about one more minute.
 #
 # Everything listens on 127.0.0.1 only, every run is bounded by `timeout`, and
 # every process this script starts is stopped on exit (including Ctrl-C).
@@ -74,14 +109,17 @@ BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_CONNS=${BENCH_CONNS:-64}
 BENCH_WARMUP=${BENCH_WARMUP:-2}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-"proxy_1k proxy_10k record_1k"}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-"proxy_1k proxy_10k record_1k shadow_1k shadow_dead_1k shadow_slow_1k"}
 BENCH_PROXIES=${BENCH_PROXIES:-"nginx cutover"}
 CUTOVER_BIN=${CUTOVER_BIN:-$ROOT/bin/cutover}
 OUT_DIR=${BENCH_OUT_DIR:-$ROOT/bench/out}
 
 # Pass criteria (cutover relative to nginx; recording relative to cutover
-# pass-through).
+# pass-through; shadowing relative to nginx mirror; a broken shadow side
+# relative to cutover pass-through).
 MAX_RECORD_CPU_RATIO=1.5
+MAX_SHADOW_CPU_RATIO=1.0
+MAX_SHADOW_FAULT_P99_RATIO=1.10
 MAX_CPU_RATIO=1.3
 MIN_RPS_RATIO=0.85
 MAX_RSS_MB=40
@@ -98,9 +136,12 @@ START_TIMEOUT=20 # seconds a proxy/backend gets to become ready
 #   SC_NGINX_SERVER  server{}-level nginx config (the locations)
 #   SC_CUTOVER       cutover YAML that follows `listen:` and `admin:` (services, routes, ...)
 #   SC_PROXIES       optional: the proxies this scenario runs (default BENCH_PROXIES)
-# Available while it runs: $BACKEND (127.0.0.1:PORT of the backend nginx) and
-# $WORK (the temp dir). nginx always has `upstream backend` (keepalive 64)
-# pointing at $BACKEND.
+#   SC_PIDS          optional: PIDs of helpers it started (start_bg), stopped
+#                    when the scenario ends
+# Available while it runs: $BACKEND (127.0.0.1:PORT of the backend nginx),
+# $BACKEND2 (the same backend on a second port), $SC_NAME (the scenario's
+# name) and $WORK (the temp dir).
+# nginx always has `upstream backend` (keepalive 64) pointing at $BACKEND.
 # ---------------------------------------------------------------------------
 
 plain_proxy() {
@@ -147,6 +188,88 @@ scenario_record_1k() {
   SC_PATH=/1k
   SC_CUTOVER=${SC_CUTOVER/"record: { sample: 0 }"/"record: { sample: 1 }"}
   # nginx records nothing: the comparison is with cutover's own proxy_1k.
+  SC_PROXIES=cutover
+}
+
+# shadow_proxy SHADOW_ADDR: cutover config of a migration route served by old
+# ($BACKEND, no gray rule moves anything) that shadows every request to new
+# at SHADOW_ADDR and diffs the two answers; shadow timeout, concurrency and
+# queue are the defaults (2s, 64, 1024). Nothing is recorded.
+shadow_proxy() {
+  SC_CUTOVER=$(cat <<EOF
+record: { sample: 0 }
+services:
+  old: { targets: ["$BACKEND"], timeout: 5s }
+  new: { targets: ["$1"], timeout: 5s }
+routes:
+  - name: bench
+    match: { path_prefix: / }
+    old: old
+    new: new
+    shadow: { percent: 100 }
+EOF
+)
+}
+
+# shadow_1k: every request goes to $BACKEND (answered) and to $BACKEND2.
+# nginx: `mirror` to an internal location proxying to a second keepalive
+# upstream, its answer discarded (nginx makes mirror subrequests header-only:
+# it closes the mirror connection after the response headers, so the
+# keepalive pool is never reused for them). cutover: shadow_proxy, both
+# answers diffed. The report compares the two CPU/req and prints the pairs
+# compared.
+scenario_shadow_1k() {
+  SC_DESC="reverse proxy shadowing 100% of calls to a second backend (cutover: + diff; nginx: mirror), GET 1 KiB body"
+  SC_PATH=/1k
+  SC_NGINX_HTTP=$(cat <<EOF
+    upstream shadow {
+        server $BACKEND2;
+        keepalive 64;
+        keepalive_requests 100000;
+    }
+EOF
+)
+  SC_NGINX_SERVER=$(cat <<'EOF'
+location / {
+    mirror /mirror;
+    mirror_request_body on;
+    proxy_pass http://backend;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+}
+location = /mirror {
+    internal;
+    proxy_pass http://shadow$request_uri;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+}
+EOF
+)
+  shadow_proxy "$BACKEND2"
+}
+
+# shadow_dead_1k: shadow_1k whose shadow side refuses connections (a loopback
+# port nobody listens on). Compared with cutover's own proxy_1k: the primary's
+# latency must not move.
+scenario_shadow_dead_1k() {
+  SC_DESC="shadow_1k with the shadow side refusing connections (closed port), GET 1 KiB body"
+  SC_PATH=/1k
+  free_port
+  shadow_proxy "127.0.0.1:$PORT"
+  SC_PROXIES=cutover
+}
+
+# shadow_slow_1k: shadow_1k whose shadow side never answers: a listener that
+# never accepts, so connections complete into its backlog (and, once it is
+# full, connects hang) and every shadow call waits for the shadow timeout
+# (2s). With 64 shadow workers that is 32 calls/s; the rest fills the queue
+# and is dropped as queue_full.
+scenario_shadow_slow_1k() {
+  SC_DESC="shadow_1k with the shadow side never answering (listener that never accepts), GET 1 KiB body"
+  SC_PATH=/1k
+  free_port
+  start_stalled_listener "$PORT"
+  shadow_proxy "127.0.0.1:$PORT"
   SC_PROXIES=cutover
 }
 
@@ -263,6 +386,33 @@ start_bg() {
   PIDS+=("$LAST_PID")
 }
 
+# start_stalled_listener PORT: a python3 helper listening on 127.0.0.1:PORT
+# that never accepts: the kernel completes connections into its backlog
+# (4096) and nothing ever reads or answers. Its PID goes to SC_PIDS. Not run
+# in $(...): it must update PIDS and SC_PIDS.
+start_stalled_listener() {
+  local port=$1 i
+  start_bg "$WORK/stalled-$port.log" python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(4096)
+while True:
+    time.sleep(3600)
+' "$port"
+  SC_PIDS+=" $LAST_PID"
+  for ((i = 0; i < 10 * START_TIMEOUT; i++)); do
+    alive "$LAST_PID" || { cat "$WORK/stalled-$port.log" >&2; die "stalled listener could not start"; }
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      log "stalled listener (never accepts) on 127.0.0.1:$port (pid $LAST_PID)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "stalled listener not listening on 127.0.0.1:$port after ${START_TIMEOUT}s"
+}
+
 # forget_pid PID: stop PID and drop it from the cleanup list.
 forget_pid() {
   local pid=$1 keep=() p
@@ -307,6 +457,8 @@ ensure_tools() {
   have curl || pkgs+=(curl)
   have pgrep || pkgs+=(procps)
   have getconf || pkgs+=(libc-bin)
+  # shadow_slow_1k's never-answering listener.
+  [[ " $BENCH_SCENARIOS " == *" shadow_slow_1k "* ]] && ! have python3 && pkgs+=(python3)
   ((${#pkgs[@]} == 0)) && return 0
   [[ $EUID -eq 0 ]] || die "missing tools; run as root or install: apt-get install -y ${pkgs[*]}"
   have apt-get || die "missing ${pkgs[*]} and no apt-get to install them"
@@ -323,6 +475,7 @@ ensure_tools() {
   if [[ -n $POLICY_RC_D ]]; then rm -f "$POLICY_RC_D"; POLICY_RC_D=""; fi
   local t
   for t in nginx wrk taskset curl pgrep getconf; do have "$t" || die "$t still missing after install"; done
+  if [[ " $BENCH_SCENARIOS " == *" shadow_slow_1k "* ]]; then have python3 || die "python3 still missing after install"; fi
 }
 
 ensure_cutover() {
@@ -371,6 +524,8 @@ start_nginx() {
 start_backend() {
   free_port
   BACKEND=127.0.0.1:$PORT
+  free_port
+  BACKEND2=127.0.0.1:$PORT
   mkdir -p "$WORK/www"
   head -c 1024 /dev/zero | tr '\0' 'a' >"$WORK/www/1k"
   head -c 10240 /dev/zero | tr '\0' 'b' >"$WORK/www/10k"
@@ -393,6 +548,7 @@ $(nginx_common_http backend)
     keepalive_timeout 600s;
     server {
         listen $BACKEND backlog=4096;
+        listen $BACKEND2 backlog=4096; # the shadow side of shadow_1k
         root $WORK/www;
         location / { }
     }
@@ -400,7 +556,8 @@ $(nginx_common_http backend)
 EOF
   BACKEND_PID=$LAST_PID
   wait_http backend "$BACKEND_PID" "http://$BACKEND/1k" "$WORK/backend/error.log"
-  log "backend nginx on $BACKEND (cpu $LOAD_CPU)"
+  wait_http backend "$BACKEND_PID" "http://$BACKEND2/1k" "$WORK/backend/error.log"
+  log "backend nginx on $BACKEND and $BACKEND2 (cpu $LOAD_CPU)"
 }
 
 # ---------------------------------------------------------------------------
@@ -443,7 +600,10 @@ nginx_cpu_pids() { echo "$1" $(pgrep -P "$1" || true); }
 nginx_rss_pid() { pgrep -P "$1" | head -n 1; }
 
 start_cutover_proxy() {
-  local port admin dir=$WORK/cutover
+  # One directory per scenario: each cutover starts with an empty store (the
+  # one record_1k fills would otherwise be opened, and its index held in
+  # memory, by the cutover of every later scenario, inflating its RSS).
+  local port admin dir=$WORK/cutover/$SC_NAME
   free_port
   port=$PORT
   free_port
@@ -455,7 +615,7 @@ admin:
   listen: "127.0.0.1:$admin"
 $SC_CUTOVER
 EOF
-  # Run from the temp dir so relative paths (e.g. the default store) land there.
+  # Run from that dir so relative paths (e.g. the default store) land there.
   (cd "$dir" && GOMAXPROCS=1 exec taskset -c "$PROXY_CPU" "$CUTOVER_BIN" serve -c "$dir/cutover.yaml") \
     >"$dir/cutover.log" 2>&1 &
   PROXY_PID=$!
@@ -514,16 +674,21 @@ measure() {
   read -r -a pids <<<"$("${proxy}_cpu_pids" "$pid")"
   read -r b0 w0 _ <<<"$(cpu_busy "$LOAD_CPU")"
   read -r _ x0 c0 <<<"$(cpu_busy "$PROXY_CPU")"
-  local rec0="" rec1=""
-  [[ $proxy == cutover ]] && rec0=$(record_counts "${PROXY_ADMINS[$proxy]}")
+  local met0="" met1="" sh0 sh1
+  [[ $proxy == cutover ]] && met0=$(cutover_metrics "${PROXY_ADMINS[$proxy]}")
   t0=$(cpu_ticks "${pids[@]}")
   run_wrk "$url" "$BENCH_SECONDS" "$out" || rc=$?
   if [[ $proxy == cutover ]]; then
     # Records are committed within a second of their response: let the
-    # writer catch up before reading what it wrote, and count its CPU.
+    # writer (and the shadow workers) catch up before reading what they did,
+    # and count their CPU.
     sleep 1.5
-    rec1=$(record_counts "${PROXY_ADMINS[$proxy]}")
-    printf '%s\t%s\t%s\t%s\n' "$scenario" "$round" "$rec0" "$rec1" >>"$WORK/records.tsv"
+    met1=$(cutover_metrics "${PROXY_ADMINS[$proxy]}")
+    printf '%s\t%s\t%s\t%s\n' "$scenario" "$round" "$(record_counts <<<"$met0")" "$(record_counts <<<"$met1")" \
+      >>"$WORK/records.tsv"
+    sh0=$(shadow_counts <<<"$met0")
+    sh1=$(shadow_counts <<<"$met1")
+    if [[ -n $sh1 ]]; then printf '%s\t%s\t%s\t%s\n' "$scenario" "$round" "$sh0" "$sh1" >>"$WORK/shadow.tsv"; fi
   fi
   t1=$(cpu_ticks "${pids[@]}")
   read -r b1 w1 _ <<<"$(cpu_busy "$LOAD_CPU")"
@@ -558,31 +723,60 @@ measure() {
   printf '{"kind":"run","run_id":"%s","git":"%s","scenario":"%s","proxy":"%s","round":%d,"seconds":%d,"conns":%d,"requests":%d,"rps":%s,"ok_rps":%s,"p50_ms":%s,"p99_ms":%s,"cpu_us_per_req":%s,"peak_rss_mb":%s,"non2xx":%d,"socket_errors":%d,"proxy_cpu_pct":%s,"load_cpu_pct":%s,"other_cpu_pct":%s,"cutover_bin":"%s"}\n' \
     "$RUN_ID" "$GIT_REV" "$scenario" "$proxy" "$round" "$BENCH_SECONDS" "$BENCH_CONNS" "$requests" "$rps" "$ok_rps" \
     "$p50" "$p99" "$cpu_us" "$rss" "$non2xx" "$serr" "$proxy_pct" "$load_pct" "$other_pct" "$CUTOVER_BIN" >>"$JSONL"
-  log "$(printf '%-10s r%d %-8s %9s req/s  p50 %6s ms  p99 %6s ms  %6s us/req  rss %5s MB  errors %d  proxy cpu %s%%  load cpu %s%%' \
+  log "$(printf '%-14s r%d %-8s %9s req/s  p50 %6s ms  p99 %6s ms  %6s us/req  rss %5s MB  errors %d  proxy cpu %s%%  load cpu %s%%' \
     "$scenario" "$round" "$proxy" "$ok_rps" "$p50" "$p99" "$cpu_us" "$rss" $((non2xx + serr)) "$proxy_pct" "$load_pct")"
 }
 
 declare -A PROXY_PIDS PROXY_URLS PROXY_ADMINS
 
-# record_counts ADMIN_URL: prints "written dropped" from cutover's metrics.
+# cutover_metrics ADMIN_URL: prints cutover's /metrics ("" if it does not answer).
+cutover_metrics() {
+  curl -fsS --max-time 5 "$1/metrics" 2>/dev/null || true
+}
+
+# record_counts < METRICS: prints "written dropped".
 record_counts() {
-  curl -fsS --max-time 5 "$1/metrics" 2>/dev/null | awk '
+  awk '
     /^cutover_records_written_total / { w = $2 }
     /^cutover_records_dropped_total\{/ { d += $2 }
     END { printf "%d %d", w, d }'
 }
 
+# shadow_counts < METRICS: prints "compared=N REASON=N ..." (the shadow drops by
+# reason, in the order the metrics list them), summed over routes; "" when
+# no route shadows.
+shadow_counts() {
+  awk '
+    /^cutover_shadow_compared_total\{/ { c += $NF; seen = 1 }
+    /^cutover_shadow_dropped_total\{/ {
+      if (!match($0, /reason="[^"]*"/)) next
+      r = substr($0, RSTART + 8, RLENGTH - 9)
+      if (!(r in d)) names[++n] = r
+      d[r] += $NF; seen = 1
+    }
+    END {
+      if (!seen) exit
+      printf "compared=%d", c
+      for (i = 1; i <= n; i++) printf " %s=%d", names[i], d[names[i]]
+    }'
+}
+
 run_scenario() {
-  local name=$1 proxy round order
+  local name=$1 proxy round order pid
   declare -F "scenario_$name" >/dev/null || die "unknown scenario '$name'"
-  SC_DESC="" SC_PATH="" SC_NGINX_HTTP="" SC_NGINX_SERVER="" SC_CUTOVER="" SC_PROXIES=""
+  SC_DESC="" SC_PATH="" SC_NGINX_HTTP="" SC_NGINX_SERVER="" SC_CUTOVER="" SC_PROXIES="" SC_PIDS=""
+  SC_NAME=$name
   "scenario_$name"
   log "scenario $name: $SC_DESC"
   local proxies=$BENCH_PROXIES
   if [[ -n $SC_PROXIES ]]; then
     proxies=""
     for proxy in $SC_PROXIES; do [[ " $BENCH_PROXIES " == *" $proxy "* ]] && proxies+="$proxy "; done
-    [[ -n $proxies ]] || { log "scenario $name: skipped (it runs only $SC_PROXIES)"; return 0; }
+    if [[ -z $proxies ]]; then
+      log "scenario $name: skipped (it runs only $SC_PROXIES)"
+      for pid in $SC_PIDS; do forget_pid "$pid"; done
+      return 0
+    fi
   fi
 
   for proxy in $proxies; do
@@ -602,6 +796,7 @@ run_scenario() {
   done
 
   for proxy in $proxies; do forget_pid "${PROXY_PIDS[$proxy]}"; done
+  for pid in $SC_PIDS; do forget_pid "$pid"; done
 }
 
 # ---------------------------------------------------------------------------
@@ -633,7 +828,7 @@ report() {
       if ($14 > 15) noisy[$1]++
     }
     END {
-      printf "\n%-11s %-8s %10s %8s %8s %11s %7s %7s %7s %7s\n", "scenario", "proxy", "req/s", "p50 ms", "p99 ms",
+      printf "\n%-14s %-8s %10s %8s %8s %11s %7s %7s %7s %7s\n", "scenario", "proxy", "req/s", "p50 ms", "p99 ms",
         "CPU us/req", "RSS MB", "errors", "proxy%", "load%"
       for (s = 1; s <= ns; s++) {
         sc = sorder[s]
@@ -643,7 +838,7 @@ report() {
           m[k, "rps"] = median(k SUBSEP "rps"); m[k, "p50"] = median(k SUBSEP "p50"); m[k, "p99"] = median(k SUBSEP "p99")
           m[k, "cpu"] = median(k SUBSEP "cpu"); m[k, "rss"] = median(k SUBSEP "rss")
           m[k, "ppct"] = median(k SUBSEP "ppct"); m[k, "lpct"] = median(k SUBSEP "lpct")
-          printf "%-11s %-8s %10s %8s %8s %11s %7s %7d %7s %7s\n", sc, kp[2], fmt(m[k, "rps"], "%.0f"), fmt(m[k, "p50"], "%.2f"),
+          printf "%-14s %-8s %10s %8s %8s %11s %7s %7d %7s %7s\n", sc, kp[2], fmt(m[k, "rps"], "%.0f"), fmt(m[k, "p50"], "%.2f"),
             fmt(m[k, "p99"], "%.2f"), fmt(m[k, "cpu"], "%.1f"), fmt(m[k, "rss"], "%.1f"), err[k],
             fmt(m[k, "ppct"], "%.0f"), fmt(m[k, "lpct"], "%.0f")
           printf "{\"kind\":\"summary\",\"run_id\":\"%s\",\"git\":\"%s\",\"scenario\":\"%s\",\"proxy\":\"%s\",\"rounds\":%d,\"seconds\":%d,\"conns\":%d,\"ok_rps\":%s,\"p50_ms\":%s,\"p99_ms\":%s,\"cpu_us_per_req\":%s,\"peak_rss_mb\":%s,\"errors\":%d,\"proxy_cpu_pct\":%s,\"load_cpu_pct\":%s}\n",
@@ -670,6 +865,7 @@ report() {
       }
     }' "$RESULTS"
   record_report
+  shadow_report
 }
 
 # record_report: the recording overhead (record_1k against proxy_1k, both
@@ -699,6 +895,103 @@ record_report() {
       printf "{\"kind\":\"recording\",\"run_id\":\"%s\",\"git\":\"%s\",\"cpu_ratio\":%s,\"records_per_s\":%.0f,\"written\":%d,\"dropped\":%d,\"cpu_ok\":%s,\"dropped_ok\":%s}\n",
         run_id, git, (r == "null" ? "null" : sprintf("%.3f", r)), median(rate), written, dropped, okr ? "true" : "false", dropped == 0 ? "true" : "false" >> jsonl
     }' "$RESULTS" "$WORK/records.tsv"
+}
+
+# shadow_report: the cost of shadowing (cutover shadow_1k, shadow + diff,
+# against nginx shadow_1k, mirror), then the primary's latency, errors and
+# memory with a broken shadow side (shadow_dead_1k, shadow_slow_1k against
+# cutover's proxy_1k). Pairs compared and drops by reason are the deltas of
+# cutover's shadow counters over the measured rounds (shadow.tsv).
+shadow_report() {
+  [[ -s $WORK/shadow.tsv ]] || return 0
+  awk -F'\t' -v maxc="$MAX_SHADOW_CPU_RATIO" -v maxp="$MAX_SHADOW_FAULT_P99_RATIO" -v secs="$BENCH_SECONDS" \
+      -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
+    function median(s,   n, i, j, t, a) {
+      n = split(s, a, " "); if (n == 0) return "null"
+      for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    function ratio(a, b) { return (a == "null" || b == "null" || b == 0) ? "null" : a / b }
+    function fmt(v, f) { return v == "null" ? "-" : sprintf(f, v) }
+    function jnum(v) { return v == "null" ? "null" : sprintf("%.3f", v) }
+    function add(k, v) { if (v != "null" && v != "") vals[k] = vals[k] " " v }
+    function m(sc, proxy, what) { return median(vals[sc SUBSEP proxy SUBSEP what]) }
+    # drops(SC): "reason N, reason N, ..." for the text; sets DROPS (their
+    # sum) and DROPS_JSON ({"reason":N,...}).
+    function drops(sc,   i, key, out) {
+      DROPS = 0; DROPS_JSON = ""; out = ""
+      for (i = 1; i <= nkeys[sc]; i++) {
+        key = keys[sc, i]; if (key == "compared") continue
+        out = out (out == "" ? "" : ", ") key " " delta[sc, key]
+        DROPS_JSON = DROPS_JSON (DROPS_JSON == "" ? "" : ",") "\"" key "\":" delta[sc, key]
+        DROPS += delta[sc, key]
+      }
+      DROPS_JSON = "{" DROPS_JSON "}"
+      return out == "" ? "none counted" : out
+    }
+    FILENAME == ARGV[1] {
+      k = $1 SUBSEP $2
+      add(k SUBSEP "cpu", $8); add(k SUBSEP "p50", $6); add(k SUBSEP "p99", $7); add(k SUBSEP "rss", $9)
+      okreq[k] += $4 - $10; non2xx[k] += $10; serr[k] += $11
+      next
+    }
+    {
+      sc = $1
+      delete before
+      na = split($3, a, " ")
+      for (i = 1; i <= na; i++) { split(a[i], kv, "="); before[kv[1]] = kv[2] }
+      nb = split($4, b, " ")
+      for (i = 1; i <= nb; i++) {
+        split(b[i], kv, "="); key = kv[1]
+        d = kv[2] - ((key in before) ? before[key] : 0)
+        if (!((sc, key) in delta)) keys[sc, ++nkeys[sc]] = key
+        delta[sc, key] += d
+        if (key == "compared") rate[sc] = rate[sc] " " d / secs
+      }
+      rounds[sc]++
+    }
+    END {
+      sc = "shadow_1k"
+      if (rounds[sc]) {
+        c = m(sc, "cutover", "cpu"); n = m(sc, "nginx", "cpu"); r = ratio(c, n)
+        okc = r != "null" && r <= maxc
+        printf "shadow 100%% + diff (cutover shadow_1k) vs nginx mirror (nginx shadow_1k): CPU/req %s us vs %s us = %sx (<= %.1fx %s)\n",
+          fmt(c, "%.2f"), fmt(n, "%.2f"), fmt(r, "%.2f"), maxc, r == "null" ? "no nginx run to compare with" : (okc ? "ok" : "MISS")
+        req = okreq[sc SUBSEP "cutover"]; cmp = delta[sc, "compared"]; dl = drops(sc)
+        printf "  %d pairs compared in the measured rounds (%s of the %d requests cutover answered; %.0f pairs/s, median of rounds); shadow drops: %s (%s)\n",
+          cmp, (req > 0 ? sprintf("%.1f%%", 100 * cmp / req) : "-"), req, median(rate[sc]), dl, DROPS == 0 ? "ok" : "MISS"
+        if (r != "null" && !okc)
+          printf "  MISS: shadowing + diffing costs cutover %.0f%% more CPU per request than nginx mirror (limit %.1fx)\n", 100 * (r - 1), maxc
+        printf "{\"kind\":\"shadow\",\"run_id\":\"%s\",\"git\":\"%s\",\"scenario\":\"%s\",\"cpu_us_per_req\":%s,\"nginx_cpu_us_per_req\":%s,\"cpu_ratio\":%s,\"compared\":%d,\"requests\":%d,\"drops\":%s,\"cpu_ok\":%s,\"drops_ok\":%s}\n",
+          run_id, git, sc, jnum(c), jnum(n), jnum(r), cmp, req, DROPS_JSON, okc ? "true" : "false", DROPS == 0 ? "true" : "false" >> jsonl
+      }
+      label["shadow_dead_1k"] = "shadow side refusing connections"
+      label["shadow_slow_1k"] = "shadow side never answering"
+      split("shadow_dead_1k shadow_slow_1k", faults, " ")
+      for (f = 1; f <= 2; f++) {
+        sc = faults[f]
+        if (!rounds[sc]) continue
+        k = sc SUBSEP "cutover"; base = "proxy_1k"
+        p99 = m(sc, "cutover", "p99"); b99 = m(base, "cutover", "p99"); r99 = ratio(p99, b99)
+        p50 = m(sc, "cutover", "p50"); b50 = m(base, "cutover", "p50"); r50 = ratio(p50, b50)
+        rss = m(sc, "cutover", "rss"); brss = m(base, "cutover", "rss"); rr = ratio(rss, brss)
+        ok99 = r99 != "null" && r99 <= maxp; oke = non2xx[k] == 0 && serr[k] == 0
+        printf "%s (cutover %s vs proxy_1k): primary p99 %s ms vs %s ms = %sx (<= %.2fx %s), p50 %s ms vs %s ms = %sx\n",
+          label[sc], sc, fmt(p99, "%.2f"), fmt(b99, "%.2f"), fmt(r99, "%.2f"), maxp,
+          r99 == "null" ? "no cutover proxy_1k in this run to compare with" : (ok99 ? "ok" : "MISS"),
+          fmt(p50, "%.2f"), fmt(b50, "%.2f"), fmt(r50, "%.2f")
+        dl = drops(sc)
+        printf "  non-2xx %d, socket errors %d (%s); peak RSS %s MB vs %s MB = %sx; %d pairs compared; shadow drops: %s\n",
+          non2xx[k], serr[k], oke ? "ok" : "MISS", fmt(rss, "%.1f"), fmt(brss, "%.1f"), fmt(rr, "%.2f"), delta[sc, "compared"], dl
+        if (r99 != "null" && !ok99)
+          printf "  MISS: with the %s, the primary p99 is %+.0f%% over proxy_1k (limit +%.0f%%)\n", label[sc], 100 * (r99 - 1), 100 * (maxp - 1)
+        if (!oke)
+          printf "  MISS: the %s made the primary fail %d request(s)\n", label[sc], non2xx[k] + serr[k]
+        printf "{\"kind\":\"shadow\",\"run_id\":\"%s\",\"git\":\"%s\",\"scenario\":\"%s\",\"p99_ratio\":%s,\"p50_ratio\":%s,\"rss_ratio\":%s,\"non2xx\":%d,\"socket_errors\":%d,\"compared\":%d,\"drops\":%s,\"p99_ok\":%s,\"errors_ok\":%s}\n",
+          run_id, git, sc, jnum(r99), jnum(r50), jnum(rr), non2xx[k], serr[k], delta[sc, "compared"], DROPS_JSON,
+          ok99 ? "true" : "false", oke ? "true" : "false" >> jsonl
+      }
+    }' "$RESULTS" "$WORK/shadow.tsv"
 }
 
 # ---------------------------------------------------------------------------
@@ -737,6 +1030,7 @@ main() {
   for sc in $BENCH_SCENARIOS; do run_scenario "$sc"; done
 
   report
+  log "finished in $((SECONDS / 60))m$((SECONDS % 60))s"
   log "raw results appended to ${JSONL#"$ROOT"/} (run_id $RUN_ID)"
   if ((NOISY)); then log "WARNING: $NOISY run(s) shared the proxy core with other work; rerun on a quiet machine"; fi
   if ((FAILED)); then die "some runs completed no successful request"; fi

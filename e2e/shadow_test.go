@@ -112,7 +112,7 @@ func TestShadowDiffReport(t *testing.T) {
 	oldAddr := itemService(t, "old", false, &oldSeen, &mu)
 	newAddr := itemService(t, "new", true, &newSeen, &mu)
 	secAddr := itemService(t, "old-b", false, &secSeen, &mu)
-	g := startGateway(t, fmt.Sprintf(`debug_headers: true
+	config := fmt.Sprintf(`debug_headers: true
 services:
   items-v1: { targets: ["%s"] }
   items-v1-b: { targets: ["%s"] }
@@ -125,7 +125,8 @@ routes:
     tenant: [{ header: X-Org-Id }]
     gray: { tenants: [t-new] }
     shadow: { percent: 100, secondary: items-v1-b, secondary_percent: 100 }
-`, oldAddr, secAddr, newAddr))
+`, oldAddr, secAddr, newAddr)
+	g := startGateway(t, config)
 	c := newClient(t)
 	const n = 200
 	chains := map[string]string{} // path -> chain ID the client got
@@ -322,6 +323,25 @@ routes:
 	if code, _, _ = runCLI(t, "report", "--admin", "http://"+g.admin, "--max-diff-rate", "150%"); code != 2 {
 		t.Errorf("--max-diff-rate 150%%: exit %d, want 2", code)
 	}
+
+	// A reload that ignores price applies to the next pairs; the counts
+	// so far stay.
+	writeFileAtomic(t, g.config, configHead+config+"    diff: { ignore: [price] }\n")
+	if resp, body := do(t, c, "POST", g.adminURL("/api/reload"), nil, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("reload: %d %s", resp.StatusCode, body)
+	}
+	for i := 1; i <= 20; i++ {
+		do(t, c, "GET", g.url(fmt.Sprintf("/api/items/%d", 4*i)), nil, nil)
+	}
+	waitFor(t, "the pairs after the reload", func() bool {
+		rep = g.report(t, "?route=items").Routes[0]
+		return rep.Compared == n+20
+	})
+	for _, f := range rep.Fields {
+		if f.Path == "price" && f.Count != n/4 {
+			t.Errorf("price differences after ignoring it: %d, want still %d", f.Count, n/4)
+		}
+	}
 }
 
 // TestShadowSideDownOrSlow: a shadow side that refuses connections or
@@ -367,6 +387,15 @@ routes:
 			}
 		}
 	}
+	// A call made by a service answering a shadow copy carries
+	// cutover=shadow in its tracestate: it is served, not copied again.
+	resp, _ := do(t, c, "GET", g.url("/api/items/1"), nil, map[string]string{
+		"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"tracestate":  "cutover=shadow,vendor=x",
+	})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("a shadow chain's call: %d", resp.StatusCode)
+	}
 	waitFor(t, "the lost copies to be counted", func() bool {
 		m := g.metrics(t, nil)
 		dead := m[`cutover_shadow_dropped_total{route="to-dead",reason="error"}`]
@@ -374,6 +403,9 @@ routes:
 		return dead == 50 && slowLost == 50
 	})
 	m := g.metrics(t, nil)
+	if v := m[`cutover_shadow_dropped_total{route="to-dead",reason="shadow_chain"}`]; v != 1 {
+		t.Errorf("calls of a shadow chain not copied: %v, want 1", v)
+	}
 	if m[`cutover_shadow_dropped_total{route="to-slow",reason="queue_full"}`] == 0 {
 		t.Errorf("a queue of 4 behind 2 slow calls dropped nothing: %v", m)
 	}

@@ -25,6 +25,9 @@ type shadowing struct {
 	share   float64  // of chains, 0 to 1
 	methods [][]byte // shadowed methods
 	maxBody int
+	// toOld and toNew are the shadow sides: a copy of what new served goes
+	// to old, and the other way round.
+	toOld, toNew *shadowService
 }
 
 // shadowService sends shadow copies to one service's targets through
@@ -74,6 +77,17 @@ func (s *shadowService) Do(req *fasthttp.Request, resp *fasthttp.Response, deadl
 		t.downUntil.Store(now + int64(s.failTimeout))
 	}
 	return "", errShadowDown
+}
+
+// down reports whether every target failed to connect within its
+// fail_timeout, so a copy would fail without being sent.
+func (s *shadowService) down(now int64) bool {
+	for _, t := range s.targets {
+		if t.downUntil.Load() <= now {
+			return false
+		}
+	}
+	return true
 }
 
 // shadowClientKey identifies a shadow client a reload may reuse.
@@ -140,6 +154,8 @@ func (g *Gateway) compileShadow(cfg *configs.Config, r *configs.Route, s *snapsh
 		route:   g.mirror.Route(r.Name, set, sh.Concurrency, sh.Queue),
 		share:   float64(*sh.Percent) / 100,
 		maxBody: int(sh.MaxBody),
+		toOld:   set.Old.(*shadowService),
+		toNew:   set.New.(*shadowService),
 	}
 	for _, m := range sh.Methods {
 		out.methods = append(out.methods, []byte(m))
@@ -212,6 +228,12 @@ func (g *Gateway) shadowCall(sh *shadowing, ctx *fasthttp.RequestCtx, c *chain.C
 	}
 	req := &ctx.Request
 	switch {
+	case bytes.Contains(c.State, shadowEntry):
+		// A call a shadow copy made: shadowing it again would send the
+		// other side a copy of a copy, and mix shadow traffic into the
+		// route's report.
+		sh.route.Skip(shadow.ReasonShadowChain)
+		return
 	case !slices.ContainsFunc(sh.methods, func(m []byte) bool { return bytes.Equal(m, req.Header.Method()) }):
 		sh.route.Skip(shadow.ReasonMethod)
 		return
@@ -220,6 +242,22 @@ func (g *Gateway) shadowCall(sh *shadowing, ctx *fasthttp.RequestCtx, c *chain.C
 		return
 	case len(req.Body()) > sh.maxBody || len(ctx.Response.Body()) > sh.maxBody:
 		sh.route.Skip(shadow.ReasonBodyTooLarge)
+		return
+	case sh.route.Full():
+		// Checked before copying: behind a slow shadow side the queue
+		// stays full, and copies made only to be dropped would cost the
+		// primary its CPU.
+		sh.route.Skip(shadow.ReasonQueueFull)
+		return
+	}
+	to := sh.toNew
+	if cl.side == router.SideNew {
+		to = sh.toOld
+	}
+	if to.down(sent.Add(latency).UnixNano()) {
+		// Every target of the shadow side refused a connection within its
+		// fail_timeout: the copy would fail unsent.
+		sh.route.Skip(shadow.ReasonError)
 		return
 	}
 	j := sh.route.NewJob()
@@ -233,6 +271,8 @@ func (g *Gateway) shadowCall(sh *shadowing, ctx *fasthttp.RequestCtx, c *chain.C
 	j.Record = recorded
 	sh.route.Submit(j)
 }
+
+var shadowEntry = []byte(shadow.TracestateEntry)
 
 // redactorFor builds the redaction applied to stored samples from the
 // recording rules.

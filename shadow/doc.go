@@ -14,6 +14,9 @@
 // What is skipped or dropped is counted by reason:
 //
 //   - method: the method is not in shadow.methods;
+//   - shadow_chain: the request was made by a service answering a shadow
+//     copy (its tracestate carries cutover=shadow), so it is not copied
+//     again;
 //   - body_too_large: the request or an answer is over shadow.max_body;
 //   - primary_failed: the serving side gave no answer to compare with;
 //   - queue_full: the queue was full;

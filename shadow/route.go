@@ -31,6 +31,7 @@ const MaxQueuedBytes = 64 << 20
 // Drop reasons, as the metrics label them.
 const (
 	ReasonMethod        = "method"
+	ReasonShadowChain   = "shadow_chain"
 	ReasonBodyTooLarge  = "body_too_large"
 	ReasonPrimaryFailed = "primary_failed"
 	ReasonQueueFull     = "queue_full"
@@ -39,7 +40,7 @@ const (
 )
 
 // Reasons lists the drop reasons in the order metrics print them.
-var Reasons = []string{ReasonMethod, ReasonBodyTooLarge, ReasonPrimaryFailed, ReasonQueueFull, ReasonTimeout, ReasonError}
+var Reasons = []string{ReasonMethod, ReasonShadowChain, ReasonBodyTooLarge, ReasonPrimaryFailed, ReasonQueueFull, ReasonTimeout, ReasonError}
 
 // Upstream sends a shadow copy to one service. Do must honour deadline
 // and may be called concurrently.
@@ -82,7 +83,7 @@ type Route struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 
-	dropped  [6]atomic.Uint64 // by index in Reasons
+	dropped  [7]atomic.Uint64 // by index in Reasons
 	compared atomic.Uint64
 	noise    atomic.Uint64
 	inflight atomic.Int64
@@ -122,6 +123,13 @@ func (r *Route) Release(j *Job) { putJob(j) }
 
 // Skip counts a request that was not shadowed, by reason.
 func (r *Route) Skip(reason string) { r.dropped[reasonIndex(reason)].Add(1) }
+
+// Full reports whether a job submitted now would be dropped for want of
+// room, so the caller can skip copying the request (and count the drop
+// with Skip). It is a hint: Submit checks again.
+func (r *Route) Full() bool {
+	return len(r.queue) == cap(r.queue) || r.queued.Load() >= MaxQueuedBytes
+}
 
 // Submit queues j for shadowing and gives it up, whatever the outcome.
 // It never blocks: a full queue drops the job and counts it.

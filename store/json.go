@@ -50,7 +50,6 @@ type messageJSON struct {
 // MarshalJSON returns the API form of r.
 func (r *Record) MarshalJSON() ([]byte, error) {
 	v := recordJSON{
-		ID:        r.ID.String(),
 		ChainID:   r.Chain.String(),
 		SpanID:    r.Span.String(),
 		Route:     r.Route,
@@ -68,6 +67,11 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 	}
 	if !r.Parent.IsZero() {
 		v.ParentSpanID = r.Parent.String()
+	}
+	// A record that was never appended (one kept only inside a comparison
+	// sample) has no ID.
+	if !r.ID.IsZero() {
+		v.ID = r.ID.String()
 	}
 	return json.Marshal(v)
 }

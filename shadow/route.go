@@ -269,16 +269,17 @@ func (w *worker) run(j *Job) {
 
 	primary := diff.Response{Status: j.Primary.StatusCode(), Headers: record.HeaderLines(j.Primary.Header.Header()), Body: j.Primary.Body()}
 	shadowed := diff.Response{Status: w.resp.StatusCode(), Headers: record.HeaderLines(w.resp.Header.Header()), Body: w.resp.Body()}
-	old, new := &primary, &shadowed
+	// A diff is oriented old → new whichever side served.
+	oldResp, newResp := &primary, &shadowed
 	oldLatency, newLatency := j.PrimaryLatency, latency
 	if j.ServedNew {
-		old, new = new, old
+		oldResp, newResp = newResp, oldResp
 		oldLatency, newLatency = newLatency, oldLatency
 	}
-	w.diffs = w.cmp.Compare(old, new, set.Rules, w.diffs[:0])
+	w.diffs = w.cmp.Compare(oldResp, newResp, set.Rules, w.diffs[:0])
 
 	if set.Secondary != nil && w.rng.Float64() < set.SecondaryShare {
-		w.compareSecondary(j, set, old)
+		w.compareSecondary(j, set, oldResp)
 	}
 
 	id := store.NewSampleID(sent)
@@ -286,8 +287,8 @@ func (w *worker) run(j *Job) {
 		Time:       sent,
 		Tenant:     string(j.Tenant),
 		Served:     servedSide,
-		OldStatus:  old.Status,
-		NewStatus:  new.Status,
+		OldStatus:  oldResp.Status,
+		NewStatus:  newResp.Status,
 		OldLatency: oldLatency,
 		NewLatency: newLatency,
 		Diffs:      w.diffs,

@@ -253,6 +253,27 @@ routes:
 		t.Errorf("cutover_shadow_compared_total = %v, want %d", v, n)
 	}
 
+	// The shadow call is recorded in its chain, under the serving call.
+	var tree struct {
+		Calls int `json:"calls"`
+		Roots []struct {
+			Side     string `json:"side"`
+			Shadow   bool   `json:"shadow"`
+			Children []struct {
+				Side   string `json:"side"`
+				Shadow bool   `json:"shadow"`
+			} `json:"children"`
+		} `json:"roots"`
+	}
+	waitFor(t, "the shadow call in the chain", func() bool {
+		resp, body := do(t, c, "GET", g.adminURL("/api/chains/"+chains["/api/items/3"]), nil, nil)
+		return resp.StatusCode == http.StatusOK && json.Unmarshal(body, &tree) == nil && tree.Calls == 2
+	})
+	if len(tree.Roots) != 1 || tree.Roots[0].Side != "old" || tree.Roots[0].Shadow || len(tree.Roots[0].Children) != 1 ||
+		tree.Roots[0].Children[0].Side != "new" || !tree.Roots[0].Children[0].Shadow {
+		t.Errorf("chain of /api/items/3: %+v, want the old call with the shadow call to new under it", tree)
+	}
+
 	// A sample of the price difference holds both answers.
 	price := rep.Fields[fields[fk{"price", "value"}]]
 	var sample struct {

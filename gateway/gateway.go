@@ -96,22 +96,18 @@ type routeState struct {
 // New builds a gateway for cfg. path is the file cfg came from, used by
 // Reload; it may be empty.
 func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
-	mirror, err := shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg)})
-	if err != nil {
-		return nil, err
-	}
 	g := &Gateway{
 		metrics:       newMetrics(),
 		log:           log,
 		path:          path,
 		clients:       map[clientKey]*fasthttp.HostClient{},
-		mirror:        mirror,
 		shadowClients: map[shadowClientKey]*fasthttp.HostClient{},
 	}
 	g.errorLog.every = time.Second
+	g.mirror = shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg), LogFailure: g.logShadowFailure})
 	snap, err := g.compile(cfg)
 	if err != nil {
-		_ = mirror.Close(context.Background())
+		_ = g.mirror.Close(context.Background())
 		return nil, err
 	}
 	g.snap.Store(snap)

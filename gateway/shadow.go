@@ -132,9 +132,10 @@ func (g *Gateway) compileShadow(cfg *configs.Config, r *configs.Route, s *snapsh
 		}
 		return svc
 	}
+	toOld, toNew := upstream(r.Old), upstream(r.New)
 	set := &shadow.Settings{
-		Old:           upstream(r.Old),
-		New:           upstream(r.New),
+		Old:           toOld,
+		New:           toNew,
 		Timeout:       sh.Timeout.D(),
 		MaxBody:       int(sh.MaxBody),
 		Rules:         rules,
@@ -154,8 +155,8 @@ func (g *Gateway) compileShadow(cfg *configs.Config, r *configs.Route, s *snapsh
 		route:   g.mirror.Route(r.Name, set, sh.Concurrency, sh.Queue),
 		share:   float64(*sh.Percent) / 100,
 		maxBody: int(sh.MaxBody),
-		toOld:   set.Old.(*shadowService),
-		toNew:   set.New.(*shadowService),
+		toOld:   toOld,
+		toNew:   toNew,
 	}
 	for _, m := range sh.Methods {
 		out.methods = append(out.methods, []byte(m))
@@ -228,7 +229,7 @@ func (g *Gateway) shadowCall(sh *shadowing, ctx *fasthttp.RequestCtx, c *chain.C
 	}
 	req := &ctx.Request
 	switch {
-	case bytes.Contains(c.State, shadowEntry):
+	case inShadowChain(c.State):
 		// A call a shadow copy made: shadowing it again would send the
 		// other side a copy of a copy, and mix shadow traffic into the
 		// route's report.
@@ -272,7 +273,18 @@ func (g *Gateway) shadowCall(sh *shadowing, ctx *fasthttp.RequestCtx, c *chain.C
 	sh.route.Submit(j)
 }
 
-var shadowEntry = []byte(shadow.TracestateEntry)
+// inShadowChain reports whether a W3C tracestate list holds the
+// cutover=shadow member, which services forward on the calls they make.
+func inShadowChain(state []byte) bool {
+	for len(state) > 0 {
+		var member []byte
+		member, state, _ = bytes.Cut(state, []byte(","))
+		if string(bytes.Trim(member, " \t")) == shadow.TracestateEntry {
+			return true
+		}
+	}
+	return false
+}
 
 // redactorFor builds the redaction applied to stored samples from the
 // recording rules.
@@ -291,6 +303,14 @@ func (g *Gateway) retireShadows(snap *snapshot) {
 		}
 	}
 	g.mirror.Retire(keep)
+}
+
+// logShadowFailure logs a failed shadow call, sharing the throttle of
+// upstream failures so a dead side cannot flood the log.
+func (g *Gateway) logShadowFailure(route, service string, err error) {
+	if g.errorLog.allow() {
+		g.log.Warn("shadow call failed", "route", route, "service", service, "err", err)
+	}
 }
 
 // CloseShadows stops the shadow workers after the copies they hold, at

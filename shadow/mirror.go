@@ -40,20 +40,23 @@ var (
 
 // Options configure a Mirror. Every field may be zero.
 type Options struct {
-	Recorder Recorder // nil: shadow calls are not recorded
-	Store    Store    // nil: samples and statistics live in memory only
-	Redactor *record.Redactor
+	Redactor *record.Redactor // nil: the recording defaults
 	Logger   *slog.Logger
+	// LogFailure is told of each failed shadow call; it should throttle,
+	// since a dead shadow side fails at the request rate. Nil logs nothing:
+	// cutover_shadow_dropped_total counts the failures.
+	LogFailure func(route, service string, err error)
 }
 
 // Mirror owns the shadowed routes of a gateway, by name, across reloads:
 // a route that keeps its name keeps its statistics. It is safe for
 // concurrent use.
 type Mirror struct {
-	opt    Options
-	log    *slog.Logger
-	warn   throttled
-	states map[string][]byte // statistics read from the store at start
+	opt      Options
+	log      *slog.Logger
+	st       Store             // nil until SetStore: samples and statistics in memory only
+	recorder Recorder          // nil: shadow calls are not recorded
+	states   map[string][]byte // statistics read from the store by SetStore
 
 	mu     sync.Mutex
 	routes map[string]*Route
@@ -64,9 +67,9 @@ type Mirror struct {
 	flushErrs atomic.Uint64
 }
 
-// NewMirror starts a mirror. Statistics stored by an earlier run are
-// continued by the routes of the same name.
-func NewMirror(opt Options) (*Mirror, error) {
+// NewMirror starts a mirror. SetStore gives it a store to keep samples and
+// statistics in.
+func NewMirror(opt Options) *Mirror {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
@@ -80,16 +83,8 @@ func NewMirror(opt Options) (*Mirror, error) {
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),
 	}
-	m.warn.every = time.Second
-	if opt.Store != nil {
-		states, err := opt.Store.DiffStates()
-		if err != nil {
-			return nil, fmt.Errorf("cannot read stored diff statistics: %w", err)
-		}
-		m.states = states
-	}
 	go m.flushLoop()
-	return m, nil
+	return m
 }
 
 // SetStore makes the mirror keep samples and statistics in st, continuing
@@ -102,7 +97,7 @@ func (m *Mirror) SetStore(st Store, rec Recorder) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.opt.Store, m.opt.Recorder, m.states = st, rec, states
+	m.st, m.recorder, m.states = st, rec, states
 	for name, r := range m.routes {
 		if state := states[name]; state != nil {
 			if err := r.agg.RestoreState(state); err != nil {
@@ -242,7 +237,7 @@ func (m *Mirror) flush() {
 	var samples []store.Sample
 	states := map[string][]byte{}
 	m.mu.Lock()
-	st := m.opt.Store
+	st := m.st
 	if st == nil {
 		m.mu.Unlock()
 		return
@@ -256,10 +251,8 @@ func (m *Mirror) flush() {
 		r.mu.Lock()
 		samples = append(samples, r.pending...)
 		r.pending = nil
-		dirty := r.dirty
-		r.dirty = false
 		r.mu.Unlock()
-		if !dirty {
+		if !r.dirty.Swap(false) {
 			continue
 		}
 		state, err := r.agg.MarshalState()
@@ -277,12 +270,12 @@ func (m *Mirror) flush() {
 
 // recordCall hands a copy of a shadow call to the recorder.
 func (m *Mirror) recordCall(src *store.Record) {
-	if m.opt.Recorder == nil {
+	if m.recorder == nil {
 		return
 	}
-	rec := m.opt.Recorder.Get()
+	rec := m.recorder.Get()
 	copyRecord(rec, src)
-	m.opt.Recorder.Submit(rec)
+	m.recorder.Submit(rec)
 }
 
 func copyRecord(dst, src *store.Record) {
@@ -345,7 +338,7 @@ func (m *Mirror) Sample(id store.SampleID) ([]byte, error) {
 		r.mu.Unlock()
 	}
 	m.mu.Lock()
-	st := m.opt.Store
+	st := m.st
 	m.mu.Unlock()
 	if st == nil {
 		return nil, fmt.Errorf("sample %s: %w", id, store.ErrNotFound)
@@ -354,8 +347,8 @@ func (m *Mirror) Sample(id store.SampleID) ([]byte, error) {
 }
 
 func (m *Mirror) logFailure(route, service string, err error) {
-	if m.warn.allow() {
-		m.log.Warn("shadow call failed", "route", route, "service", service, "err", err)
+	if m.opt.LogFailure != nil {
+		m.opt.LogFailure(route, service, err)
 	}
 }
 

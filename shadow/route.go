@@ -88,9 +88,10 @@ type Route struct {
 	noise    atomic.Uint64
 	inflight atomic.Int64
 
+	dirty atomic.Bool // the aggregator changed since the last flush
+
 	mu      sync.Mutex
 	pending []store.Sample // samples waiting for the next flush
-	dirty   bool           // the aggregator changed since the last flush
 }
 
 // Name returns the route's name.
@@ -202,11 +203,14 @@ type worker struct {
 	second    fasthttp.Response // the secondary's answer
 	diffs     []diff.Difference
 	noise     []diff.Difference
-	primary   store.Record // the primary call, filled before the copy is retagged
+	primary   store.Record // the primary call, for a sample
 	shadowRec store.Record
-	child     chain.Chain // the copy's hop, kept here so it does not escape per job
-	tagBuf    []byte
-	rng       *rand.Rand
+	// primaryHeaders are the primary's request header lines, saved before
+	// the copy is retagged.
+	primaryHeaders []byte
+	child          chain.Chain // the copy's hop, kept here so it does not escape per job
+	tagBuf         []byte
+	rng            *rand.Rand
 }
 
 func newWorker(r *Route) *worker {
@@ -224,42 +228,37 @@ func (w *worker) run(j *Job) {
 	r.inflight.Add(1)
 	defer r.inflight.Add(-1)
 
-	// The primary call as it went out, for a sample, before the copy's
-	// chain headers replace its own.
 	servedSide, shadowSide := "old", "new"
 	up := set.New
 	if j.ServedNew {
 		servedSide, shadowSide = "new", "old"
 		up = set.Old
 	}
-	w.primary.Reset()
-	fillCall(&w.primary, r.name, j, servedSide, j.PrimaryTarget, j.Chain.Span, j.Chain.Parent)
-	record.Fill(&w.primary, &j.Req, &j.Primary, set.RecordMaxBody)
-	w.primary.Start, w.primary.Latency = j.Start, j.PrimaryLatency
+	// The primary's header lines as they went out, in case the pair
+	// becomes a sample: the copy's chain headers are about to replace them.
+	w.primaryHeaders = append(w.primaryHeaders[:0], record.HeaderLines(j.Req.Header.Header())...)
 
 	w.child = j.Chain.Child()
 	w.child.State = nil
-	child := &w.child
-	w.tagBuf = set.Tag(&j.Req, child, up.Name(), w.tagBuf)
+	w.tagBuf = set.Tag(&j.Req, &w.child, up.Name(), w.tagBuf)
 	w.resp.Reset()
 	sent := time.Now()
 	target, err := up.Do(&j.Req, &w.resp, sent.Add(set.Timeout))
 	latency := time.Since(sent)
 	reason := failure(err)
-
-	if j.Record || reason == "" {
+	shadowCall := func() *store.Record {
 		w.shadowRec.Reset()
-		fillCall(&w.shadowRec, r.name, j, shadowSide, target, child.Span, j.Chain.Span)
+		fillCall(&w.shadowRec, r.name, j, shadowSide, target, w.child.Span, j.Chain.Span)
 		w.shadowRec.Shadow = true
 		record.Fill(&w.shadowRec, &j.Req, &w.resp, set.RecordMaxBody)
-		w.shadowRec.Start, w.shadowRec.Latency = sent, latency
+		w.shadowRec.Start, w.shadowRec.Latency, w.shadowRec.Error = sent, latency, reason
 		if err != nil {
 			w.shadowRec.Status = 0
-			w.shadowRec.Error = reason
 		}
-		if j.Record {
-			r.m.recordCall(&w.shadowRec)
-		}
+		return &w.shadowRec
+	}
+	if j.Record {
+		r.m.recordCall(shadowCall())
 	}
 	if reason != "" {
 		r.Skip(reason)
@@ -267,9 +266,9 @@ func (w *worker) run(j *Job) {
 		return
 	}
 
+	// A diff is oriented old → new whichever side served.
 	primary := diff.Response{Status: j.Primary.StatusCode(), Headers: record.HeaderLines(j.Primary.Header.Header()), Body: j.Primary.Body()}
 	shadowed := diff.Response{Status: w.resp.StatusCode(), Headers: record.HeaderLines(w.resp.Header.Header()), Body: w.resp.Body()}
-	// A diff is oriented old → new whichever side served.
 	oldResp, newResp := &primary, &shadowed
 	oldLatency, newLatency := j.PrimaryLatency, latency
 	if j.ServedNew {
@@ -277,11 +276,6 @@ func (w *worker) run(j *Job) {
 		oldLatency, newLatency = newLatency, oldLatency
 	}
 	w.diffs = w.cmp.Compare(oldResp, newResp, set.Rules, w.diffs[:0])
-
-	if set.Secondary != nil && w.rng.Float64() < set.SecondaryShare {
-		w.compareSecondary(j, set, oldResp)
-	}
-
 	id := store.NewSampleID(sent)
 	keep := r.agg.Add(&diff.Pair{
 		Time:       sent,
@@ -295,15 +289,23 @@ func (w *worker) run(j *Job) {
 		SampleID:   id.String(),
 	})
 	r.compared.Add(1)
-	r.mu.Lock()
-	r.dirty = true
-	r.mu.Unlock()
+	r.dirty.Store(true)
 	if keep {
-		oldRec, newRec := &w.primary, &w.shadowRec
+		w.primary.Reset()
+		fillCall(&w.primary, r.name, j, servedSide, j.PrimaryTarget, j.Chain.Span, j.Chain.Parent)
+		record.Fill(&w.primary, &j.Req, &j.Primary, set.RecordMaxBody)
+		w.primary.SetReqHeaders(w.primaryHeaders)
+		w.primary.Start, w.primary.Latency = j.Start, j.PrimaryLatency
+		oldRec, newRec := &w.primary, shadowCall()
 		if j.ServedNew {
 			oldRec, newRec = newRec, oldRec
 		}
 		r.m.keepSample(r, id, oldRec, newRec, servedSide, w.diffs)
+	}
+
+	// Last, as it retags the copy for the secondary.
+	if set.Secondary != nil && w.rng.Float64() < set.SecondaryShare {
+		w.compareSecondary(j, set, oldResp)
 	}
 }
 
@@ -346,17 +348,4 @@ func failure(err error) string {
 		return ReasonBodyTooLarge
 	}
 	return ReasonError
-}
-
-// throttled lets a log line through at most once per every, so a failing
-// shadow side cannot flood the log.
-type throttled struct {
-	every time.Duration
-	next  atomic.Int64
-}
-
-func (t *throttled) allow() bool {
-	now := time.Now().UnixNano()
-	next := t.next.Load()
-	return now >= next && t.next.CompareAndSwap(next, now+int64(t.every))
 }

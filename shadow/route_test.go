@@ -73,10 +73,7 @@ func TestSubmitNeverBlocks(t *testing.T) {
 		<-release
 		ctx.SetBodyString(`{"a":1}`)
 	})
-	m, err := NewMirror(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := NewMirror(Options{})
 	r := m.Route("items", settings(slow, slow), 1, 2)
 	const n = 10
 	for range n {
@@ -110,10 +107,7 @@ func TestFailuresCountedByReason(t *testing.T) {
 	stuck := serve(t, "stuck", func(ctx *fasthttp.RequestCtx) { time.Sleep(300 * time.Millisecond) })
 	big := serve(t, "big", func(ctx *fasthttp.RequestCtx) { ctx.SetBody(make([]byte, 4096)) })
 	big.hc.MaxResponseBodySize = 1024
-	m, err := NewMirror(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := NewMirror(Options{})
 	for _, c := range []struct {
 		side   *hostUpstream
 		reason string
@@ -146,10 +140,7 @@ func TestStatisticsContinueAfterRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		m, err := NewMirror(Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := NewMirror(Options{})
 		r := m.Route("items", settings(newSide, newSide), 2, 64)
 		if err := m.SetStore(st, nil); err != nil {
 			t.Fatal(err)

@@ -43,7 +43,17 @@ func newAdminClient(base, tokenEnv string) *adminClient {
 // get decodes the JSON answer of GET path into v. A non-2xx answer becomes
 // an error carrying the API's own message.
 func (c *adminClient) get(path string, v any) error {
-	req, err := http.NewRequest(http.MethodGet, c.base+path, nil)
+	return c.do(http.MethodGet, path, v)
+}
+
+// post sends POST path without a body and decodes the JSON answer into v,
+// with get's error handling.
+func (c *adminClient) post(path string, v any) error {
+	return c.do(http.MethodPost, path, v)
+}
+
+func (c *adminClient) do(method, path string, v any) error {
+	req, err := http.NewRequest(method, c.base+path, nil)
 	if err != nil {
 		return err
 	}

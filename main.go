@@ -29,7 +29,8 @@ const (
 	exitOK    = 0
 	exitError = 1
 	exitUsage = 2
-	// exitOverThreshold: cutover report --max-diff-rate found a route above it.
+	// exitOverThreshold: cutover report --max-diff-rate found a route above
+	// it, or cutover rollout status --watch saw a rollout rolled back.
 	exitOverThreshold = 3
 )
 
@@ -46,6 +47,8 @@ Commands:
   chain ID         print one chain's recorded calls as a tree, failures marked
   report           print the diff report: fields that differ between old and new
                    (--format table|json|markdown; --max-diff-rate X exits 3 above X)
+  rollout CMD      watch or drive a rollout: status, pause, resume, promote,
+                   rollback, events (exit 3 from status --watch: rolled back)
   version          print the version
 
 Run 'cutover <command> --help' for a command's flags.
@@ -74,6 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdChain(rest, stdout, stderr)
 	case "report":
 		return cmdReport(rest, stdout, stderr)
+	case "rollout":
+		return cmdRollout(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "cutover", gateway.Version)
 		return exitOK
@@ -192,6 +197,12 @@ func cmdServe(args []string, stderr io.Writer) int {
 		log.Warn("closing shadow workers", "err", err)
 	}
 	stop()
+	// After the shadows: their last comparisons count in the step.
+	rolloutCtx, stop := context.WithTimeout(context.Background(), rolloutCloseTimeout)
+	if err := g.CloseRollouts(rolloutCtx); err != nil {
+		log.Warn("closing the rollout controller", "err", err)
+	}
+	stop()
 	flushCtx, stop := context.WithTimeout(context.Background(), recordFlushTimeout)
 	err = rec.Close(flushCtx)
 	stop()
@@ -214,6 +225,10 @@ const recordFlushTimeout = 10 * time.Second
 // queued at shutdown; copies waiting on a slow shadow side past it are
 // not compared.
 const shadowDrainTimeout = 5 * time.Second
+
+// rolloutCloseTimeout bounds the delivery of rollout notifications still
+// queued at shutdown.
+const rolloutCloseTimeout = 5 * time.Second
 
 // serve runs g until SIGTERM or SIGINT, reloading on SIGHUP.
 func serve(g *gateway.Gateway, cfg *configs.Config, log *slog.Logger) error {

@@ -40,7 +40,21 @@ const (
 	DefaultShadowQueue            = 1024
 	DefaultNoiseRelative          = 20   // percent
 	DefaultNoiseAbsolute          = 0.03 // percentage points
+
+	DefaultRolloutMinSamples   = 500
+	DefaultRolloutMinDuration  = 10 * time.Minute
+	DefaultRolloutMaxDiffRate  = 0.5 // percent
+	DefaultRolloutMaxErrorRate = 1   // percent
+	DefaultRolloutMaxP99Ratio  = 1.5
+	DefaultRolloutOnFail       = "rollback"
+	DefaultRolloutConfidence   = 95 // percent
 )
+
+// DefaultRolloutSteps are the percents of a rollout without steps.
+var DefaultRolloutSteps = []Percent{1, 2, 10, 20, 40, 80, 100}
+
+// DiffKinds are the difference kinds block_kinds may name.
+var DiffKinds = []string{"value", "type", "missing", "extra", "order", "length", "status", "header", "body"}
 
 // DefaultShadowMethods are the methods shadowed when shadow.methods is
 // absent: reads only, so a copy cannot write twice.
@@ -196,6 +210,42 @@ type Route struct {
 	Shadow *Shadow `yaml:"shadow"`
 	// Diff says what counts as a difference between old and new answers.
 	Diff *Diff `yaml:"diff"`
+	// Rollout ramps the share served by new step by step while the
+	// answers agree, and rolls back when they do not. Needs shadow.
+	Rollout *Rollout `yaml:"rollout"`
+}
+
+// Rollout is a route's automatic ramp from old to new. While it runs, it
+// sets the route's percent; gray.percent is not used.
+type Rollout struct {
+	// Steps are the percents served by new, increasing, the last 100.
+	// Default 1, 2, 10, 20, 40, 80, 100.
+	Steps []Percent `yaml:"steps"`
+	// MinSamples is how many compared old/new pairs a step needs before
+	// it can advance. Default 500.
+	MinSamples int `yaml:"min_samples"`
+	// MinDuration is how long a step lasts at least. Default 10m.
+	MinDuration Duration `yaml:"min_duration"`
+	// MaxDiffRate is the largest share of pairs with a non-noise
+	// difference a step may show. Default 0.5%.
+	MaxDiffRate *Percent `yaml:"max_diff_rate"`
+	// MaxErrorRate is the largest share of new's calls (served and
+	// shadow) answered 5xx or failed. Default 1%.
+	MaxErrorRate *Percent `yaml:"max_error_rate"`
+	// MaxP99Ratio is the largest new p99 / old p99. Default 1.5.
+	MaxP99Ratio *float64 `yaml:"max_p99_ratio"`
+	// OnFail is what a failed step does: rollback (to 0%) or hold (stay
+	// and wait for a decision by hand). Default rollback.
+	OnFail string `yaml:"on_fail"`
+	// BlockKinds lists difference kinds that fail a step at their first
+	// non-noise occurrence, whatever the rate: [missing, type] catches a
+	// schema break.
+	BlockKinds []string `yaml:"block_kinds"`
+	// Confidence is the level of the Wilson intervals the gate reads.
+	// Default 95%.
+	Confidence Percent `yaml:"confidence"`
+	// Webhook is a URL that gets every transition as a JSON POST.
+	Webhook string `yaml:"webhook"`
 }
 
 // Shadow configures the copies of a route's requests sent to the side

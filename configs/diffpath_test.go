@@ -15,3 +15,16 @@ func TestDiffPathsAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffKindsAgree: block_kinds accepts exactly the kinds the comparer
+// reports, so a kind cutover check accepts always blocks something.
+func TestDiffKindsAgree(t *testing.T) {
+	if len(DiffKinds) != len(diff.Kinds) {
+		t.Fatalf("configs lists %d kinds, diff %d", len(DiffKinds), len(diff.Kinds))
+	}
+	for i, k := range diff.Kinds {
+		if DiffKinds[i] != k.String() {
+			t.Errorf("kind %d: configs %q, diff %q", i, DiffKinds[i], k)
+		}
+	}
+}

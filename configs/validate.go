@@ -2,8 +2,10 @@ package configs
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -81,6 +83,13 @@ func (c *Config) applyDefaults() {
 		}
 		if sh := r.Shadow; sh != nil {
 			sh.applyDefaults()
+		}
+		if ro := r.Rollout; ro != nil {
+			ro.applyDefaults()
+			if r.Gray == nil && r.New != "" {
+				// The rollout splits by the gray decision's percent.
+				r.Gray = &Gray{}
+			}
 		}
 		if r.Diff == nil {
 			r.Diff = &Diff{}
@@ -274,6 +283,91 @@ func (c *Config) validateRoute(errs *Errors, path string, r *Route) {
 	}
 	if r.Diff != nil {
 		c.validateDiff(errs, path+".diff", r.Diff)
+	}
+	if r.Rollout != nil {
+		c.validateRollout(errs, path+".rollout", r)
+	}
+}
+
+func (ro *Rollout) applyDefaults() {
+	if ro.Steps == nil {
+		ro.Steps = slices.Clone(DefaultRolloutSteps)
+	}
+	if ro.MinSamples == 0 {
+		ro.MinSamples = DefaultRolloutMinSamples
+	}
+	if ro.MinDuration == 0 {
+		ro.MinDuration = Duration(DefaultRolloutMinDuration)
+	}
+	if ro.MaxDiffRate == nil {
+		p := Percent(DefaultRolloutMaxDiffRate)
+		ro.MaxDiffRate = &p
+	}
+	if ro.MaxErrorRate == nil {
+		p := Percent(DefaultRolloutMaxErrorRate)
+		ro.MaxErrorRate = &p
+	}
+	if ro.MaxP99Ratio == nil {
+		v := DefaultRolloutMaxP99Ratio
+		ro.MaxP99Ratio = &v
+	}
+	if ro.OnFail == "" {
+		ro.OnFail = DefaultRolloutOnFail
+	}
+	if ro.Confidence == 0 {
+		ro.Confidence = DefaultRolloutConfidence
+	}
+}
+
+func (c *Config) validateRollout(errs *Errors, path string, r *Route) {
+	ro := r.Rollout
+	switch {
+	case r.New == "":
+		c.errorf(errs, path, "a rollout needs a migration route with old and new")
+	case r.Shadow == nil:
+		c.errorf(errs, path, "a rollout needs shadow: its gate reads the old/new pairs the shadow compares")
+	}
+	if len(ro.Steps) == 0 {
+		c.errorf(errs, path+".steps", "list at least one step, the last 100")
+	}
+	for i, p := range ro.Steps {
+		key := path + ".steps[" + strconv.Itoa(i) + "]"
+		switch {
+		case p <= 0:
+			c.errorf(errs, key, "a step must be above 0%%")
+		case i > 0 && p <= ro.Steps[i-1]:
+			c.errorf(errs, key, "steps must increase: %s follows %s", p, ro.Steps[i-1])
+		case i == len(ro.Steps)-1 && p != 100:
+			c.errorf(errs, key, "the last step must be 100, so a passing rollout ends with new serving everything (not %s)", p)
+		}
+	}
+	if ro.MinSamples < 0 {
+		c.errorf(errs, path+".min_samples", "must be above 0")
+	}
+	if *ro.MaxDiffRate <= 0 {
+		c.errorf(errs, path+".max_diff_rate", "must be above 0%%; to allow no difference of some kinds at all, list them in block_kinds")
+	}
+	if *ro.MaxErrorRate <= 0 {
+		c.errorf(errs, path+".max_error_rate", "must be above 0%%")
+	}
+	if v := *ro.MaxP99Ratio; !(v >= 1) || math.IsInf(v, 0) {
+		c.errorf(errs, path+".max_p99_ratio", "must be at least 1 (new p99 / old p99), not %g", v)
+	}
+	if ro.OnFail != "rollback" && ro.OnFail != "hold" {
+		c.errorf(errs, path+".on_fail", "unknown value %q (want rollback or hold)", ro.OnFail)
+	}
+	for i, k := range ro.BlockKinds {
+		if !slices.Contains(DiffKinds, k) {
+			c.errorf(errs, path+".block_kinds["+strconv.Itoa(i)+"]", "unknown kind %q (want %s)", k, strings.Join(DiffKinds, ", "))
+		}
+	}
+	if ro.Confidence < 50 || ro.Confidence > 99.9 {
+		c.errorf(errs, path+".confidence", "must be between 50%% and 99.9%%, not %s", ro.Confidence)
+	}
+	if ro.Webhook != "" {
+		if u, err := url.Parse(ro.Webhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			c.errorf(errs, path+".webhook", "%q is not an http:// or https:// URL", ro.Webhook)
+		}
 	}
 }
 

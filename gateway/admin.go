@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/rollout"
 	"github.com/cutover/cutover/router"
 )
 
@@ -28,6 +29,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		g.metrics.writeTo(w, g.snap.Load())
 		writeRecorderMetrics(w, g.recorder)
 		g.mirror.WriteMetrics(w)
+		g.rollouts.WriteMetrics(w)
 	})
 	mux.HandleFunc("GET /api/routes", g.serveRoutes)
 	mux.HandleFunc("GET /api/routes/{route}/bucket", g.serveBucket)
@@ -37,6 +39,10 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /api/chains/{id}", g.serveChain)
 	mux.HandleFunc("GET /api/report", g.serveReport)
 	mux.HandleFunc("GET /api/samples/{id}", g.serveSample)
+	mux.HandleFunc("GET /api/rollouts", g.serveRollouts)
+	mux.HandleFunc("GET /api/rollouts/{route}", g.serveRollout)
+	mux.HandleFunc("GET /api/rollouts/{route}/events", g.serveRolloutEvents)
+	mux.HandleFunc("POST /api/rollouts/{route}/{action}", g.serveRolloutAction)
 	// Go's profiler, for finding where a gateway under load spends its time.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
@@ -84,6 +90,10 @@ type routeInfo struct {
 	Match    matchInfo         `json:"match"`
 	Requests map[string]uint64 `json:"requests"`
 	Targets  []targetInfo      `json:"targets"`
+	// State and Step are the rollout's; Rollout holds the rest of it.
+	State   string          `json:"state,omitempty"`
+	Step    int             `json:"step,omitempty"`
+	Rollout *rollout.Status `json:"rollout,omitempty"`
 }
 
 // matchInfo is a route's match as the API shows it: under the keys of the
@@ -123,6 +133,9 @@ func (g *Gateway) serveRoutes(w http.ResponseWriter, r *http.Request) {
 			Percent:  float64(rt.Percent()) / 100,
 			Match:    matchInfo(rc.Match),
 			Requests: map[string]uint64{},
+		}
+		if st, ok := g.rollouts.Status(rt.Name); ok {
+			info.State, info.Step, info.Rollout = string(st.State), st.Step, &st
 		}
 		if rt.HasGray() {
 			info.Gray = &grayInfo{}

@@ -34,6 +34,9 @@ func (g *Gateway) Report(route string, since time.Duration, now time.Time) (*dif
 			return nil, err
 		}
 		rr.Percent = float64(r.Percent()) / 100
+		if st, ok := g.rollouts.Status(r.Name); ok {
+			rr.State, rr.Step = string(st.State), st.Step
+		}
 		rep.Routes = append(rep.Routes, rr)
 	}
 	if route != "" && !found {

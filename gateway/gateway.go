@@ -24,6 +24,7 @@ import (
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/rollout"
 	"github.com/cutover/cutover/router"
 	"github.com/cutover/cutover/shadow"
 )
@@ -69,6 +70,8 @@ type Gateway struct {
 
 	mirror        *shadow.Mirror
 	shadowClients map[shadowClientKey]*fasthttp.HostClient // guarded by reloadMu
+
+	rollouts *rollout.Controller
 }
 
 // snapshot is one compiled configuration. It never changes once published.
@@ -91,6 +94,7 @@ type routeState struct {
 	metrics *routeMetrics
 	sample  float64 // share of chains recorded
 	shadow  shadowing
+	rollout *rollout.Feed // nil: the route has no rollout
 }
 
 // New builds a gateway for cfg. path is the file cfg came from, used by
@@ -105,12 +109,17 @@ func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
 	}
 	g.errorLog.every = time.Second
 	g.mirror = shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg), LogFailure: g.logShadowFailure})
+	g.rollouts = rollout.New(rollout.Options{Logger: log, Apply: g.applyRolloutPercents})
 	snap, err := g.compile(cfg)
 	if err != nil {
 		_ = g.mirror.Close(context.Background())
+		_ = g.rollouts.Close(context.Background())
 		return nil, err
 	}
+	g.reloadMu.Lock()
+	g.configureRollouts(snap)
 	g.snap.Store(snap)
+	g.reloadMu.Unlock()
 	g.metrics.lastReload.Store(snap.loaded.Unix())
 	g.server = &fasthttp.Server{
 		Handler:                       g.handle,
@@ -288,6 +297,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	} else {
 		svc.metrics.observe(latency)
 		finishResponse(&ctx.Response, cl, snap, chainID)
+	}
+	if f := cl.rs.rollout; f != nil && cl.side == router.SideNew && svc == cl.rs.bySide[router.SideNew] {
+		f.ObserveNewCall(err != nil || ctx.Response.StatusCode() >= 500)
 	}
 	r := g.recordingFor(snap, cl.rs)
 	recorded := r.rec != nil && record.Sampled(c.Trace, r.sample)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/rollout"
 	"github.com/cutover/cutover/router"
 	"github.com/cutover/cutover/shadow"
 	"github.com/cutover/cutover/store"
@@ -33,6 +34,7 @@ type RecordStore interface {
 	Chain(chain.TraceID) ([]*store.Record, error)
 	Get(store.ID) (*store.Record, error)
 	shadow.Store
+	rollout.Store
 }
 
 var (
@@ -53,7 +55,10 @@ func (g *Gateway) SetRecording(rec Recorder, rs RecordStore) error {
 	if rec != nil {
 		sr = rec
 	}
-	return g.mirror.SetStore(rs, sr)
+	if err := g.mirror.SetStore(rs, sr); err != nil {
+		return err
+	}
+	return g.rollouts.SetStore(rs)
 }
 
 // recording is what the hot path needs to decide and fill one record.

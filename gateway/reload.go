@@ -51,6 +51,7 @@ func (g *Gateway) applyLocked(data []byte) (ReloadResult, error) {
 	if err != nil {
 		return ReloadResult{}, g.reloadFailed(err)
 	}
+	g.configureRollouts(snap)
 	old := g.snap.Swap(snap)
 	g.retireShadows(snap)
 	g.mirror.SetRedactor(redactorFor(cfg))

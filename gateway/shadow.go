@@ -259,6 +259,9 @@ func (g *Gateway) shadowCall(sh *shadowing, ctx *fasthttp.RequestCtx, c *chain.C
 		// Every target of the shadow side refused a connection within its
 		// fail_timeout: the copy would fail unsent.
 		sh.route.Skip(shadow.ReasonError)
+		if f := cl.rs.rollout; f != nil && to == sh.toNew {
+			f.ObserveNewCall(true)
+		}
 		return
 	}
 	j := sh.route.NewJob()

@@ -14,23 +14,28 @@ import (
 
 // BenchmarkProxyShadow is BenchmarkProxy with every request also shadowed
 // to new and the answers compared, with new healthy, refusing connections,
-// or never answering (each copy waits for its 2 s deadline). The primary
+// or never answering (each copy waits for its 2 s deadline), and healthy
+// under a rollout, whose step counts every pair and call again. The primary
 // path must cost the same in all three: it only copies the request and
 // the answer and queues them. p50-ns and p99-ns are the handler's own
 // latency per request; compared/op and dropped/op say what became of the
 // copies.
 func BenchmarkProxyShadow(b *testing.B) {
-	for _, side := range []string{"healthy", "refused", "silent"} {
+	for _, side := range []string{"healthy", "refused", "silent", "rollout"} {
 		b.Run(side, func(b *testing.B) {
 			up := benchUpstream(b)
 			shadowAddr := up
+			route := "    shadow: { percent: 100 }\n"
 			switch side {
 			case "refused":
 				shadowAddr = closedAddr(b)
 			case "silent":
 				shadowAddr = silentAddr(b)
+			case "rollout":
+				// A step that never ends: every pair counts in it.
+				route += "    rollout: { min_samples: 1000000000 }\n"
 			}
-			g := benchGatewayWith(b, up, shadowAddr, "    shadow: { percent: 100 }\n")
+			g := benchGatewayWith(b, up, shadowAddr, route)
 			var req fasthttp.Request
 			if err := req.Read(bufioReader(benchRequest)); err != nil {
 				b.Fatal(err)

@@ -90,8 +90,40 @@ type Route struct {
 
 	dirty atomic.Bool // the aggregator changed since the last flush
 
+	observer atomic.Pointer[observerBox]
+
 	mu      sync.Mutex
 	pending []store.Sample // samples waiting for the next flush
+}
+
+// Observer sees a route's comparisons as they are made, besides the
+// route's own aggregator: the rollout controller counts each step with
+// one. Its methods run on the shadow workers and must not block.
+type Observer interface {
+	// ObservePair gets every compared old/new pair; its SampleID is set
+	// only when the sample is kept.
+	ObservePair(p *diff.Pair)
+	// ObserveNewCall gets every shadow copy sent to new: failed is a 5xx
+	// answer, a timeout or a failed connection.
+	ObserveNewCall(failed bool)
+}
+
+type observerBox struct{ o Observer }
+
+// SetObserver makes o see the route's comparisons from now on; nil stops.
+func (r *Route) SetObserver(o Observer) {
+	if o == nil {
+		r.observer.Store(nil)
+		return
+	}
+	r.observer.Store(&observerBox{o})
+}
+
+func (r *Route) observing() Observer {
+	if b := r.observer.Load(); b != nil {
+		return b.o
+	}
+	return nil
 }
 
 // Name returns the route's name.
@@ -203,6 +235,7 @@ type worker struct {
 	second    fasthttp.Response // the secondary's answer
 	diffs     []diff.Difference
 	noise     []diff.Difference
+	pair      diff.Pair    // the job's pair, here so it does not escape per job
 	primary   store.Record // the primary call, for a sample
 	shadowRec store.Record
 	// primaryHeaders are the primary's request header lines, saved before
@@ -260,6 +293,10 @@ func (w *worker) run(j *Job) {
 	if j.Record {
 		r.m.recordCall(shadowCall())
 	}
+	obs := r.observing()
+	if obs != nil && !j.ServedNew && reason != ReasonBodyTooLarge {
+		obs.ObserveNewCall(reason != "" || w.resp.StatusCode() >= 500)
+	}
 	if reason != "" {
 		r.Skip(reason)
 		r.m.logFailure(r.name, up.Name(), err)
@@ -277,7 +314,7 @@ func (w *worker) run(j *Job) {
 	}
 	w.diffs = w.cmp.Compare(oldResp, newResp, set.Rules, w.diffs[:0])
 	id := store.NewSampleID(sent)
-	keep := r.agg.Add(&diff.Pair{
+	w.pair = diff.Pair{
 		Time:       sent,
 		Tenant:     string(j.Tenant),
 		Served:     servedSide,
@@ -287,7 +324,14 @@ func (w *worker) run(j *Job) {
 		NewLatency: newLatency,
 		Diffs:      w.diffs,
 		SampleID:   id.String(),
-	})
+	}
+	keep := r.agg.Add(&w.pair)
+	if obs != nil {
+		if !keep {
+			w.pair.SampleID = ""
+		}
+		obs.ObservePair(&w.pair)
+	}
 	r.compared.Add(1)
 	r.dirty.Store(true)
 	if keep {

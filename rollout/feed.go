@@ -1,0 +1,76 @@
+package rollout
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/cutover/cutover/diff"
+)
+
+// Feed takes one route's evidence as it happens — compared pairs from the
+// shadow workers, calls to new from the proxy and the shadow — into the
+// counts of the current step. Its methods are safe for concurrent use and
+// run on the request path or a shadow worker: they never block on the
+// controller, which swaps in fresh counts when a step begins.
+type Feed struct {
+	cur atomic.Pointer[stepCounts]
+}
+
+// stepCounts is what one step has counted.
+type stepCounts struct {
+	agg    *diff.Aggregator
+	pairs  atomic.Uint64 // pairs added to agg
+	calls  atomic.Uint64
+	errors atomic.Uint64
+}
+
+func newStepCounts(route string, noise diff.Thresholds) *stepCounts {
+	return &stepCounts{agg: diff.NewAggregator(route, diff.AggregatorOptions{Noise: noise, Samples: 3})}
+}
+
+// ObservePair counts a compared old/new pair. Its SampleID should be set
+// only when the sample is stored.
+func (f *Feed) ObservePair(p *diff.Pair) {
+	if s := f.cur.Load(); s != nil {
+		s.agg.Add(p)
+		s.pairs.Add(1)
+	}
+}
+
+// ObserveNewCall counts a call to new: served to a client, or a shadow
+// copy. failed means a 5xx answer or no answer.
+func (f *Feed) ObserveNewCall(failed bool) {
+	if s := f.cur.Load(); s != nil {
+		s.calls.Add(1)
+		if failed {
+			s.errors.Add(1)
+		}
+	}
+}
+
+// stepState is the encoding of a step's counts.
+type stepState struct {
+	Calls  uint64          `json:"calls"`
+	Errors uint64          `json:"errors"`
+	Pairs  json.RawMessage `json:"pairs"`
+}
+
+func (s *stepCounts) marshal() (stepState, error) {
+	pairs, err := s.agg.MarshalState()
+	return stepState{Calls: s.calls.Load(), Errors: s.errors.Load(), Pairs: pairs}, err
+}
+
+// size grows with every count; the controller writes counts that grew.
+func (s *stepCounts) size() uint64 { return s.pairs.Load() + s.calls.Load() }
+
+func restoreStepCounts(route string, noise diff.Thresholds, st stepState) (*stepCounts, error) {
+	s := newStepCounts(route, noise)
+	if err := s.agg.RestoreState(st.Pairs); err != nil {
+		return nil, fmt.Errorf("step counts: %w", err)
+	}
+	s.pairs.Store(s.agg.ReportAgainst(diff.Baseline{}).Compared)
+	s.calls.Store(st.Calls)
+	s.errors.Store(st.Errors)
+	return s, nil
+}

@@ -187,8 +187,19 @@ func TestRolloutRollsBackRegression(t *testing.T) {
 		return g.metrics(t, nil)[`cutover_rollout_webhook_total{route="items",result="delivered"}`] == 3
 	})
 
+	code, out, errOut := runCLI(t, "rollout", "status", "--admin", g.admin)
+	t.Logf("cutover rollout status:\n%s", out)
+	for _, want := range []string{"items", "rolled_back", "0%", "price type ×5", "lower bound 2.15%"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("rollout status: exit %d, output lacks %q:\n%s%s", code, want, out, errOut)
+		}
+	}
+	if code, _, _ := runCLI(t, "rollout", "status", "items", "--watch", "--admin", g.admin); code != 3 {
+		t.Errorf("rollout status --watch of a rolled-back rollout: exit %d, want 3", code)
+	}
+
 	// By hand: a rolled-back rollout restarts at its first step.
-	code, out, errOut := runCLI(t, "rollout", "resume", "items", "--admin", g.admin)
+	code, out, errOut = runCLI(t, "rollout", "resume", "items", "--admin", g.admin)
 	if code != 0 || !strings.Contains(out, "rolled_back → pending") {
 		t.Errorf("rollout resume: exit %d, %q %q", code, out, errOut)
 	}

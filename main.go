@@ -305,7 +305,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 
 func cmdDemo(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("demo", "demo [--requests N] [--stay]",
-		"A self-contained tour that needs no setup: starts an old and a new demo\nservice on loopback, puts the gateway in front, drives traffic through it,\nand shows chain IDs, routing, error mapping and the admin API.", stderr)
+		"A self-contained tour that needs no setup: starts old and new demo services\non loopback, puts the gateway in front, drives traffic through it, and shows\nchain IDs, gray routing, error mapping, a recorded chain, the diff report,\ntwo automatic rollouts (one promoted to 100%, one rolled back with its\nreason) and the admin API.", stderr)
 	requests := fs.Int("requests", 2000, "`number` of requests to drive through the gateway")
 	stay := fs.Bool("stay", false, "keep everything running after the tour, until Ctrl-C")
 	if code, ok := parseFlags(fs, args); !ok {

@@ -72,6 +72,17 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	defer oldC.close()
+	// The rollout step's routes: price-v2 is a clean rewrite of price-v1,
+	// stock-v2 a buggy one of stock-v1; price-v1/b is prices' secondary.
+	var ramp []*service
+	for _, s := range [][2]string{{"price-v1", "a"}, {"price-v1", "b"}, {"price-v2", "a"}, {"stock-v1", "a"}, {"stock-v2", "a"}} {
+		svc, err := startService(s[0], s[1])
+		if err != nil {
+			return err
+		}
+		defer svc.close()
+		ramp = append(ramp, svc)
+	}
 	dead, err := freeAddr() // a port nobody listens on
 	if err != nil {
 		return err
@@ -82,14 +93,19 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	listen, err := freeAddr()
+	// Listening before the config is written leaves no moment in which
+	// another process could take the ports; the servers close them.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	adminAddr, err := freeAddr()
+	defer ln.Close() // on a return before the gateway serves
+	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
+	defer adminLn.Close()
+	listen, adminAddr := ln.Addr().String(), adminLn.Addr().String()
 	checkout, err := startService("checkout", "a")
 	if err != nil {
 		return err
@@ -100,7 +116,8 @@ func Run(ctx context.Context, opt Options) error {
 	for _, s := range []*service{oldA, oldB, oldC, newA, checkout} {
 		s.gateway = "http://" + listen
 	}
-	cfgText := fmt.Sprintf(demoConfig, listen, adminAddr, filepath.Join(dir, "cutover.db"), oldA.addr, oldB.addr, oldC.addr, newA.addr, dead, checkout.addr)
+	cfgText := fmt.Sprintf(demoConfig, listen, adminAddr, filepath.Join(dir, "cutover.db"), oldA.addr, oldB.addr, oldC.addr, newA.addr, dead, checkout.addr,
+		ramp[0].addr, ramp[1].addr, ramp[2].addr, ramp[3].addr, ramp[4].addr)
 	cfgPath := filepath.Join(dir, "cutover.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return err
@@ -116,18 +133,21 @@ func Run(ctx context.Context, opt Options) error {
 	}
 	rec, err := record.Start(cfg, log)
 	if err != nil {
+		_ = g.CloseRollouts(context.Background())
 		return err
 	}
+	// Deferred before the gateway's shutdown, so it runs after it (defers
+	// run last-in-first-out). The order inside is serve's: the last shadow
+	// comparisons count in the rollouts, and the rollouts write their state
+	// before the store closes.
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		_ = g.CloseShadows(cctx)
+		_ = g.CloseRollouts(cctx)
 		_ = rec.Close(cctx)
 	}()
 	if err := g.SetRecording(rec.Recorder, rec.Store); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
 		return err
 	}
 	go func() { _ = g.Serve(ln) }()
@@ -136,10 +156,6 @@ func Run(ctx context.Context, opt Options) error {
 		defer cancel()
 		_ = g.Shutdown(sctx)
 	}()
-	adminLn, err := net.Listen("tcp", adminAddr)
-	if err != nil {
-		return err
-	}
 	admin := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = admin.Serve(adminLn) }()
 	defer admin.Close()
@@ -151,6 +167,10 @@ func Run(ctx context.Context, opt Options) error {
 	p("Started on loopback:\n")
 	p("  order-v1  (old)  %s, %s; a third instance, %s, is the noise secondary\n", oldA.addr, oldB.addr, oldC.addr)
 	p("  order-v2  (new)  %s\n", newA.addr)
+	p("  price-v1  (old)  %s; a second instance, %s, is the noise secondary\n", ramp[0].addr, ramp[1].addr)
+	p("  price-v2  (new)  %s\n", ramp[2].addr)
+	p("  stock-v1  (old)  %s\n", ramp[3].addr)
+	p("  stock-v2  (new)  %s\n", ramp[4].addr)
 	p("  gateway          %s\n", base)
 	p("  admin            http://%s\n\n", adminAddr)
 	p("Config (%s):\n%s\n", cfgPath, indent(cfgText))
@@ -249,7 +269,11 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 
-	p("9. The admin API (http://%s)\n", adminAddr)
+	if err := tourRollout(ctx, g.Rollouts(), client, base, "http://"+adminAddr, out); err != nil {
+		return err
+	}
+
+	p("10. The admin API (http://%s)\n", adminAddr)
 	if err := printRoutes(client, "http://"+adminAddr, out); err != nil {
 		return err
 	}
@@ -279,8 +303,13 @@ services:
   order-v1: { targets: ["%s", "%s"], timeout: 2s }
   order-v1-c: { targets: ["%s"], timeout: 2s }
   order-v2: { targets: ["%s"], timeout: 2s }
-  payments: { targets: ["%s"], timeout: 1s }
+  payments: { targets: ["%s"], timeout: 1s, fail_timeout: 5m }
   checkout: { targets: ["%s"], timeout: 3s }
+  price-v1: { targets: ["%s"], timeout: 2s }
+  price-v1-b: { targets: ["%s"], timeout: 2s }
+  price-v2: { targets: ["%s"], timeout: 2s }
+  stock-v1: { targets: ["%s"], timeout: 2s }
+  stock-v2: { targets: ["%s"], timeout: 2s }
 routes:
   - name: orders
     match: { path_prefix: /api/orders, methods: [GET, POST] }
@@ -304,6 +333,38 @@ routes:
   - name: checkout
     match: { path_prefix: /checkout }
     upstream: checkout
+  - name: prices
+    match: { path_prefix: /api/prices, methods: [GET] }
+    old: price-v1
+    new: price-v2
+    tenant:
+      - header: X-Org-Id
+    shadow:
+      percent: 100
+      secondary: price-v1-b
+      secondary_percent: 25
+    rollout:
+      min_samples: 200
+      min_duration: 1s
+      max_diff_rate: 2%%
+      max_error_rate: 2%%
+      max_p99_ratio: 3
+  - name: stock
+    match: { path_prefix: /api/stock, methods: [GET] }
+    old: stock-v1
+    new: stock-v2
+    tenant:
+      - header: X-Org-Id
+    shadow:
+      percent: 100
+    diff:
+      ignore: [meta.requestId, meta.generatedAt]
+    rollout:
+      min_samples: 200
+      min_duration: 1s
+      max_diff_rate: 2%%
+      max_error_rate: 2%%
+      max_p99_ratio: 3
 `
 
 // service is one demo upstream: it answers with its name and what trace
@@ -333,7 +394,7 @@ func startService(name, instance string) (*service, error) {
 		w.Header().Set("X-Demo-Traceparent", r.Header.Get("traceparent"))
 		w.Header().Set("X-Demo-Shadow", r.Header.Get("X-Cutover-Shadow"))
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(order(s.name, r.URL.Path))
+		_ = json.NewEncoder(w).Encode(body(s.name, r.URL.Path))
 	})}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil

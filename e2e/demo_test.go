@@ -1,18 +1,24 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDemo runs the README's first command the way a newcomer would and
 // checks that the tour shows what it promises.
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	code, stdout, stderr := runCLI(t, "demo", "--requests", "300")
+	code, stdout, stderr := runDemo(t, "demo", "--requests", "300")
 	if code != 0 {
 		t.Fatalf("demo exited %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
@@ -55,6 +61,7 @@ func TestDemo(t *testing.T) {
 		t.Errorf("load served by old a %d, old b %d, new %d; want new %d and old split evenly", a, b, n, wantNew)
 	}
 	checkDemoReport(t, stdout)
+	checkDemoRollout(t, stdout)
 	// The malformed trace ID was replaced by a fresh, valid one.
 	if !regexp.MustCompile(`all-zero trace ID; upstream got 00-[0-9a-f]{32}-[0-9a-f]{16}-01`).MatchString(stdout) ||
 		strings.Contains(stdout, "upstream got 00-00000000000000000000000000000000") {
@@ -119,4 +126,139 @@ func countAny(ids []int) int {
 		}
 	}
 	return n
+}
+
+// demoTimeout bounds the demo's run: its rollout step stops its load
+// within 60s by itself, and takes about 10s on a quiet machine.
+const demoTimeout = 2 * time.Minute
+
+// runDemo is runCLI with room for the rollout step.
+func runDemo(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), demoTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = cleanEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatalf("cutover %s: %v", strings.Join(args, " "), err)
+	}
+	return code, out.String(), errb.String()
+}
+
+// transition is one rollout transition the demo printed, with its reason.
+type transition struct {
+	route, from, to string
+	step            int
+	percent         float64
+	reason          string
+}
+
+// checkDemoRollout checks the rollout step against the services it
+// drives (demo/rollout.go): the clean prices rewrite goes through every
+// default step to 100%, the stock rewrite that misses "reserved" on one
+// item in 25 is rolled back on its diff rate.
+func checkDemoRollout(t *testing.T, stdout string) {
+	t.Helper()
+	start := strings.Index(stdout, "9. Automatic rollout")
+	end := strings.Index(stdout, "10. The admin API")
+	if start < 0 || end < start {
+		t.Fatalf("demo output lacks the rollout step before the admin API step\n%s", stdout)
+	}
+	section := stdout[start:end]
+	head := regexp.MustCompile(`^\s+\d+\.\ds\s+(prices|stock)\s+(\w+) → (\w+)\s+step (\d+), ([\d.]+)%$`)
+	var trs []transition
+	for _, line := range strings.Split(section, "\n") {
+		if m := head.FindStringSubmatch(line); m != nil {
+			step, _ := strconv.Atoi(m[4])
+			pc, _ := strconv.ParseFloat(m[5], 64)
+			trs = append(trs, transition{route: m[1], from: m[2], to: m[3], step: step, percent: pc})
+			continue
+		}
+		// A reason follows its transition, indented by 12 spaces.
+		if n := len(trs); n > 0 && strings.HasPrefix(line, strings.Repeat(" ", 12)) {
+			trs[n-1].reason += " " + strings.TrimSpace(line)
+		}
+	}
+	byRoute := map[string][]transition{}
+	for _, tr := range trs {
+		byRoute[tr.route] = append(byRoute[tr.route], tr)
+	}
+
+	prices := byRoute["prices"]
+	var percents []float64
+	for _, tr := range prices {
+		if tr.to == "rolled_back" {
+			t.Errorf("the clean prices rollout was rolled back: %s", tr.reason)
+		}
+		if n := len(percents); n == 0 || percents[n-1] != tr.percent {
+			percents = append(percents, tr.percent)
+		}
+	}
+	if want := []float64{1, 2, 10, 20, 40, 80, 100}; !slices.Equal(percents, want) {
+		t.Errorf("prices went through the percents %v, want %v\n%s", percents, want, section)
+	}
+	if n := len(prices); n == 0 || prices[n-1].to != "promoted" || prices[n-1].percent != 100 || prices[n-1].step != 7 {
+		t.Errorf("prices did not end promoted at step 7, 100%%: %+v\n%s", prices, section)
+	}
+
+	stock := byRoute["stock"]
+	n := len(stock)
+	if n == 0 || stock[n-1].to != "rolled_back" || stock[n-1].percent != 0 {
+		t.Fatalf("stock did not end rolled back to 0%%: %+v\n%s", stock, section)
+	}
+	reason := stock[n-1].reason
+	for _, want := range []string{"failed: diff rate", "above the 2% limit", "top paths: reserved missing"} {
+		if !strings.Contains(reason, want) {
+			t.Errorf("stock's rollback reason %q lacks %q", reason, want)
+		}
+	}
+	// The gate read the rate stock-v2 was built with: 1 item in 25.
+	if m := regexp.MustCompile(`diff rate \S+ \((\d+) of (\d+) pairs\)`).FindStringSubmatch(reason); m == nil {
+		t.Errorf("stock's rollback reason %q does not count its pairs", reason)
+	} else {
+		k, _ := strconv.Atoi(m[1])
+		pairs, _ := strconv.Atoi(m[2])
+		if rate := float64(k) / float64(pairs); rate < 0.03 || rate > 0.06 {
+			t.Errorf("stock's diff rate %d of %d pairs, want about 4%%", k, pairs)
+		}
+	}
+
+	// The summary, with its line breaks folded.
+	flat := strings.Join(strings.Fields(section), " ")
+	for _, want := range []string{
+		"prices: promoted, new serves 100%. Its rollout went 1% → 2% → 10% → 20% → 40% → 80% → 100% in",
+		"Its pairs differed in meta.generatedAt and meta.requestId, and so did the",
+		"Non-noise differences since the start: 0 of",
+		"stock: rolled back, new serves 0% after",
+		"cutover rollout status --admin 127.0.0.1:",
+		"cutover rollout events stock --admin 127.0.0.1:",
+		"cutover rollout resume stock --admin 127.0.0.1:",
+	} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("the rollout step lacks %q\n%s", want, section)
+		}
+	}
+	// The sample shown is one of the broken items, and the curl line and
+	// the reason name it.
+	m := regexp.MustCompile(`Sample ([0-9a-f]{16}): GET /api/stock/(\d+) \(tenant org-\d+\) differed in reserved missing`).FindStringSubmatch(flat)
+	if m == nil {
+		t.Fatalf("the rollout step shows no sample of stock's difference\n%s", section)
+	}
+	if item, _ := strconv.Atoi(m[2]); item%25 != 0 {
+		t.Errorf("sample of item %d: stock-v2 breaks only every 25th item", item)
+	}
+	if !strings.Contains(reason, "(sample "+m[1]+")") || !strings.Contains(flat, "/api/samples/"+m[1]) {
+		t.Errorf("sample %s is not the one the reason names, or has no curl line\n%s", m[1], section)
+	}
+	if !regexp.MustCompile(`old \{[^ ]*"reserved":\d+`).MatchString(flat) || regexp.MustCompile(`new \{[^ ]*"reserved"`).MatchString(flat) {
+		t.Errorf("the sample's bodies do not show reserved in old only\n%s", section)
+	}
 }

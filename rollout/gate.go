@@ -259,9 +259,12 @@ func rateCheck(name, label, of string, k, n uint64, limit, z, confidence float64
 }
 
 // latencyCheck compares new's p99 with old's. The step advances on the
-// ratio of the two p99s; it fails early when new's share of answers above
+// ratio of the two p99s; it fails when new's share of answers above
 // max_p99_ratio × old's p99 is above 1% with confidence — exactly the
-// statement that new's p99 is above that line.
+// statement that new's p99 is above that line — but not before the step
+// has MinSamples pairs: old's p99 of a hundred pairs is its second
+// largest value, and slow answers come in bursts (a collection, a busy
+// core) that a few hundred pairs average out.
 func latencyCheck(cfg *Config, st *Stats, z float64) Check {
 	oldP99, newP99 := max(st.OldP99, LatencyFloor), max(st.NewP99, LatencyFloor)
 	r := float64(newP99) / float64(oldP99)
@@ -269,7 +272,7 @@ func latencyCheck(cfg *Config, st *Stats, z float64) Check {
 	c := Check{Name: "p99_ratio", Count: st.Slower, N: st.Compared, Value: r, Lower: lower, Upper: upper, Limit: cfg.MaxP99Ratio}
 	reading := fmt.Sprintf("p99 ratio %.2f (old %s, new %s)", r, fmtMs(st.OldP99), fmtMs(st.NewP99))
 	switch {
-	case st.Slower >= MinFailEvents && lower > tailShare:
+	case st.Compared >= cfg.MinSamples && st.Slower >= MinFailEvents && lower > tailShare:
 		c.Status = CheckFail
 		c.Detail = fmt.Sprintf("%s: %s of new's answers (%d of %d) are slower than %.2f × old's p99, lower bound %s above 1%%",
 			reading, pct(ratio(st.Slower, st.Compared)), st.Slower, st.Compared, cfg.MaxP99Ratio, pct(lower))

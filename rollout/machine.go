@@ -85,6 +85,11 @@ func (m *Machine) Observe(now time.Time, st *Stats) (ev *Event, newStep bool) {
 	if !m.Deciding() {
 		return nil, false
 	}
+	if m.State == Pending && (st.Compared > 0 || st.Calls > 0) {
+		// The first step's time starts with its traffic: a gateway that
+		// idled since it started has not watched new for that long.
+		m.StepStarted = now
+	}
 	st.Elapsed = now.Sub(m.StepStarted)
 	v := Evaluate(m.cfg, st)
 	m.Last = v.Checks

@@ -66,13 +66,15 @@ func TestMachine(t *testing.T) {
 	}{
 		{"advances through every step to promoted", testConfig(), []reading{
 			{at: 0, stats: Stats{}, want: Pending, step: 1},
+			// The step's time starts with its first pair, at t0+1s.
 			{at: time.Second, stats: clean(10), want: Progressing, step: 1, reason: "more compared pairs"},
 			// 800 clean pairs put the upper bound at 0.48%, below 0.5%,
 			// but a minute has not passed.
-			{at: 30 * time.Second, stats: clean(800), want: Progressing, step: 1, reason: "more time"},
-			{at: time.Minute, stats: clean(800), want: Progressing, step: 2, fresh: true, reason: "step 1 (1%) passed: 800 compared pairs in 1m0s; step 2 serves 10%"},
-			{at: 2 * time.Minute, stats: clean(800), want: Progressing, step: 3, fresh: true},
-			{at: 3 * time.Minute, stats: clean(800), want: Promoted, step: 3, reason: "new serves 100%"},
+			{at: 30 * time.Second, stats: clean(800), want: Progressing, step: 1, reason: "31s more time (29s of 1m0s)"},
+			{at: time.Minute, stats: clean(800), want: Progressing, step: 1, reason: "1s more time (59s of 1m0s)"},
+			{at: time.Minute + time.Second, stats: clean(800), want: Progressing, step: 2, fresh: true, reason: "step 1 (1%) passed: 800 compared pairs in 1m0s; step 2 serves 10%"},
+			{at: 2*time.Minute + time.Second, stats: clean(800), want: Progressing, step: 3, fresh: true},
+			{at: 3*time.Minute + time.Second, stats: clean(800), want: Promoted, step: 3, reason: "new serves 100%"},
 			{at: 4 * time.Minute, stats: withDiffs(800, 800), want: Promoted, step: 3},
 		}},
 		{"holds while the interval straddles the limit, then advances", testConfig(), []reading{
@@ -99,6 +101,9 @@ func TestMachine(t *testing.T) {
 			{at: time.Hour, stats: Stats{Compared: 5000}, want: Holding, step: 1, reason: "error rate 0% (0 of 0 calls to new)"},
 		}},
 		{"latency fails on the tail, holds on the ratio alone", testConfig(), []reading{
+			// A fifth of new's answers slow, but before min_samples:
+			// old's p99 of 100 pairs is too rough a line to fail on.
+			{at: time.Second, stats: slow(100, 20, 20*time.Millisecond), want: Progressing, step: 1},
 			// p99 twice old's, but only 3 slow answers: not conclusive.
 			{at: time.Hour, stats: slow(1000, 3, 20*time.Millisecond), want: Holding, step: 1, reason: "p99 ratio 2.00 (old 10.0ms, new 20.0ms) is above the 1.50 limit"},
 			{at: 2 * time.Hour, stats: slow(1000, 40, 20*time.Millisecond), want: RolledBack, step: 1, reason: "4% of new's answers (40 of 1000) are slower than 1.50 × old's p99"},
@@ -129,6 +134,9 @@ func TestMachine(t *testing.T) {
 			if ev.To != Pending || ev.Step != 1 || ev.Percent != 1 || ev.By != ByConfig {
 				t.Fatalf("first event %+v", ev)
 			}
+			if tc.readings[0].at > 0 {
+				start(m)
+			}
 			for i, r := range tc.readings {
 				st := r.stats
 				_, fresh := m.Observe(t0.Add(r.at), &st)
@@ -143,9 +151,21 @@ func TestMachine(t *testing.T) {
 	}
 }
 
+// start gives m its first pair at t0: the first step's time starts.
+func start(m *Machine) {
+	st := clean(1)
+	m.Observe(t0, &st)
+}
+
 func TestMachineStepClock(t *testing.T) {
-	m, _ := NewMachine("orders", testConfig(), t0)
+	m, _ := NewMachine("orders", testConfig(), t0.Add(-time.Hour))
+	// An hour without traffic does not count toward the first step.
 	st := clean(800)
+	m.Observe(t0, &st)
+	if m.State != Progressing || m.Step != 0 || !m.StepStarted.Equal(t0) {
+		t.Fatalf("first traffic: %s step %d started %v, want progressing step 1 from t0", m.State, m.Step+1, m.StepStarted)
+	}
+	st = clean(800)
 	m.Observe(t0.Add(time.Minute), &st)
 	if m.Step != 1 || !m.StepStarted.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("step %d started %v, want step 2 from t0+1m", m.Step+1, m.StepStarted)
@@ -200,13 +220,16 @@ func TestMachineManual(t *testing.T) {
 			{do: "tick", want: Holding, step: 1, percent: 1},
 			{do: "resume", want: Progressing, step: 1, percent: 1, fresh: true},
 		}},
-		{"resume of a progressing rollout is refused", nil, []action{
+		{"resume of a pending rollout is refused", nil, []action{
 			{do: "resume", err: true, want: Pending, step: 1, percent: 1},
 		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _ := NewMachine("orders", testConfig(), t0)
+			if tc.name != "resume of a pending rollout is refused" {
+				start(m)
+			}
 			if tc.prepare != nil {
 				tc.prepare(m)
 			}

@@ -1,11 +1,7 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -135,22 +131,7 @@ const demoTimeout = 2 * time.Minute
 // runDemo is runCLI with room for the rollout step.
 func runDemo(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), demoTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = cleanEnv()
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatalf("cutover %s: %v", strings.Join(args, " "), err)
-	}
-	return code, out.String(), errb.String()
+	return runCLIWithin(t, demoTimeout, args...)
 }
 
 // transition is one rollout transition the demo printed, with its reason.

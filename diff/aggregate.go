@@ -162,6 +162,13 @@ func NewAggregator(route string, opt AggregatorOptions) *Aggregator {
 // Route returns the route's name.
 func (a *Aggregator) Route() string { return a.route }
 
+// Compared returns the old/new pairs added since start.
+func (a *Aggregator) Compared() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.c.total.compared
+}
+
 // SetThresholds swaps the noise thresholds (config reload). Zero fields
 // take the defaults. Counts are kept: the next report classifies them
 // under the new thresholds.

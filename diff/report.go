@@ -104,8 +104,8 @@ func FormatRate(r float64) string {
 	return strconv.FormatFloat(p, 'f', -1, 64) + "%"
 }
 
-// formatMs prints milliseconds with up to two decimals ("12.1ms").
-func formatMs(ms float64) string {
+// FormatMs prints milliseconds with up to two decimals ("12.1ms").
+func FormatMs(ms float64) string {
 	return strconv.FormatFloat(math.Round(ms*100)/100, 'f', -1, 64) + "ms"
 }
 
@@ -201,7 +201,7 @@ func WriteTable(w io.Writer, r *Report, limit int) error {
 		}
 		l := rr.Latency
 		fmt.Fprintf(bw, "  latency: p50 %s → %s, p99 %s → %s (old → new)\n",
-			formatMs(l.OldP50), formatMs(l.NewP50), formatMs(l.OldP99), formatMs(l.NewP99))
+			FormatMs(l.OldP50), FormatMs(l.NewP50), FormatMs(l.OldP99), FormatMs(l.NewP99))
 		if len(rr.Tenants) > 0 {
 			fmt.Fprint(bw, "  tenants: ")
 			for j, t := range rr.Tenants {
@@ -276,7 +276,7 @@ func WriteMarkdown(w io.Writer, r *Report, limit int) error {
 		}
 		fmt.Fprintf(bw, "| %s | %s | %d | %d | %s | %s | %s | %s |\n", mdCell(rr.Route), formatPercent(rr.Percent),
 			rr.Compared, rr.Differing, FormatRate(rr.DiffRate), noise,
-			formatMs(rr.Latency.OldP99), formatMs(rr.Latency.NewP99))
+			FormatMs(rr.Latency.OldP99), FormatMs(rr.Latency.NewP99))
 	}
 	for i := range r.Routes {
 		rr := &r.Routes[i]

@@ -175,7 +175,7 @@ func (c *Controller) Configure(specs []RouteSpec) {
 	}
 	for name := range c.routes {
 		if !keep[name] {
-			c.routes[name].feed.cur.Store(nil)
+			c.routes[name].feed.cur.Store(nil) // counts no more
 			delete(c.routes, name)
 		}
 	}
@@ -190,7 +190,7 @@ func (c *Controller) restart(r *routeRollout, s RouteSpec, now time.Time, why st
 	ev.Reason = why + ev.Reason
 	r.m = m
 	r.counts = newStepCounts(s.Name, s.Noise)
-	r.feed.cur.Store(r.counts)
+	r.follow()
 	r.saveState = true
 	c.record(r, ev)
 }
@@ -238,14 +238,10 @@ func (c *Controller) SetStore(st Store) error {
 		// describe a rollout that did not happen.
 		r.unsaved, r.memory = nil, nil
 		r.saved = counts.size()
-		if r.m.Final() {
-			r.feed.cur.Store(nil)
-		} else {
-			r.feed.cur.Store(counts)
-		}
+		r.follow()
 		changed = true
 		c.log.Info("rollout resumed", "route", name, "state", r.m.State, "step", r.m.Step+1,
-			"percent", r.m.Percent(), "compared", counts.pairs.Load(), "calls", counts.calls.Load())
+			"percent", r.m.Percent(), "compared", counts.agg.Compared(), "calls", counts.calls.Load())
 	}
 	c.mu.Unlock()
 	c.persist()
@@ -296,11 +292,8 @@ func (c *Controller) Tick() {
 		}
 		if newStep {
 			r.counts = newStepCounts(name, r.spec.Noise)
-			r.feed.cur.Store(r.counts)
-		} else if r.m.Final() {
-			// The step's counts stay as the rollout ended with them.
-			r.feed.cur.Store(nil)
 		}
+		r.follow()
 		moved = moved || r.m.Percent() != before
 		r.saveState = true
 		c.record(r, *ev)
@@ -343,15 +336,10 @@ func (c *Controller) Act(route, action, note string) (Status, Event, error) {
 		c.mu.Unlock()
 		return st, Event{}, err
 	}
-	switch {
-	case fresh:
+	if fresh {
 		r.counts = newStepCounts(route, r.spec.Noise)
-		r.feed.cur.Store(r.counts)
-	case r.m.Final():
-		r.feed.cur.Store(nil)
-	default:
-		r.feed.cur.Store(r.counts)
 	}
+	r.follow()
 	r.saveState = true
 	c.record(r, ev)
 	st := r.status(now)
@@ -538,6 +526,17 @@ func (c *Controller) Events(route string, limit int) ([]Event, error) {
 		out = append(out, ev)
 	}
 	return out, nil
+}
+
+// follow points the feed at the step's counts while the rollout runs; a
+// promoted or rolled-back rollout keeps its counts as it ended with them.
+// Called with c.mu held.
+func (r *routeRollout) follow() {
+	if r.m.Final() {
+		r.feed.cur.Store(nil)
+	} else {
+		r.feed.cur.Store(r.counts)
+	}
 }
 
 // stats reads the current step's counts. Called with c.mu held.

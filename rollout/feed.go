@@ -20,7 +20,6 @@ type Feed struct {
 // stepCounts is what one step has counted.
 type stepCounts struct {
 	agg    *diff.Aggregator
-	pairs  atomic.Uint64 // pairs added to agg
 	calls  atomic.Uint64
 	errors atomic.Uint64
 }
@@ -34,7 +33,6 @@ func newStepCounts(route string, noise diff.Thresholds) *stepCounts {
 func (f *Feed) ObservePair(p *diff.Pair) {
 	if s := f.cur.Load(); s != nil {
 		s.agg.Add(p)
-		s.pairs.Add(1)
 	}
 }
 
@@ -62,14 +60,13 @@ func (s *stepCounts) marshal() (stepState, error) {
 }
 
 // size grows with every count; the controller writes counts that grew.
-func (s *stepCounts) size() uint64 { return s.pairs.Load() + s.calls.Load() }
+func (s *stepCounts) size() uint64 { return s.agg.Compared() + s.calls.Load() }
 
 func restoreStepCounts(route string, noise diff.Thresholds, st stepState) (*stepCounts, error) {
 	s := newStepCounts(route, noise)
 	if err := s.agg.RestoreState(st.Pairs); err != nil {
 		return nil, fmt.Errorf("step counts: %w", err)
 	}
-	s.pairs.Store(s.agg.ReportAgainst(diff.Baseline{}).Compared)
 	s.calls.Store(st.Calls)
 	s.errors.Store(st.Errors)
 	return s, nil

@@ -47,7 +47,7 @@ func WriteStatus(w io.Writer, rs []Status, now time.Time) error {
 	widths := [4]int{len(head[0]), len(RolledBack), len(head[2]), len(head[3])}
 	for i := range rs {
 		s := &rs[i]
-		rows[i] = [5]string{s.Route, string(s.State), fmt.Sprintf("%d/%d", s.Step, len(s.Steps)), percentText(s.Percent), sinceText(s.Since, now)}
+		rows[i] = [5]string{s.Route, string(s.State), fmt.Sprintf("%d/%d", s.Step, len(s.Steps)), fmtPercent(s.Percent), sinceText(s.Since, now)}
 		for j := range widths {
 			widths[j] = max(widths[j], utf8.RuneCountInString(rows[i][j]))
 		}
@@ -158,7 +158,7 @@ func rateBound(c Check, s *Status) string {
 	case "block_kinds":
 		return "kinds " + strings.Join(s.Limits.BlockKinds, ", ")
 	case "p99_ratio":
-		p99s := fmt.Sprintf("old %s, new %s", msText(s.Counts.OldP99), msText(s.Counts.NewP99))
+		p99s := fmt.Sprintf("old %s, new %s", diff.FormatMs(s.Counts.OldP99), diff.FormatMs(s.Counts.NewP99))
 		if c.Status == CheckFail {
 			p99s += fmt.Sprintf("; slow %d/%d", c.Count, c.N)
 		}
@@ -196,7 +196,7 @@ func WriteEvents(w io.Writer, evs []Event) error {
 		if from == "" {
 			from = "start"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s → %s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Step, percentText(e.Percent), from, e.To, e.By, oneLine(e.Reason))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s → %s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Step, fmtPercent(e.Percent), from, e.To, e.By, oneLine(e.Reason))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -205,18 +205,8 @@ func WriteEvents(w io.Writer, evs []Event) error {
 	return err
 }
 
-// percentText formats a percent served by new with up to two decimals.
-func percentText(p float64) string {
-	return strconv.FormatFloat(math.Round(p*100)/100, 'f', -1, 64) + "%"
-}
-
 // countText formats a count carried in a float.
 func countText(v float64) string { return strconv.FormatFloat(math.Round(v), 'f', -1, 64) }
-
-// msText formats milliseconds with up to two decimals.
-func msText(ms float64) string {
-	return strconv.FormatFloat(math.Round(ms*100)/100, 'f', -1, 64) + "ms"
-}
 
 func secondsDuration(v float64) time.Duration { return time.Duration(v * float64(time.Second)) }
 

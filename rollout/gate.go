@@ -175,8 +175,8 @@ func Evaluate(cfg *Config, st *Stats) Verdict {
 		diffRate.Status = CheckWait
 		diffRate.Detail += "; undecided until the noise is known"
 	}
-	if diffRate.Status == CheckFail {
-		diffRate.Detail += topFields(st.Fields)
+	if diffRate.Status == CheckFail && len(st.Fields) > 0 {
+		diffRate.Detail += "; top paths: " + fieldList(st.Fields)
 	}
 	add(diffRate)
 
@@ -194,7 +194,7 @@ func Evaluate(cfg *Config, st *Stats) Verdict {
 		c.Value = float64(c.Count)
 		switch {
 		case len(blocked) > 0 && noiseReady:
-			c.Status, c.Detail = CheckFail, "a blocked kind differed:"+topFields(blocked)[len(";"):]
+			c.Status, c.Detail = CheckFail, "a blocked kind differed: "+fieldList(blocked)
 		case len(blocked) > 0:
 			c.Status, c.Detail = CheckWait, "a blocked kind differed; undecided until the noise is known"
 		default:
@@ -238,17 +238,17 @@ func Evaluate(cfg *Config, st *Stats) Verdict {
 func rateCheck(name, label, of string, k, n uint64, limit, z, confidence float64) Check {
 	lower, upper := Wilson(k, n, z)
 	c := Check{Name: name, Count: k, N: n, Value: ratio(k, n), Lower: lower, Upper: upper, Limit: limit}
-	reading := fmt.Sprintf("%s %s (%d of %d %s)", label, pct(c.Value), k, n, of)
+	reading := fmt.Sprintf("%s %s (%d of %d %s)", label, diff.FormatRate(c.Value), k, n, of)
 	switch {
 	case k >= MinFailEvents && lower > limit:
 		c.Status = CheckFail
-		c.Detail = fmt.Sprintf("%s: its lower bound %s is above the %s limit at %s confidence", reading, pct(lower), pct(limit), pct(confidence))
+		c.Detail = fmt.Sprintf("%s: its lower bound %s is above the %s limit at %s confidence", reading, diff.FormatRate(lower), diff.FormatRate(limit), diff.FormatRate(confidence))
 	case n > 0 && upper < limit:
 		c.Status = CheckPass
-		c.Detail = fmt.Sprintf("%s: its upper bound %s is below the %s limit", reading, pct(upper), pct(limit))
+		c.Detail = fmt.Sprintf("%s: its upper bound %s is below the %s limit", reading, diff.FormatRate(upper), diff.FormatRate(limit))
 	default:
 		c.Status = CheckWait
-		c.Detail = fmt.Sprintf("%s: its upper bound %s is not yet below the %s limit", reading, pct(upper), pct(limit))
+		c.Detail = fmt.Sprintf("%s: its upper bound %s is not yet below the %s limit", reading, diff.FormatRate(upper), diff.FormatRate(limit))
 		if need := pairsToPass(k, n, limit, z); need > n {
 			c.Detail += fmt.Sprintf(" (about %d more %s at this rate)", need-n, of)
 		} else if n > 0 {
@@ -275,7 +275,7 @@ func latencyCheck(cfg *Config, st *Stats, z float64) Check {
 	case st.Compared >= cfg.MinSamples && st.Slower >= MinFailEvents && lower > tailShare:
 		c.Status = CheckFail
 		c.Detail = fmt.Sprintf("%s: %s of new's answers (%d of %d) are slower than %.2f × old's p99, lower bound %s above 1%%",
-			reading, pct(ratio(st.Slower, st.Compared)), st.Slower, st.Compared, cfg.MaxP99Ratio, pct(lower))
+			reading, diff.FormatRate(ratio(st.Slower, st.Compared)), st.Slower, st.Compared, cfg.MaxP99Ratio, diff.FormatRate(lower))
 	case st.Compared > 0 && r <= cfg.MaxP99Ratio:
 		c.Status, c.Detail = CheckPass, fmt.Sprintf("%s, limit %.2f", reading, cfg.MaxP99Ratio)
 	case st.Compared == 0:
@@ -286,23 +286,19 @@ func latencyCheck(cfg *Config, st *Stats, z float64) Check {
 	return c
 }
 
-// topFields names the most frequent differing (path, kind)s, with a sample
-// each, as "; top paths: a.b value ×12 (sample 0123…), …".
-func topFields(fs []Field) string {
-	if len(fs) == 0 {
-		return ""
-	}
+// fieldList names the most frequent differing (path, kind)s, with a
+// sample each: "a.b value ×12 (sample 0123…), …".
+func fieldList(fs []Field) string {
 	var b strings.Builder
-	b.WriteString("; top paths:")
 	for i, f := range fs[:min(len(fs), topPaths)] {
 		if i > 0 {
-			b.WriteByte(',')
+			b.WriteString(", ")
 		}
 		path := f.Path
 		if path == "" {
 			path = "(root)"
 		}
-		fmt.Fprintf(&b, " %s %s ×%d", path, f.Kind, f.Count)
+		fmt.Fprintf(&b, "%s %s ×%d", path, f.Kind, f.Count)
 		if len(f.Samples) > 0 {
 			fmt.Fprintf(&b, " (sample %s)", f.Samples[0])
 		}
@@ -325,20 +321,11 @@ func ratio(k, n uint64) float64 {
 	return float64(k) / float64(n)
 }
 
-// pct formats a share as a percentage with up to two decimals.
-func pct(v float64) string {
-	s := fmt.Sprintf("%.2f", v*100)
-	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	return s + "%"
-}
-
-func fmtMs(d time.Duration) string {
-	return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
-}
-
 func roundDuration(d time.Duration) time.Duration {
 	if d < time.Second {
 		return d.Round(time.Millisecond)
 	}
 	return d.Round(time.Second)
 }
+
+func fmtMs(d time.Duration) string { return diff.FormatMs(float64(d) / float64(time.Millisecond)) }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/cutover/cutover/diff"
 )
 
 // ErrNotApplicable is returned for a manual action the rollout's state
@@ -118,9 +120,9 @@ func (m *Machine) Observe(now time.Time, st *Stats) (ev *Event, newStep bool) {
 		}
 		m.Reason = v.Reason
 	case Wait:
-		// Evidence has started to arrive, or a holding step lost its
-		// footing (a reload lowered nothing, so only time can do this).
-		if m.State == Pending && (st.Compared > 0 || st.Calls > 0) || m.State == Holding {
+		// Evidence has started to arrive. (A holding step never waits
+		// again: its pairs, time and noise baseline only grow.)
+		if m.State == Pending && (st.Compared > 0 || st.Calls > 0) {
 			e := m.enter(now, Progressing, m.Step, "collecting: "+v.Reason, ByController, nil)
 			return &e, false
 		}
@@ -178,4 +180,4 @@ func withNote(s, note string) string {
 }
 
 // fmtPercent formats a percent such as 2 or 0.5 as "2%" or "0.5%".
-func fmtPercent(p float64) string { return pct(p / 100) }
+func fmtPercent(p float64) string { return diff.FormatRate(p / 100) }

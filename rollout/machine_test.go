@@ -105,7 +105,7 @@ func TestMachine(t *testing.T) {
 			// old's p99 of 100 pairs is too rough a line to fail on.
 			{at: time.Second, stats: slow(100, 20, 20*time.Millisecond), want: Progressing, step: 1},
 			// p99 twice old's, but only 3 slow answers: not conclusive.
-			{at: time.Hour, stats: slow(1000, 3, 20*time.Millisecond), want: Holding, step: 1, reason: "p99 ratio 2.00 (old 10.0ms, new 20.0ms) is above the 1.50 limit"},
+			{at: time.Hour, stats: slow(1000, 3, 20*time.Millisecond), want: Holding, step: 1, reason: "p99 ratio 2.00 (old 10ms, new 20ms) is above the 1.50 limit"},
 			{at: 2 * time.Hour, stats: slow(1000, 40, 20*time.Millisecond), want: RolledBack, step: 1, reason: "4% of new's answers (40 of 1000) are slower than 1.50 × old's p99"},
 		}},
 		{"sub-millisecond p99s compare as 1 ms", testConfig(), []reading{

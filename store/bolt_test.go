@@ -1,14 +1,12 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 )
 
 // openTest opens a store in a fresh directory that OpenBolt must create.
@@ -47,33 +45,6 @@ func TestAppendGetRoundTrip(t *testing.T) {
 	}
 	if _, err := b.Get(ID{1}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Get(unknown) = %v, want ErrNotFound", err)
-	}
-}
-
-func TestAppendAssignsIDs(t *testing.T) {
-	b, _ := openTest(t, BoltOptions{})
-	t0 := time.Unix(1700000000, 0)
-	same := []*Record{{Start: t0}, {Start: t0}, {Start: t0.Add(-time.Second)}}
-	before := time.Now()
-	noStart := &Record{}
-	mustAppend(t, b, append(same, noStart)...)
-	if same[0].ID == same[1].ID {
-		t.Error("two records with one start got one ID")
-	}
-	if bytes.Compare(same[0].ID[:], same[1].ID[:]) >= 0 {
-		t.Error("IDs with one start do not follow the append order")
-	}
-	if bytes.Compare(same[2].ID[:], same[0].ID[:]) >= 0 {
-		t.Error("an earlier start does not sort first")
-	}
-	if !same[0].ID.Time().Equal(t0) {
-		t.Errorf("ID time = %v, want the start %v", same[0].ID.Time(), t0)
-	}
-	if at := noStart.ID.Time(); at.Before(before) {
-		t.Errorf("a record without a start is filed at %v, before the append at %v", at, before)
-	}
-	if !noStart.Start.IsZero() {
-		t.Error("Append changed the record's Start")
 	}
 }
 

@@ -80,25 +80,6 @@ func assertOnly(t *testing.T, b *Bolt, keep []*Record) {
 	}
 }
 
-func TestPruneByAge(t *testing.T) {
-	b, _ := openTest(t, BoltOptions{Retention: time.Hour})
-	recs := pruneData(t, b, 100)
-	// At the 100th minute, calls that started before minute 40 are older
-	// than an hour.
-	now := queryEpoch.Add(100 * time.Minute)
-	removed, err := b.Prune(now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if removed != 40 {
-		t.Errorf("Prune removed %d, want 40", removed)
-	}
-	assertOnly(t, b, recs[40:])
-	if removed, err := b.Prune(now); removed != 0 || err != nil {
-		t.Errorf("a second Prune removed %d, %v", removed, err)
-	}
-}
-
 func TestPruneBySize(t *testing.T) {
 	b, _ := openTest(t, BoltOptions{})
 	recs := pruneData(t, b, 100)
@@ -148,13 +129,4 @@ func TestPruneManyBatches(t *testing.T) {
 		t.Fatalf("Prune = %d, %v; want %d", removed, err, n-keep)
 	}
 	assertOnly(t, b, recs[n-keep:])
-}
-
-func TestPruneUnlimited(t *testing.T) {
-	b, _ := openTest(t, BoltOptions{})
-	recs := pruneData(t, b, 10)
-	if removed, err := b.Prune(queryEpoch.Add(1000 * time.Hour)); removed != 0 || err != nil {
-		t.Errorf("Prune without limits = %d, %v", removed, err)
-	}
-	assertOnly(t, b, recs)
 }

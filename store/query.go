@@ -50,33 +50,45 @@ type Page struct {
 	Next    string
 }
 
+// check validates q and returns its page size and the ID its page starts
+// before (all 0xff without a cursor), for every driver alike.
+func (q *Query) check() (limit int, before ID, err error) {
+	if q.Status < 0 || q.Status > 9 && q.Status < 100 || q.Status > 999 {
+		return 0, before, fmt.Errorf("%w: status %d is neither a class (1–9) nor a status (100–999)", ErrBadQuery, q.Status)
+	}
+	limit = q.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	for i := range before {
+		before[i] = 0xff
+	}
+	if q.Cursor != "" {
+		id, err := ParseID(q.Cursor)
+		if err != nil {
+			return 0, before, fmt.Errorf("%w %q", ErrBadCursor, q.Cursor)
+		}
+		before = id
+	}
+	return limit, before, nil
+}
+
 // Records returns the calls that q selects, newest first. With several
 // filters it walks the index with the fewest entries (by the per-route,
 // per-tenant and per-class counts the store keeps) and filters the
 // others, so it never scans all records unless q has no filter.
 func (b *Bolt) Records(q Query) (Page, error) {
-	if q.Status < 0 || q.Status > 9 && q.Status < 100 || q.Status > 999 {
-		return Page{}, fmt.Errorf("%w: status %d is neither a class (1–9) nor a status (100–999)", ErrBadQuery, q.Status)
-	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
-	limit = min(limit, MaxLimit)
-	before := ID{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-	if q.Cursor != "" {
-		id, err := ParseID(q.Cursor)
-		if err != nil {
-			return Page{}, fmt.Errorf("%w %q", ErrBadCursor, q.Cursor)
-		}
-		before = id
+	limit, before, err := q.check()
+	if err != nil {
+		return Page{}, err
 	}
 	var since ID
 	if !q.Since.IsZero() {
 		since = idAt(q.Since)
 	}
 	var page Page
-	err := b.view(func(tx *bolt.Tx, rd *reads) error {
+	err = b.view(func(tx *bolt.Tx, rd *reads) error {
 		page = Page{}
 		bk := openBuckets(tx)
 		w := pickWalk(bk, &q)

@@ -115,6 +115,8 @@ type core struct {
 
 	total stats
 	ring  [ringSize]*bucket
+
+	names countNames // Take's names of the fields and signatures (counts.go)
 }
 
 type fieldKey struct {

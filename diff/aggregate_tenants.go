@@ -46,8 +46,9 @@ func (t *tenantTable) add(name string, n, d uint64, max int, clone bool) string 
 		e := &t.heap[i]
 		e.compared += n
 		e.differing += d
+		name = e.name // before down moves another entry to i
 		t.down(int(i))
-		return e.name
+		return name
 	}
 	if clone {
 		name = strings.Clone(name)

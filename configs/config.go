@@ -26,6 +26,8 @@ const (
 	DefaultStoreDriver     = "embedded"
 	DefaultStorePath       = "./data/cutover.db"
 	DefaultRetention       = 72 * time.Hour
+	DefaultStoreBuffer     = 64 << 20
+	DefaultRedisPrefix     = "cutover:"
 	DefaultRecordSample    = 1.0
 	DefaultRecordMaxBody   = 64 << 10
 	// DefaultTenantJSONMax caps the request body a json tenant source reads;
@@ -126,7 +128,8 @@ type Chain struct {
 
 // Store configures persistence. Changing it needs a restart.
 type Store struct {
-	// Driver is "embedded": an index file and segment files on local disk.
+	// Driver is "embedded" (an index file and segment files on local disk)
+	// or "redis" (shared by every replica that names the same Redis).
 	Driver string `yaml:"driver"`
 	// Path is the embedded store's index file; records go to segment files
 	// in Path + ".segments". The directory is created.
@@ -136,6 +139,34 @@ type Store struct {
 	// MaxBytes caps the stored records' size; the oldest go first. 0 means
 	// no cap. Deleted records' segment files are removed, so the disk shrinks.
 	MaxBytes Size `yaml:"max_bytes"`
+	// Buffer bounds the records and samples held in memory while the
+	// store cannot be written; beyond it they are dropped and counted.
+	Buffer Size `yaml:"buffer"`
+	// Redis configures the redis driver.
+	Redis Redis `yaml:"redis"`
+}
+
+// Redis configures the shared store.
+type Redis struct {
+	// Addrs are host:port: one address is a standalone server, several
+	// are cluster seeds; with MasterName they are sentinels.
+	Addrs []string `yaml:"addrs"`
+	// MasterName selects sentinel: the name of the monitored master.
+	MasterName string `yaml:"master_name"`
+	// Username is the ACL user; empty for the default user.
+	Username string `yaml:"username"`
+	// PasswordEnv names the environment variable holding the password.
+	PasswordEnv string `yaml:"password_env"`
+	// Password is the resolved value of PasswordEnv.
+	Password string `yaml:"-"`
+	// DB is the database number (standalone and sentinel).
+	DB int `yaml:"db"`
+	// TLS connects with TLS; CAFile, when set, is the PEM bundle that
+	// signs the servers' certificates instead of the system's roots.
+	TLS    bool   `yaml:"tls"`
+	CAFile string `yaml:"ca_file"`
+	// Prefix starts every key, so deployments can share one Redis.
+	Prefix string `yaml:"prefix"`
 }
 
 // Record configures the recording of calls.

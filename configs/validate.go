@@ -47,6 +47,15 @@ func (c *Config) applyDefaults() {
 	if c.Store.Path == "" {
 		c.Store.Path = DefaultStorePath
 	}
+	if c.Store.Buffer == 0 {
+		c.Store.Buffer = DefaultStoreBuffer
+	}
+	if c.Store.Redis.Prefix == "" {
+		c.Store.Redis.Prefix = DefaultRedisPrefix
+	}
+	if c.Store.Redis.PasswordEnv != "" {
+		c.Store.Redis.Password = os.Getenv(c.Store.Redis.PasswordEnv)
+	}
 	if c.Store.Retention == 0 {
 		c.Store.Retention = Duration(DefaultRetention)
 	}
@@ -484,11 +493,46 @@ func (c *Config) validateTenantSource(errs *Errors, path string, src *TenantSour
 }
 
 func (c *Config) validateStore(errs *Errors) {
-	if c.Store.Driver != DefaultStoreDriver {
-		c.errorf(errs, "store.driver", "unknown driver %q (want embedded)", c.Store.Driver)
+	st := &c.Store
+	switch st.Driver {
+	case DefaultStoreDriver:
+	case "redis":
+		c.validateRedis(errs)
+	default:
+		c.errorf(errs, "store.driver", "unknown driver %q (want embedded or redis)", st.Driver)
 	}
-	if c.Store.MaxBytes < 0 {
+	if st.MaxBytes < 0 {
 		c.errorf(errs, "store.max_bytes", "must be 0 (no cap) or above")
+	}
+	if st.Buffer < 0 {
+		c.errorf(errs, "store.buffer", "must be above 0")
+	}
+}
+
+func (c *Config) validateRedis(errs *Errors) {
+	r := &c.Store.Redis
+	if len(r.Addrs) == 0 {
+		c.errorf(errs, "store.redis.addrs", "the redis driver needs at least one address (host:port)")
+	}
+	for i, a := range r.Addrs {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			c.errorf(errs, "store.redis.addrs["+strconv.Itoa(i)+"]", "%q is not host:port", a)
+		}
+	}
+	if r.DB < 0 {
+		c.errorf(errs, "store.redis.db", "must be 0 or above")
+	}
+	if r.DB != 0 && len(r.Addrs) > 1 && r.MasterName == "" {
+		c.errorf(errs, "store.redis.db", "a cluster has only database 0")
+	}
+	if r.PasswordEnv != "" && r.Password == "" {
+		c.errorf(errs, "store.redis.password_env", "the environment variable %s is not set or empty", r.PasswordEnv)
+	}
+	if r.CAFile != "" && !r.TLS {
+		c.errorf(errs, "store.redis.ca_file", "is set but store.redis.tls is false")
+	}
+	if c.Store.MaxBytes != 0 {
+		c.errorf(errs, "store.max_bytes", "applies to the embedded store; bound Redis with its maxmemory setting")
 	}
 }
 

@@ -30,6 +30,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		writeRecorderMetrics(w, g.recorder)
 		g.mirror.WriteMetrics(w)
 		g.rollouts.WriteMetrics(w)
+		g.health.writeMetrics(w)
 	})
 	mux.HandleFunc("GET /api/routes", g.serveRoutes)
 	mux.HandleFunc("GET /api/routes/{route}/bucket", g.serveBucket)
@@ -71,11 +72,23 @@ func (g *Gateway) authorize(next http.Handler) http.Handler {
 func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {
 	checks := map[string]string{"config": "ok"}
 	status := http.StatusOK
+	state := "ready"
+	if why := g.health.degraded(); why != "" {
+		// Still ready: the gateway proxies and routes without its store,
+		// and an orchestrator that took every replica out of service
+		// while the store is away would stop the traffic cutover exists
+		// to keep flowing. cutover_store_up is the signal to alert on.
+		checks["store"] = why
+		state = "degraded"
+	} else if g.health.checked.Load() {
+		checks["store"] = "ok"
+	}
 	if g.draining.Load() {
 		checks["server"] = "draining"
 		status = http.StatusServiceUnavailable
+		state = "draining"
 	}
-	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
+	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "status": state, "replica": g.replica, "checks": checks})
 }
 
 // routeInfo is one element of GET /api/routes.

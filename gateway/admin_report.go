@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/diff"
+	"github.com/cutover/cutover/shadow"
 	"github.com/cutover/cutover/store"
 )
 
@@ -29,7 +30,7 @@ func (g *Gateway) Report(route string, since time.Duration, now time.Time) (*dif
 		if sh.route == nil {
 			continue
 		}
-		rr, err := sh.route.Aggregator().Report(now, since)
+		rr, err := g.mirror.Report(sh.route, now, since)
 		if err != nil {
 			return nil, err
 		}
@@ -72,6 +73,9 @@ func (g *Gateway) serveReport(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, errUnknownRoute), errors.Is(err, errNotShadowed):
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error()})
+		return
+	case errors.Is(err, shadow.ErrStoreUnavailable):
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": err.Error()})
 		return
 	case err != nil:
 		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})

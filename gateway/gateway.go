@@ -64,6 +64,8 @@ type Gateway struct {
 
 	errorLog throttle
 	draining atomic.Bool // set by Shutdown; /readyz then fails
+	health   storeHealth
+	replica  string // this gateway's name among replicas sharing a store
 
 	recorder Recorder    // nil: nothing is recorded
 	records  RecordStore // nil: the record endpoints answer 503
@@ -108,8 +110,9 @@ func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
 		shadowClients: map[shadowClientKey]*fasthttp.HostClient{},
 	}
 	g.errorLog.every = time.Second
-	g.mirror = shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg), LogFailure: g.logShadowFailure})
-	g.rollouts = rollout.New(rollout.Options{Logger: log, Apply: g.applyRolloutPercents})
+	g.mirror = shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg), LogFailure: g.logShadowFailure, Buffer: int(cfg.Store.Buffer)})
+	g.replica = replicaName()
+	g.rollouts = rollout.New(rollout.Options{Logger: log, Apply: g.applyRolloutPercents, Replica: g.replica})
 	snap, err := g.compile(cfg)
 	if err != nil {
 		_ = g.mirror.Close(context.Background())

@@ -25,10 +25,11 @@ type Recorder interface {
 	Written() uint64
 	Dropped() map[string]uint64
 	QueueLen() int
+	Held() int
 }
 
 // RecordStore reads recorded calls back for the admin API; *store.Bolt
-// implements it.
+// and *store.Redis implement it.
 type RecordStore interface {
 	Records(store.Query) (store.Page, error)
 	Chain(chain.TraceID) ([]*store.Record, error)
@@ -40,16 +41,24 @@ type RecordStore interface {
 var (
 	_ Recorder    = (*record.Recorder)(nil)
 	_ RecordStore = (*store.Bolt)(nil)
+	_ RecordStore = (*store.Redis)(nil)
 )
 
 // SetRecording makes the gateway record calls into rec and serve them from
-// rs on the admin API, and keep comparison samples and statistics in rs.
-// Call it before Serve; nil rec records nothing.
-func (g *Gateway) SetRecording(rec Recorder, rs RecordStore) error {
+// st on the admin API, and keep comparison samples, statistics and rollout
+// state in st. Call it before Serve; nil rec records nothing.
+func (g *Gateway) SetRecording(rec Recorder, st record.Store) error {
 	g.recorder = rec
-	g.records = rs
-	if rs == nil {
+	if st == nil {
 		return nil
+	}
+	rs, ok := st.(RecordStore)
+	if !ok {
+		return fmt.Errorf("gateway: the store %T cannot serve records", st)
+	}
+	g.records = rs
+	if p, ok := st.(pinger); ok {
+		g.startHealth(p)
 	}
 	var sr shadow.Recorder
 	if rec != nil {
@@ -124,5 +133,7 @@ func writeRecorderMetrics(w io.Writer, rec Recorder) {
 	}
 	b = help(b, "cutover_records_queued", "gauge", "Recorded calls waiting for the store writer.")
 	b = fmt.Appendf(b, "cutover_records_queued %d\n", rec.QueueLen())
+	b = help(b, "cutover_records_held", "gauge", "Recorded calls held for another try while the store fails.")
+	b = fmt.Appendf(b, "cutover_records_held %d\n", rec.Held())
 	_, _ = w.Write(b)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/cutover/cutover/configs"
@@ -90,7 +91,7 @@ func restartRequired(old, cur *configs.Config) []string {
 	if old.MaxBody != cur.MaxBody {
 		keys = append(keys, "max_body")
 	}
-	if old.Store != cur.Store {
+	if !reflect.DeepEqual(old.Store, cur.Store) {
 		keys = append(keys, "store")
 	}
 	for _, r := range cur.Routes {

@@ -56,7 +56,7 @@ func (g *Gateway) configureRollouts(snap *snapshot) {
 			name := r.Name
 			spec.Baseline = func() diff.Baseline {
 				if sr := g.mirror.Lookup(name); sr != nil {
-					return sr.Aggregator().Baseline()
+					return sr.Baseline()
 				}
 				return diff.Baseline{}
 			}
@@ -117,7 +117,11 @@ func (g *Gateway) applyRolloutPercents() {
 // webhooks get until ctx ends to deliver what is queued. Call it after
 // CloseShadows, whose last comparisons it counts, and before closing the
 // store.
-func (g *Gateway) CloseRollouts(ctx context.Context) error { return g.rollouts.Close(ctx) }
+func (g *Gateway) CloseRollouts(ctx context.Context) error {
+	err := g.rollouts.Close(ctx)
+	g.stopHealth() // the last user of the store's health
+	return err
+}
 
 // Rollouts returns the rollout controller.
 func (g *Gateway) Rollouts() *rollout.Controller { return g.rollouts }
@@ -171,6 +175,8 @@ func (g *Gateway) serveRolloutAction(w http.ResponseWriter, r *http.Request) {
 		g.noRollout(w, route)
 	case errors.Is(err, rollout.ErrNotApplicable):
 		writeJSON(w, http.StatusConflict, map[string]any{"error": err.Error(), "rollout": st})
+	case errors.Is(err, rollout.ErrUnavailable):
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": err.Error()})
 	case err != nil:
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 	default:

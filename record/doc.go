@@ -15,9 +15,11 @@
 // One writer goroutine takes records off the queue, redacts them and
 // calls Writer.Append with a batch of up to BatchSize records, or fewer
 // when Interval has passed since the last write, so a record is durable
-// within Interval plus one commit of its response. A failed Append drops
-// its batch (ReasonStoreError, logged at most once a second) and the
-// writer carries on. Written records, and dropped ones, go back to a
+// within Interval plus one commit of its response. When Append fails,
+// the batch is held, redacted, and tried again with the next batches
+// after a wait that doubles from Interval up to 2 s; held records beyond
+// Options.Buffer bytes are dropped, oldest first (ReasonStoreError,
+// logged at most once a second), and the writer carries on. Written records, and dropped ones, go back to a
 // sync.Pool for Get. Close stops accepting (later records count under
 // ReasonClosed) and writes what is queued. So every submitted record is
 // either in Written or in exactly one Dropped reason.

@@ -10,11 +10,44 @@ import (
 	"github.com/cutover/cutover/store"
 )
 
+// Store is a store a Recording writes records to and prunes: *store.Bolt
+// (the embedded driver) or *store.Redis (the redis driver).
+type Store interface {
+	Writer
+	Prune(now time.Time) (int, error)
+	Close() error
+}
+
+var (
+	_ Store = (*store.Bolt)(nil)
+	_ Store = (*store.Redis)(nil)
+)
+
+// OpenStore opens the store that cfg.Store names.
+func OpenStore(cfg *configs.Config) (Store, error) {
+	switch cfg.Store.Driver {
+	case "redis":
+		rc := cfg.Store.Redis
+		// Not OpenRedis: a replica that starts while Redis is away runs
+		// degraded until it answers, as one that lost it does.
+		return store.NewRedis(store.RedisOptions{
+			Addrs: rc.Addrs, MasterName: rc.MasterName, Username: rc.Username, Password: rc.Password,
+			DB: rc.DB, TLS: rc.TLS, CAFile: rc.CAFile, Prefix: rc.Prefix,
+			Retention: cfg.Store.Retention.D(),
+		})
+	default:
+		return store.OpenBolt(cfg.Store.Path, store.BoltOptions{
+			Retention: cfg.Store.Retention.D(),
+			MaxBytes:  int64(cfg.Store.MaxBytes),
+		})
+	}
+}
+
 // Recording is an open store with the recorder that writes to it and the
 // background loop that enforces retention. cutover serve and the demo each
 // run one.
 type Recording struct {
-	Store    *store.Bolt
+	Store    Store
 	Recorder *Recorder
 
 	log  *slog.Logger
@@ -25,10 +58,7 @@ type Recording struct {
 // Start opens the store that cfg names, starts a recorder on it with cfg's
 // redaction rules, and starts retention. Close stops them in order.
 func Start(cfg *configs.Config, log *slog.Logger) (*Recording, error) {
-	st, err := store.OpenBolt(cfg.Store.Path, store.BoltOptions{
-		Retention: cfg.Store.Retention.D(),
-		MaxBytes:  int64(cfg.Store.MaxBytes),
-	})
+	st, err := OpenStore(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -36,6 +66,7 @@ func Start(cfg *configs.Config, log *slog.Logger) (*Recording, error) {
 		RedactHeaders: cfg.Record.Redact.Headers,
 		RedactJSON:    cfg.Record.Redact.JSON,
 		MaxBody:       int(cfg.Record.MaxBody),
+		Buffer:        int(cfg.Store.Buffer),
 		Logger:        log,
 	})
 	ctx, stop := context.WithCancel(context.Background())

@@ -28,6 +28,9 @@ const (
 	DefaultBatchSize = 512
 	DefaultInterval  = 200 * time.Millisecond
 	DefaultMaxBody   = 64 << 10
+	DefaultBuffer    = 64 << 20
+	// maxRetryWait bounds the wait between two tries of a failing Writer.
+	maxRetryWait = 2 * time.Second
 	// MaxInterval bounds Interval, so a record is durable within about a
 	// second of its response.
 	MaxInterval = time.Second
@@ -41,7 +44,7 @@ var DefaultRedactHeaders = []string{"Authorization", "Cookie", "Set-Cookie", "Pr
 // cutover_record_dropped_total.
 const (
 	ReasonQueueFull  = "queue_full"  // Submit found the queue full
-	ReasonStoreError = "store_error" // the Writer failed the batch
+	ReasonStoreError = "store_error" // the Writer failed and the buffer was full
 	ReasonClosed     = "closed"      // Submit after Close
 )
 
@@ -62,7 +65,11 @@ type Options struct {
 	RedactJSON []string
 	// MaxBody caps a gzip or deflate body once decoded; DefaultMaxBody.
 	MaxBody int
-	Logger  *slog.Logger // slog.Default() when nil
+	// Buffer bounds the bytes of records held for another try while the
+	// Writer fails; DefaultBuffer. Beyond it the oldest are dropped under
+	// ReasonStoreError.
+	Buffer int
+	Logger *slog.Logger // slog.Default() when nil
 }
 
 // Recorder takes captured calls from the gateway and writes them in
@@ -93,6 +100,15 @@ type Recorder struct {
 	nextRD   atomic.Pointer[redactor] // set by SetRules, taken by the writer
 	logEvery time.Duration            // the least time between two store error logs
 	logNext  time.Time                // writer goroutine only: when a store error may be logged again
+
+	// Records redacted and waiting for a Writer that failed, oldest
+	// first, their bytes, and when to try again. Writer goroutine only,
+	// but for the count.
+	held      []*store.Record
+	heldBytes int
+	heldCount atomic.Int64
+	retryAt   time.Time
+	retryWait time.Duration
 }
 
 // New returns a recorder writing to w and starts its writer goroutine.
@@ -113,6 +129,9 @@ func New(w Writer, opt Options) *Recorder {
 	}
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = DefaultMaxBody
+	}
+	if opt.Buffer <= 0 {
+		opt.Buffer = DefaultBuffer
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
@@ -207,6 +226,9 @@ func (rc *Recorder) Dropped() map[string]uint64 {
 // QueueLen returns how many records wait for the writer.
 func (rc *Recorder) QueueLen() int { return len(rc.queue) }
 
+// Held returns how many records wait for a failing store to answer.
+func (rc *Recorder) Held() int { return int(rc.heldCount.Load()) }
+
 // Close stops accepting records (Submit then drops them as "closed"),
 // writes everything already queued and returns when that is done or ctx
 // ends. After ctx ends the writer goroutine still finishes in the
@@ -237,45 +259,87 @@ func (rc *Recorder) run() {
 		select {
 		case r, ok := <-rc.queue:
 			if !ok {
-				rc.flush(batch)
+				rc.flush(batch, true)
+				rc.drop(len(rc.held))
 				return
 			}
 			batch = append(batch, r)
 			if len(batch) == cap(batch) {
-				batch = rc.flush(batch)
+				batch = rc.flush(batch, false)
 			}
 		case <-tick.C:
-			batch = rc.flush(batch)
+			batch = rc.flush(batch, false)
 		}
 	}
 }
 
-// flush redacts and writes batch, returns its records to the pool and
-// returns the emptied batch.
-func (rc *Recorder) flush(batch []*store.Record) []*store.Record {
-	if len(batch) == 0 {
+// flush redacts batch and writes it after the records held from failed
+// writes, in batches, returns the written records to the pool and
+// returns the emptied batch. While the Writer fails, records are held
+// and tried again after a wait that doubles up to maxRetryWait, unless
+// last; the oldest beyond Options.Buffer are dropped.
+func (rc *Recorder) flush(batch []*store.Record, last bool) []*store.Record {
+	if len(batch) == 0 && len(rc.held) == 0 {
 		return batch
 	}
 	if rd := rc.nextRD.Swap(nil); rd != nil {
 		rc.rd = rd
 	}
-	for _, r := range batch {
-		rc.rd.record(r)
-	}
-	if err := rc.w.Append(batch); err != nil {
-		rc.storeErr.Add(uint64(len(batch)))
-		if now := time.Now(); now.After(rc.logNext) {
-			rc.logNext = now.Add(rc.logEvery)
-			rc.log.Error("recorded calls dropped", "reason", ReasonStoreError, "records", len(batch), "err", err)
-		}
-	} else {
-		rc.written.Add(uint64(len(batch)))
-	}
 	for i, r := range batch {
-		rc.put(r)
+		rc.rd.record(r)
+		rc.held = append(rc.held, r)
+		rc.heldBytes += recordBytes(r)
 		batch[i] = nil
 	}
+	now := time.Now()
+	for len(rc.held) > 0 && (last || !now.Before(rc.retryAt)) {
+		n := min(len(rc.held), rc.opt.BatchSize)
+		if err := rc.w.Append(rc.held[:n]); err != nil {
+			rc.retryWait = min(max(2*rc.retryWait, rc.opt.Interval), maxRetryWait)
+			rc.retryAt = now.Add(rc.retryWait)
+			if now.After(rc.logNext) {
+				rc.logNext = now.Add(rc.logEvery)
+				rc.log.Error("recorded calls not stored; held for another try", "records", len(rc.held), "err", err)
+			}
+			break
+		}
+		rc.retryWait = 0
+		rc.written.Add(uint64(n))
+		rc.release(n)
+	}
+	for rc.heldBytes > rc.opt.Buffer && len(rc.held) > 0 {
+		rc.drop(1)
+	}
+	rc.heldCount.Store(int64(len(rc.held)))
 	return batch[:0]
+}
+
+// release returns the n oldest held records to the pool.
+func (rc *Recorder) release(n int) {
+	for i, r := range rc.held[:n] {
+		rc.heldBytes -= recordBytes(r)
+		rc.put(r)
+		rc.held[i] = nil
+	}
+	rc.held = rc.held[n:]
+	if len(rc.held) == 0 {
+		rc.held = rc.held[:0:0] // let a grown backing array go
+	}
+}
+
+// drop drops the n oldest held records, counting them.
+func (rc *Recorder) drop(n int) {
+	if n == 0 {
+		return
+	}
+	rc.storeErr.Add(uint64(n))
+	rc.release(n)
+	rc.heldCount.Store(int64(len(rc.held)))
+}
+
+// recordBytes is what a held record costs, about.
+func recordBytes(r *store.Record) int {
+	return len(r.ReqBody) + len(r.RespBody) + len(r.ReqHeaders) + len(r.RespHeaders) + len(r.URI) + len(r.Tenant) + 256
 }
 
 // Sampled reports whether a chain is recorded at the given rate (0 to 1).

@@ -201,70 +201,100 @@ func TestCloseFlushesEverything(t *testing.T) {
 }
 
 // failing fails its first fail Appends, then writes to w. Each call is
-// announced on calls; lost and kept count the records of failed and
-// successful calls (read them after Close).
+// announced on calls; failed counts the records of failed calls, kept
+// those of successful ones (read them after Close).
 type failing struct {
-	w          Writer
-	fail       int
-	calls      chan struct{}
-	n          int
-	lost, kept int
+	w            Writer
+	fail         int
+	calls        chan struct{}
+	n            int
+	failed, kept int
 }
 
 func (f *failing) Append(recs []*store.Record) error {
 	f.n++
-	defer func() { f.calls <- struct{}{} }()
+	defer func() {
+		select {
+		case f.calls <- struct{}{}:
+		default:
+		}
+	}()
 	if f.n <= f.fail {
-		f.lost += len(recs)
+		f.failed += len(recs)
 		return errors.New("disk full")
 	}
 	f.kept += len(recs)
 	return f.w.Append(recs)
 }
 
-func TestStoreErrorsCountedAndRecorderContinues(t *testing.T) {
+// submitN fills and submits k records numbered from *next.
+func submitN(t *testing.T, rc *Recorder, next *int, k int) {
+	t.Helper()
+	for range k {
+		r := rc.Get()
+		fill(r, *next)
+		*next++
+		if !rc.Submit(r) {
+			t.Fatal("record dropped by Submit")
+		}
+	}
+}
+
+func TestStoreErrorsHoldRecordsUntilTheStoreAnswers(t *testing.T) {
 	b := openBolt(t)
 	var logs bytes.Buffer
 	w := &failing{w: b, fail: 3, calls: make(chan struct{}, 64)}
 	rc := New(w, Options{BatchSize: 10, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	rc.logEvery = time.Hour // so the count of log lines does not depend on timing
 	submitted := 0
-	submit := func(k int) {
-		for range k {
-			r := rc.Get()
-			fill(r, submitted)
-			submitted++
-			if !rc.Submit(r) {
-				t.Fatal("record dropped by Submit")
-			}
-		}
-	}
-	// Each round fills a batch and waits for the store to be called with
-	// it (a timer flush may split a round, which only adds calls).
+	// Each round fills a batch and waits for the store to be called; the
+	// held records are tried again after a growing wait.
 	for range w.fail {
-		submit(10)
+		submitN(t, rc, &submitted, 10)
 		<-w.calls
 	}
-	submit(5)
+	if rc.Held() == 0 {
+		t.Error("no record held after the store failed")
+	}
+	submitN(t, rc, &submitted, 5)
 	closeNow(t, rc)
-	if w.lost == 0 || w.kept == 0 {
-		t.Fatalf("the test did not exercise both paths: lost %d, kept %d", w.lost, w.kept)
+	if w.failed == 0 || w.kept == 0 {
+		t.Fatalf("the test did not exercise both paths: failed %d, kept %d", w.failed, w.kept)
 	}
-	if got := rc.Dropped()[ReasonStoreError]; got != uint64(w.lost) {
-		t.Errorf("store_error = %d, want %d", got, w.lost)
+	if got := rc.Dropped()[ReasonStoreError]; got != 0 {
+		t.Errorf("store_error = %d, want 0: the buffer had room", got)
 	}
-	if rc.Written() != uint64(w.kept) || storedCount(t, b) != w.kept {
-		t.Errorf("after the store recovered: Written = %d, stored %d; want %d", rc.Written(), storedCount(t, b), w.kept)
+	if rc.Written() != uint64(submitted) || storedCount(t, b) != submitted || rc.Held() != 0 {
+		t.Errorf("after the store recovered: Written = %d, stored %d, held %d; want %d, %d, 0", rc.Written(), storedCount(t, b), rc.Held(), submitted, submitted)
 	}
-	if w.lost+w.kept != submitted {
-		t.Errorf("lost %d + kept %d != submitted %d", w.lost, w.kept, submitted)
-	}
-	if lines := strings.Count(logs.String(), "store_error"); lines != 1 {
+	if lines := strings.Count(logs.String(), "not stored"); lines != 1 {
 		t.Errorf("%d log lines for %d failures in a row, want 1:\n%s", lines, w.fail, logs.String())
 	}
 	if !strings.Contains(logs.String(), "disk full") {
 		t.Errorf("the log does not say why: %s", logs.String())
 	}
+}
+
+func TestStoreErrorsDropBeyondTheBuffer(t *testing.T) {
+	b := openBolt(t)
+	w := &failing{w: b, fail: 1 << 30, calls: make(chan struct{}, 64)}
+	// Room for about 4 records of fill's size.
+	rc := New(w, Options{BatchSize: 10, Buffer: 4 * (recordBytes(filled()) + 1), Logger: slog.New(slog.DiscardHandler)})
+	submitted := 0
+	submitN(t, rc, &submitted, 10)
+	<-w.calls
+	submitN(t, rc, &submitted, 10)
+	closeNow(t, rc)
+	dropped := rc.Dropped()[ReasonStoreError]
+	if dropped != uint64(submitted) || rc.Written() != 0 || rc.Held() != 0 {
+		t.Errorf("store_error %d, written %d, held %d after Close; want %d, 0, 0", dropped, rc.Written(), rc.Held(), submitted)
+	}
+}
+
+func filled() *store.Record {
+	r := new(store.Record)
+	fill(r, 0)
+	return r
 }
 
 func TestSubmitAfterClose(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/diff"
+	"github.com/cutover/cutover/store"
 )
 
 // Store keeps rollout state and history; *store.Bolt implements it.
@@ -48,6 +49,9 @@ type Options struct {
 	Interval time.Duration    // between decisions; default DefaultInterval
 	Now      func() time.Time // default time.Now
 	Webhook  WebhookOptions
+	// Replica names this gateway among the replicas that share a store;
+	// it owns the leases it takes. Only used with a Shared store.
+	Replica string
 }
 
 // RouteSpec is one route with a rollout, as the gateway configures it.
@@ -77,6 +81,12 @@ type Controller struct {
 	transitions map[string]map[State]uint64
 	storeErrors uint64
 
+	// Shared mode (a Shared store): see shared.go.
+	sh      Shared
+	unwatch context.CancelFunc
+	kick    chan struct{} // a notification from another replica: sync now
+	down    bool          // the last store call of a sync failed
+
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
@@ -94,6 +104,15 @@ type routeRollout struct {
 	saved     uint64
 	savedAt   time.Time
 	saveState bool
+
+	// Shared mode: counts is the step's merged counts, read back from the
+	// store, and delta this replica's counts not yet added to them.
+	rev     uint64 // the stored revision m reflects; 0: none read yet
+	stepRev uint64 // the revision at which the step began: names its tally
+	token   uint64 // the fencing token while this replica leads; 0 otherwise
+	foreign bool   // the stored state has other rules than this replica's
+	delta   *stepCounts
+	carry   *store.TallyAdd // an add that failed, retried with the next
 }
 
 // saved is the encoding of one route's rollout in the store.
@@ -102,6 +121,8 @@ type saved struct {
 	Fingerprint string    `json:"fingerprint"`
 	Machine     *Machine  `json:"machine"`
 	Counts      stepState `json:"counts"`
+	// StepRev names the step's shared tally (shared mode).
+	StepRev uint64 `json:"step_rev,omitempty"`
 }
 
 // New returns a controller and starts its decision loop; Close stops it.
@@ -129,6 +150,7 @@ func New(opt Options) *Controller {
 		transitions: map[string]map[State]uint64{},
 		stop:        make(chan struct{}),
 		done:        make(chan struct{}),
+		kick:        make(chan struct{}, 1),
 	}
 	go c.loop()
 	return c
@@ -143,6 +165,14 @@ func (c *Controller) loop() {
 		case <-c.stop:
 			return
 		case <-t.C:
+		case <-c.kick:
+		}
+		c.mu.Lock()
+		shared := c.shared()
+		c.mu.Unlock()
+		if shared {
+			c.sync()
+		} else {
 			c.Tick()
 		}
 	}
@@ -190,6 +220,11 @@ func (c *Controller) restart(r *routeRollout, s RouteSpec, now time.Time, why st
 	ev.Reason = why + ev.Reason
 	r.m = m
 	r.counts = newStepCounts(s.Name, s.Noise)
+	if c.shared() {
+		// The stored state decides; events are made by its writer.
+		c.resetShared(r)
+		return
+	}
 	r.follow()
 	r.saveState = true
 	c.record(r, ev)
@@ -199,6 +234,17 @@ func (c *Controller) restart(r *routeRollout, s RouteSpec, now time.Time, why st
 // every configured route whose stored rules match its current ones at the
 // stored step, with the stored counts.
 func (c *Controller) SetStore(st Store) error {
+	if sh, ok := st.(Shared); ok {
+		c.mu.Lock()
+		c.st = st
+		c.setShared(sh)
+		c.mu.Unlock()
+		select {
+		case c.kick <- struct{}{}:
+		default:
+		}
+		return nil
+	}
 	blobs, err := st.Rollouts()
 	if err != nil {
 		return fmt.Errorf("reading rollout state: %w", err)
@@ -309,28 +355,24 @@ func (c *Controller) Tick() {
 // route's rollout. note is added to the event's reason.
 func (c *Controller) Act(route, action, note string) (Status, Event, error) {
 	c.mu.Lock()
+	if sh := c.sh; sh != nil {
+		c.mu.Unlock()
+		if !knownAction(action) {
+			return Status{}, Event{}, fmt.Errorf("%w %q (want pause, resume, promote or rollback)", ErrUnknownAction, action)
+		}
+		return c.actShared(sh, route, action, note)
+	}
 	r := c.routes[route]
 	if r == nil {
 		c.mu.Unlock()
 		return Status{}, Event{}, fmt.Errorf("%w: route %q has no rollout", ErrNoRollout, route)
 	}
 	now := c.opt.Now()
-	var ev Event
-	var err error
-	fresh := false
-	switch action {
-	case "pause":
-		ev, err = r.m.Pause(now, note)
-	case "resume":
-		ev, fresh, err = r.m.Resume(now, note)
-	case "promote":
-		ev, err = r.m.Promote(now, note)
-	case "rollback":
-		ev, err = r.m.Rollback(now, note)
-	default:
+	if !knownAction(action) {
 		c.mu.Unlock()
 		return Status{}, Event{}, fmt.Errorf("%w %q (want pause, resume, promote or rollback)", ErrUnknownAction, action)
 	}
+	ev, fresh, err := applyAction(r.m, now, action, note)
 	if err != nil {
 		st := r.status(now)
 		c.mu.Unlock()
@@ -349,6 +391,30 @@ func (c *Controller) Act(route, action, note string) (Status, Event, error) {
 	return st, ev, nil
 }
 
+func knownAction(action string) bool {
+	switch action {
+	case "pause", "resume", "promote", "rollback":
+		return true
+	}
+	return false
+}
+
+// applyAction applies a known manual action to m; fresh reports that the
+// step starts counting afresh.
+func applyAction(m *Machine, now time.Time, action, note string) (ev Event, fresh bool, err error) {
+	switch action {
+	case "pause":
+		ev, err = m.Pause(now, note)
+	case "resume":
+		ev, fresh, err = m.Resume(now, note)
+	case "promote":
+		ev, err = m.Promote(now, note)
+	default:
+		ev, err = m.Rollback(now, note)
+	}
+	return ev, fresh, err
+}
+
 // Errors of Act.
 var (
 	ErrNoRollout     = errors.New("no rollout")
@@ -358,7 +424,9 @@ var (
 // record notes a transition: history, metrics, log and webhook. Called
 // with c.mu held.
 func (c *Controller) record(r *routeRollout, ev Event) {
-	r.unsaved = append(r.unsaved, ev)
+	if !c.shared() { // in shared mode an event is recorded once stored
+		r.unsaved = append(r.unsaved, ev)
+	}
 	r.memory = append(r.memory, ev)
 	if len(r.memory) > memoryEvents {
 		r.memory = slices.Delete(r.memory, 0, len(r.memory)-memoryEvents)
@@ -397,6 +465,10 @@ func (c *Controller) persist() {
 	var writes []write
 	c.mu.Lock()
 	st := c.st
+	if c.shared() {
+		c.mu.Unlock()
+		return
+	}
 	if st == nil {
 		// Kept for SetStore, which may still come, but bounded like the
 		// history in memory.
@@ -455,6 +527,13 @@ func (c *Controller) persist() {
 func (c *Controller) Close(ctx context.Context) error {
 	c.stopOnce.Do(func() { close(c.stop) })
 	<-c.done
+	c.mu.Lock()
+	shared := c.shared()
+	c.mu.Unlock()
+	if shared {
+		c.closeShared()
+		return c.hooks.close(ctx)
+	}
 	c.mu.Lock()
 	for _, r := range c.routes {
 		r.saveState = true
@@ -532,9 +611,12 @@ func (c *Controller) Events(route string, limit int) ([]Event, error) {
 // promoted or rolled-back rollout keeps its counts as it ended with them.
 // Called with c.mu held.
 func (r *routeRollout) follow() {
-	if r.m.Final() {
+	switch {
+	case r.m.Final():
 		r.feed.cur.Store(nil)
-	} else {
+	case r.delta != nil: // shared mode
+		r.feed.cur.Store(r.delta)
+	default:
 		r.feed.cur.Store(r.counts)
 	}
 }
@@ -590,6 +672,10 @@ func (r *routeRollout) status(now time.Time) Status {
 		},
 		Webhook: cfg.Webhook,
 	}
+	if r.delta != nil {
+		leading := r.token != 0
+		s.Leading = &leading
+	}
 	switch {
 	case m.Final():
 		// The readings the decision was made on, not the frozen counts
@@ -631,12 +717,14 @@ func (c *Controller) WriteMetrics(w io.Writer) {
 		step    int
 		state   State
 		trans   map[State]uint64
+		leading bool
 	}
 	rows := make([]row, 0, len(c.order))
 	for _, name := range c.order {
 		r := c.routes[name]
-		rows = append(rows, row{name, r.m.Percent(), r.m.Step + 1, r.m.State, maps.Clone(c.transitions[name])})
+		rows = append(rows, row{name, r.m.Percent(), r.m.Step + 1, r.m.State, maps.Clone(c.transitions[name]), r.token != 0})
 	}
+	shared := c.shared()
 	storeErrors := c.storeErrors
 	c.mu.Unlock()
 	hooks := c.hooks.counts()
@@ -676,6 +764,17 @@ func (c *Controller) WriteMetrics(w io.Writer) {
 		fmt.Fprintf(w, "cutover_rollout_webhook_total{route=%q,result=\"delivered\"} %d\n", r.route, h.Delivered)
 		fmt.Fprintf(w, "cutover_rollout_webhook_total{route=%q,result=\"failed\"} %d\n", r.route, h.Failed)
 		fmt.Fprintf(w, "cutover_rollout_webhook_total{route=%q,result=\"dropped\"} %d\n", r.route, h.Dropped)
+	}
+	if shared {
+		fmt.Fprintln(w, "# HELP cutover_rollout_leader 1 while this replica holds the route's lease and decides its rollout.")
+		fmt.Fprintln(w, "# TYPE cutover_rollout_leader gauge")
+		for _, r := range rows {
+			v := 0
+			if r.leading {
+				v = 1
+			}
+			fmt.Fprintf(w, "cutover_rollout_leader{route=%q} %d\n", r.route, v)
+		}
 	}
 	fmt.Fprintln(w, "# HELP cutover_rollout_store_errors_total Failed writes of rollout state; each is retried.")
 	fmt.Fprintln(w, "# TYPE cutover_rollout_store_errors_total counter")

@@ -123,6 +123,13 @@ func writeReadings(buf *bytes.Buffer, s *Status) error {
 	if s.WaitingFor != "" && !terminal && s.WaitingFor != s.Reason {
 		writeWrapped(buf, "  waiting for: ", s.WaitingFor)
 	}
+	switch {
+	case s.Leading == nil:
+	case *s.Leading:
+		buf.WriteString("  decided by this replica, which holds the lease\n")
+	default:
+		buf.WriteString("  followed: another replica holds the lease and decides\n")
+	}
 	return nil
 }
 

@@ -137,6 +137,9 @@ type Status struct {
 	Checks     []Check    `json:"checks"`
 	Limits     Limits     `json:"limits"`
 	Webhook    string     `json:"webhook,omitempty"`
+	// Leading is set on a shared store: whether this replica holds the
+	// lease and decides; the others follow the stored state.
+	Leading *bool `json:"leading,omitempty"`
 }
 
 // StepCounts are what the current step has counted.

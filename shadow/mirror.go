@@ -46,7 +46,14 @@ type Options struct {
 	// since a dead shadow side fails at the request rate. Nil logs nothing:
 	// cutover_shadow_dropped_total counts the failures.
 	LogFailure func(route, service string, err error)
+	// Buffer bounds the bytes of samples kept for the next flush while
+	// the store cannot be written; DefaultBuffer when zero. Beyond it the
+	// oldest are dropped and counted.
+	Buffer int
 }
+
+// DefaultBuffer is Options.Buffer's default.
+const DefaultBuffer = 64 << 20
 
 // Mirror owns the shadowed routes of a gateway, by name, across reloads:
 // a route that keeps its name keeps its statistics. It is safe for
@@ -65,6 +72,13 @@ type Mirror struct {
 	stopFlush chan struct{}
 	flushDone chan struct{}
 	flushErrs atomic.Uint64
+
+	// Samples a failed flush keeps for the next one, oldest first, and
+	// the samples dropped beyond Options.Buffer. Flush goroutine only,
+	// but for the counter.
+	retry        []store.Sample
+	samplesLost  atomic.Uint64
+	storeHealthy atomic.Bool
 }
 
 // NewMirror starts a mirror. SetStore gives it a store to keep samples and
@@ -76,6 +90,9 @@ func NewMirror(opt Options) *Mirror {
 	if opt.Redactor == nil {
 		opt.Redactor, _ = record.NewRedactor(nil, nil, 0)
 	}
+	if opt.Buffer <= 0 {
+		opt.Buffer = DefaultBuffer
+	}
 	m := &Mirror{
 		opt:       opt,
 		log:       opt.Logger,
@@ -83,6 +100,7 @@ func NewMirror(opt Options) *Mirror {
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),
 	}
+	m.storeHealthy.Store(true)
 	go m.flushLoop()
 	return m
 }
@@ -91,6 +109,15 @@ func NewMirror(opt Options) *Mirror {
 // the statistics st holds for routes of the same name, and record shadow
 // calls of recorded chains with rec. Call it before traffic flows.
 func (m *Mirror) SetStore(st Store, rec Recorder) error {
+	if _, shared := st.(SharedStore); shared {
+		// The totals live in the store's tallies; the routes count
+		// what they add to them.
+		m.mu.Lock()
+		m.st, m.recorder = st, rec
+		m.mu.Unlock()
+		m.storeHealthy.Store(true)
+		return nil
+	}
 	states, err := st.DiffStates()
 	if err != nil {
 		return fmt.Errorf("cannot read stored diff statistics: %w", err)
@@ -232,9 +259,12 @@ func (m *Mirror) flushLoop() {
 	}
 }
 
-// flush writes the pending samples and the statistics that changed.
+// flush writes the pending samples and the statistics that changed: on a
+// shared store the counts since the last flush, else each changed
+// route's totals.
 func (m *Mirror) flush() {
-	var samples []store.Sample
+	samples := m.retry
+	m.retry = nil
 	states := map[string][]byte{}
 	m.mu.Lock()
 	st := m.st
@@ -242,16 +272,29 @@ func (m *Mirror) flush() {
 		m.mu.Unlock()
 		return
 	}
+	sh, _ := st.(SharedStore)
 	routes := make([]*Route, 0, len(m.routes))
 	for _, r := range m.routes {
 		routes = append(routes, r)
 	}
 	m.mu.Unlock()
+	healthy := true
 	for _, r := range routes {
 		r.mu.Lock()
 		samples = append(samples, r.pending...)
 		r.pending = nil
 		r.mu.Unlock()
+		if sh != nil {
+			if err := m.flushShared(sh, r); err != nil {
+				healthy = false
+				m.flushErrs.Add(1)
+				m.logStoreError("cannot add diff statistics to the shared store; kept for the next flush", err)
+			} else if err := m.refreshMerged(sh, r); err != nil {
+				healthy = false
+				m.logStoreError("cannot read the merged diff statistics", err)
+			}
+			continue
+		}
 		if !r.dirty.Swap(false) {
 			continue
 		}
@@ -263,10 +306,47 @@ func (m *Mirror) flush() {
 		states[r.name] = state
 	}
 	if err := st.PutDiffs(samples, states); err != nil {
+		healthy = false
 		m.flushErrs.Add(1)
-		m.log.Error("cannot store diff samples and statistics", "samples", len(samples), "err", err)
+		m.logStoreError("cannot store diff samples and statistics; kept for the next flush", err)
+		for name := range states {
+			if r := m.Lookup(name); r != nil {
+				r.dirty.Store(true)
+			}
+		}
+		m.keepForRetry(samples)
+	}
+	m.storeHealthy.Store(healthy)
+}
+
+// keepForRetry keeps samples for the next flush, dropping the oldest
+// beyond Options.Buffer bytes.
+func (m *Mirror) keepForRetry(samples []store.Sample) {
+	n := 0
+	for _, s := range samples {
+		n += len(s.Data)
+	}
+	drop := 0
+	for drop < len(samples) && n > m.opt.Buffer {
+		n -= len(samples[drop].Data)
+		drop++
+	}
+	if drop > 0 {
+		m.samplesLost.Add(uint64(drop))
+	}
+	m.retry = samples[drop:]
+}
+
+// logStoreError logs a failed store call at most once per FlushInterval
+// of failures in a row: while the store is away every flush fails.
+func (m *Mirror) logStoreError(msg string, err error) {
+	if m.storeHealthy.Load() {
+		m.log.Error(msg, "err", err)
 	}
 }
+
+// StoreHealthy reports whether the last flush reached the store.
+func (m *Mirror) StoreHealthy() bool { return m.storeHealthy.Load() }
 
 // recordCall hands a copy of a shadow call to the recorder.
 func (m *Mirror) recordCall(src *store.Record) {
@@ -377,7 +457,9 @@ func (m *Mirror) WriteMetrics(w io.Writer) {
 	for _, r := range routes {
 		b = fmt.Appendf(b, "cutover_shadow_inflight{route=%q} %d\n", r.name, r.inflight.Load())
 	}
-	b = append(b, "# HELP cutover_shadow_store_errors_total Failed writes of samples and statistics.\n# TYPE cutover_shadow_store_errors_total counter\n"...)
+	b = append(b, "# HELP cutover_shadow_store_errors_total Failed writes of samples and statistics; each is retried.\n# TYPE cutover_shadow_store_errors_total counter\n"...)
 	b = fmt.Appendf(b, "cutover_shadow_store_errors_total %d\n", m.flushErrs.Load())
+	b = append(b, "# HELP cutover_shadow_samples_dropped_total Comparison samples dropped because the store could not be written and the buffer was full.\n# TYPE cutover_shadow_samples_dropped_total counter\n"...)
+	b = fmt.Appendf(b, "cutover_shadow_samples_dropped_total %d\n", m.samplesLost.Load())
 	_, _ = w.Write(b)
 }

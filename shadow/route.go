@@ -90,6 +90,13 @@ type Route struct {
 
 	dirty atomic.Bool // the aggregator changed since the last flush
 
+	// On a shared store the aggregator holds what the route counted since
+	// the last flush, merged holds every replica's totals as last read
+	// back, and carry what a failed flush could not add (shared.go).
+	merged  atomic.Pointer[diff.Aggregator]
+	flushMu sync.Mutex
+	carry   *diff.Delta
+
 	observer atomic.Pointer[observerBox]
 
 	mu      sync.Mutex

@@ -1,0 +1,115 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// healthEvery is how often the gateway asks a shared store whether it
+// answers, for /readyz and cutover_store_up.
+const healthEvery = time.Second
+
+// pinger is a store that can say whether it is reachable: *store.Redis.
+type pinger interface{ Ping() error }
+
+// storeHealth is the last answer of the store's Ping.
+type storeHealth struct {
+	checked atomic.Bool // a store with Ping is in use
+	up      atomic.Bool
+	err     atomic.Pointer[string] // why it is down
+	since   atomic.Int64           // Unix seconds of the last change
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// startHealth pings p every healthEvery until Close. A store that does
+// not answer makes the gateway degraded, not down: it proxies and routes
+// on, and /readyz says so.
+func (g *Gateway) startHealth(p pinger) {
+	h := &g.health
+	h.checked.Store(true)
+	h.stop, h.done = make(chan struct{}), make(chan struct{})
+	h.set(p.Ping(), g)
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(healthEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+				h.set(p.Ping(), g)
+			}
+		}
+	}()
+}
+
+func (h *storeHealth) set(err error, g *Gateway) {
+	up := err == nil
+	if h.up.Swap(up) != up || h.since.Load() == 0 {
+		h.since.Store(time.Now().Unix())
+		if up {
+			g.log.Info("store reachable")
+		} else {
+			g.log.Warn("store unreachable: proxying and routing go on with the last known percents; records and samples are held, up to store.buffer", "err", err)
+		}
+	}
+	if err != nil {
+		msg := err.Error()
+		h.err.Store(&msg)
+	}
+}
+
+// stopHealth ends the ping loop, if one runs.
+func (g *Gateway) stopHealth() {
+	h := &g.health
+	if h.stop != nil {
+		close(h.stop)
+		<-h.done
+		h.stop = nil
+	}
+}
+
+// degraded returns why the gateway runs degraded, or "".
+func (h *storeHealth) degraded() string {
+	if !h.checked.Load() || h.up.Load() {
+		return ""
+	}
+	if p := h.err.Load(); p != nil {
+		return "unreachable: " + *p
+	}
+	return "unreachable"
+}
+
+// writeStoreMetrics appends cutover_store_up when a shared store is used.
+func (h *storeHealth) writeMetrics(w io.Writer) {
+	if !h.checked.Load() {
+		return
+	}
+	up := 0
+	if h.up.Load() {
+		up = 1
+	}
+	b := help(nil, "cutover_store_up", "gauge", "1 while the shared store answers; 0 while the gateway runs degraded without it.")
+	b = fmt.Appendf(b, "cutover_store_up %d\n", up)
+	_, _ = w.Write(b)
+}
+
+// replicaName names this gateway among the replicas that share a store:
+// $CUTOVER_REPLICA (a pod's name, from the downward API), else the host
+// name and process ID, unique on one host.
+func replicaName() string {
+	if s := os.Getenv("CUTOVER_REPLICA"); s != "" {
+		return s
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "cutover"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid())
+}

@@ -19,21 +19,11 @@ import (
 // replicaConfig is a route over old and new that every replica shares
 // through the Redis at addr.
 func replicaConfig(redisAddr, oldAddr, newAddr, extra string) string {
-	return fmt.Sprintf(`debug_headers: true
-store:
+	return fmt.Sprintf(`store:
   driver: redis
   buffer: 256KiB
   redis: { addrs: ["%s"], prefix: "e2e:" }
-services:
-  items-v1: { targets: ["%s"] }
-  items-v2: { targets: ["%s"] }
-routes:
-  - name: items
-    match: { path_prefix: /items }
-    old: items-v1
-    new: items-v2
-    shadow: { percent: 100 }
-%s`, redisAddr, oldAddr, newAddr, extra)
+`, redisAddr) + itemsConfig(oldAddr, newAddr, extra)
 }
 
 // startReplicas starts n gateways on one config file, each its own

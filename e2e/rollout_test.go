@@ -34,6 +34,12 @@ func priceService(t *testing.T, name string, regressEvery int) string {
 }
 
 func rolloutConfig(oldAddr, newAddr, rollout string) string {
+	return itemsConfig(oldAddr, newAddr, "    rollout:\n"+rollout)
+}
+
+// itemsConfig is the items route over old and new, shadowed, with extra
+// keys of the route appended.
+func itemsConfig(oldAddr, newAddr, extra string) string {
 	return fmt.Sprintf(`debug_headers: true
 services:
   items-v1: { targets: ["%s"] }
@@ -44,8 +50,7 @@ routes:
     old: items-v1
     new: items-v2
     shadow: { percent: 100 }
-    rollout:
-%s`, oldAddr, newAddr, rollout)
+%s`, oldAddr, newAddr, extra)
 }
 
 func (g *gatewayProc) rollout(t *testing.T, route string) rollout.Status {

@@ -474,8 +474,8 @@ func TestContractChainAcrossReplicas(t *testing.T) {
 	})
 }
 
-// contractPruneData is pruneData for any store: n calls one minute apart
-// from queryEpoch over two routes, two chains and n tenants.
+// contractPruneData appends n calls one minute apart from queryEpoch, each
+// with a 100-byte body, over two routes, two chains and n tenants.
 func contractPruneData(t *testing.T, s contractRecords, n int) []*Record {
 	t.Helper()
 	var recs []*Record

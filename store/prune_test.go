@@ -1,32 +1,11 @@
 package store
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/cutover/cutover/chain"
 )
-
-// pruneData appends n calls one minute apart from queryEpoch, each with a
-// 100-byte body, over two routes and chains.
-func pruneData(t *testing.T, b *Bolt, n int) []*Record {
-	t.Helper()
-	var recs []*Record
-	for i := range n {
-		r := &Record{
-			Chain:  chain.TraceID{0: 1, 15: byte(i % 2)},
-			Route:  []string{"a", "b"}[i%2],
-			Status: 200 + 300*(i%2),
-			Start:  queryEpoch.Add(time.Duration(i) * time.Minute),
-		}
-		r.SetTenant(fmt.Appendf(nil, "t%d", i))
-		r.SetRespBody(make([]byte, 100), 100)
-		recs = append(recs, r)
-	}
-	mustAppend(t, b, recs...)
-	return recs
-}
 
 // assertOnly checks that exactly keep remain, in every index and in the
 // embedded store's stats.
@@ -48,7 +27,7 @@ func assertOnly(t *testing.T, b *Bolt, keep []*Record) {
 
 func TestPruneBySize(t *testing.T) {
 	b, _ := openTest(t, BoltOptions{})
-	recs := pruneData(t, b, 100)
+	recs := contractPruneData(t, b, 100)
 	size := int64(encodedLen(recs[50]))
 	// Room for 30 records and a half: the 30 newest stay.
 	b.opt.MaxBytes = 30*size + size/2
@@ -64,7 +43,7 @@ func TestPruneBySize(t *testing.T) {
 
 func TestPruneAgeThenSize(t *testing.T) {
 	b, _ := openTest(t, BoltOptions{Retention: time.Hour})
-	recs := pruneData(t, b, 100)
+	recs := contractPruneData(t, b, 100)
 	size := int64(encodedLen(recs[50]))
 	b.opt.MaxBytes = 10 * size
 	removed, err := b.Prune(queryEpoch.Add(100 * time.Minute))

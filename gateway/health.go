@@ -21,7 +21,6 @@ type storeHealth struct {
 	checked atomic.Bool // a store with Ping is in use
 	up      atomic.Bool
 	err     atomic.Pointer[string] // why it is down
-	since   atomic.Int64           // Unix seconds of the last change
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -32,6 +31,7 @@ type storeHealth struct {
 func (g *Gateway) startHealth(p pinger) {
 	h := &g.health
 	h.checked.Store(true)
+	h.up.Store(true) // so that a store down at start is logged
 	h.stop, h.done = make(chan struct{}), make(chan struct{})
 	h.set(p.Ping(), g)
 	go func() {
@@ -51,8 +51,7 @@ func (g *Gateway) startHealth(p pinger) {
 
 func (h *storeHealth) set(err error, g *Gateway) {
 	up := err == nil
-	if h.up.Swap(up) != up || h.since.Load() == 0 {
-		h.since.Store(time.Now().Unix())
+	if h.up.Swap(up) != up {
 		if up {
 			g.log.Info("store reachable")
 		} else {
@@ -86,7 +85,7 @@ func (h *storeHealth) degraded() string {
 	return "unreachable"
 }
 
-// writeStoreMetrics appends cutover_store_up when a shared store is used.
+// writeMetrics appends cutover_store_up when a shared store is used.
 func (h *storeHealth) writeMetrics(w io.Writer) {
 	if !h.checked.Load() {
 		return

@@ -354,12 +354,14 @@ func (c *Controller) Tick() {
 // Act applies a manual action — pause, resume, promote or rollback — to
 // route's rollout. note is added to the event's reason.
 func (c *Controller) Act(route, action, note string) (Status, Event, error) {
+	switch action {
+	case "pause", "resume", "promote", "rollback":
+	default:
+		return Status{}, Event{}, fmt.Errorf("%w %q (want pause, resume, promote or rollback)", ErrUnknownAction, action)
+	}
 	c.mu.Lock()
 	if sh := c.sh; sh != nil {
 		c.mu.Unlock()
-		if !knownAction(action) {
-			return Status{}, Event{}, fmt.Errorf("%w %q (want pause, resume, promote or rollback)", ErrUnknownAction, action)
-		}
 		return c.actShared(sh, route, action, note)
 	}
 	r := c.routes[route]
@@ -368,10 +370,6 @@ func (c *Controller) Act(route, action, note string) (Status, Event, error) {
 		return Status{}, Event{}, fmt.Errorf("%w: route %q has no rollout", ErrNoRollout, route)
 	}
 	now := c.opt.Now()
-	if !knownAction(action) {
-		c.mu.Unlock()
-		return Status{}, Event{}, fmt.Errorf("%w %q (want pause, resume, promote or rollback)", ErrUnknownAction, action)
-	}
 	ev, fresh, err := applyAction(r.m, now, action, note)
 	if err != nil {
 		st := r.status(now)
@@ -391,15 +389,7 @@ func (c *Controller) Act(route, action, note string) (Status, Event, error) {
 	return st, ev, nil
 }
 
-func knownAction(action string) bool {
-	switch action {
-	case "pause", "resume", "promote", "rollback":
-		return true
-	}
-	return false
-}
-
-// applyAction applies a known manual action to m; fresh reports that the
+// applyAction applies a manual action, checked by Act, to m; fresh reports that the
 // step starts counting afresh.
 func applyAction(m *Machine, now time.Time, action, note string) (ev Event, fresh bool, err error) {
 	switch action {

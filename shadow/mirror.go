@@ -289,9 +289,15 @@ func (m *Mirror) flush() {
 				healthy = false
 				m.flushErrs.Add(1)
 				m.logStoreError("cannot add diff statistics to the shared store; kept for the next flush", err)
-			} else if err := m.refreshMerged(sh, r); err != nil {
-				healthy = false
-				m.logStoreError("cannot read the merged diff statistics", err)
+				continue
+			}
+			// Only a route with a secondary has noise pairs, and so a
+			// merged baseline worth reading back for its rollout.
+			if r.set.Load().Secondary != nil {
+				if err := m.refreshMerged(sh, r); err != nil {
+					healthy = false
+					m.logStoreError("cannot read the merged diff statistics", err)
+				}
 			}
 			continue
 		}
@@ -344,9 +350,6 @@ func (m *Mirror) logStoreError(msg string, err error) {
 		m.log.Error(msg, "err", err)
 	}
 }
-
-// StoreHealthy reports whether the last flush reached the store.
-func (m *Mirror) StoreHealthy() bool { return m.storeHealthy.Load() }
 
 // recordCall hands a copy of a shadow call to the recorder.
 func (m *Mirror) recordCall(src *store.Record) {

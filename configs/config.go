@@ -10,65 +10,8 @@
 // every key ("routes[0].match.path_prefix") with its line.
 package configs
 
-import "time"
-
-// Defaults applied by Load when a key is absent or zero.
-const (
-	DefaultListen          = ":8080"
-	DefaultAdminListen     = "127.0.0.1:9901"
-	DefaultAdminTokenEnv   = "CUTOVER_ADMIN_TOKEN"
-	DefaultMaxBody         = 32 << 20
-	DefaultShutdownTimeout = 10 * time.Second
-	DefaultChainHeader     = "X-Chain-Id"
-	DefaultServiceTimeout  = 15 * time.Second
-	DefaultFailTimeout     = 10 * time.Second
-	DefaultMaxConns        = 1024
-	DefaultStoreDriver     = "embedded"
-	DefaultStorePath       = "./data/cutover.db"
-	DefaultRetention       = 72 * time.Hour
-	DefaultStoreBuffer     = 64 << 20
-	DefaultRedisPrefix     = "cutover:"
-	DefaultRecordSample    = 1.0
-	DefaultRecordMaxBody   = 64 << 10
-	// DefaultTenantJSONMax caps the request body a json tenant source reads;
-	// a larger body skips that source, so a huge upload costs no parse.
-	DefaultTenantJSONMax = 64 << 10
-
-	DefaultShadowPercent          = 100
-	DefaultShadowSecondaryPercent = 5
-	DefaultShadowTimeout          = 2 * time.Second
-	DefaultShadowMaxBody          = 1 << 20
-	DefaultShadowConcurrency      = 64
-	DefaultShadowQueue            = 1024
-	DefaultNoiseRelative          = 20   // percent
-	DefaultNoiseAbsolute          = 0.03 // percentage points
-
-	DefaultRolloutMinSamples   = 500
-	DefaultRolloutMinDuration  = 10 * time.Minute
-	DefaultRolloutMaxDiffRate  = 0.5 // percent
-	DefaultRolloutMaxErrorRate = 1   // percent
-	DefaultRolloutMaxP99Ratio  = 1.5
-	DefaultRolloutOnFail       = "rollback"
-	DefaultRolloutConfidence   = 95 // percent
-)
-
-// DefaultRolloutSteps are the percents of a rollout without steps.
-var DefaultRolloutSteps = []Percent{1, 2, 10, 20, 40, 80, 100}
-
 // DiffKinds are the difference kinds block_kinds may name.
 var DiffKinds = []string{"value", "type", "missing", "extra", "order", "length", "status", "header", "body"}
-
-// DefaultShadowMethods are the methods shadowed when shadow.methods is
-// absent: reads only, so a copy cannot write twice.
-var DefaultShadowMethods = []string{"GET", "HEAD"}
-
-// DefaultRedactHeaders are the header names whose values are never stored
-// when record.redact.headers is absent.
-var DefaultRedactHeaders = []string{"Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization"}
-
-// DefaultInject is the list of trace formats written upstream when
-// chain.inject is absent.
-var DefaultInject = []string{"w3c"}
 
 // Config is one cutover configuration file.
 type Config struct {

@@ -37,8 +37,8 @@
 //     record after the stages below.
 //  2. Shadows drain (ShadowDrainTimeout): copies already queued are sent
 //     and compared, and the mirror flushes its samples and statistics.
-//     First, because their comparisons count in rollout steps and their
-//     calls are recorded.
+//     Before the rollouts and the records: the last comparisons count in
+//     rollout steps, and the copies' calls are recorded.
 //  3. Rollouts close (RolloutCloseTimeout): decisions stop, each rollout's
 //     state is written to the store, queued webhooks are delivered; then
 //     the store's health loop ends. After the shadows, whose last
@@ -46,13 +46,16 @@
 //     it.
 //  4. Records flush (RecordFlushTimeout): every queued record, the
 //     shadows' included, is written; then retention stops and the store
-//     closes. Last, because every stage before it may hand it records.
+//     closes. Last: the stages before it hand it records or write to the
+//     store.
+//
+// A gateway built by New alone (in tests) has no store: its Close runs
+// stages 1 to 3.
 //
 // The three timeouts after the drain are constants so that a deployment can
 // give the process long enough to finish: a Kubernetes pod's
 // terminationGracePeriodSeconds must cover the preStop sleep, the drain and
 // their sum (deploy/kubernetes checks it).
-
 package gateway
 
 import (
@@ -113,9 +116,10 @@ type lifecycle struct {
 // Open builds a gateway for cfg with everything it runs: the shadow mirror,
 // the rollout controller, the store that cfg.Store names, the recorder that
 // writes to it, and retention (see Lifecycle in the package doc). path is
-// the file cfg came from, for Reload and WatchFile, and applied is its
-// content (nil when cfg was not read from a file, or when the watcher may
-// apply the file once more). Close stops it all.
+// the file cfg came from, for Reload and WatchFile; applied is the content
+// cfg was parsed from, so that neither applies it a second time (nil:
+// unknown). Close stops it all; when Open fails, it has stopped what it
+// started.
 func Open(cfg *configs.Config, path string, applied []byte, log *slog.Logger) (*Gateway, error) {
 	g, err := New(cfg, path, log)
 	if err != nil {

@@ -4,7 +4,7 @@
 GO          ?= go
 BIN         ?= bin/cutover
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS     := -s -w -X github.com/cutover/cutover/gateway.Version=$(VERSION)
+LDFLAGS     := -s -w -X github.com/cutover/cutover/internal/buildinfo.Version=$(VERSION)
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME    ?= 20s
@@ -17,7 +17,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/cutover
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cutover
 
 test: redis-server ## run every test (unit, fuzz seeds, end-to-end against the real binary)
 	$(GO) test -count=1 ./...

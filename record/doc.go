@@ -1,7 +1,6 @@
 // Package record is cutover's recorder: it decides which chains are
 // recorded, takes each captured call off the gateway's hot path, redacts
-// it and writes it to the store in batches, and arranges a chain's calls
-// into a tree for the admin API and `cutover chain`.
+// it and writes it to the store in batches.
 //
 // # The path of one record
 //

@@ -1,4 +1,8 @@
-package record
+// Package chaintree arranges one chain's recorded calls into a tree by
+// parent span, and gives that tree its two forms: the JSON of the admin
+// API's GET /api/chains/ID (Tree), and the indented text of
+// `cutover chain` and the demo (Print).
+package chaintree
 
 import (
 	"bytes"
@@ -18,12 +22,12 @@ type Node struct {
 	Children []*Node
 }
 
-// Tree arranges one chain's calls by parent span. A root is a call whose
+// Build arranges one chain's calls by parent span. A root is a call whose
 // parent is zero, whose parent span is not among recs (a caller that was
 // not recorded), or that sits on a cycle of parents. Roots and children
 // are ordered by start time, then ID. A span recorded twice (a call and
 // its shadow copy) gets its children under the first one to start.
-func Tree(recs []*store.Record) []*Node {
+func Build(recs []*store.Record) []*Node {
 	nodes := make([]*Node, len(recs))
 	for i, r := range recs {
 		nodes[i] = &Node{Record: r}
@@ -89,7 +93,7 @@ func walk(nodes []*Node, fn func(*Node)) {
 	}
 }
 
-// ChainTree is one chain's calls as a tree, in the form of the admin API's
+// Tree is one chain's calls as a tree, in the form of the admin API's
 // GET /api/chains/ID:
 //
 //	{"chain_id": "…", "calls": 3, "errors": 1, "duration_ms": 14.2,
@@ -102,7 +106,7 @@ func walk(nodes []*Node, fn func(*Node)) {
 // duration_ms runs from the first call's start to the last call's end;
 // offset_ms is a call's start after the first call's. Bodies and headers
 // are left out: GET /api/records has them.
-type ChainTree struct {
+type Tree struct {
 	ID    chain.TraceID
 	Roots []*Node
 }
@@ -149,7 +153,7 @@ func span(nodes []*Node) (first, last time.Time) {
 }
 
 // MarshalJSON returns the API form of t.
-func (t ChainTree) MarshalJSON() ([]byte, error) {
+func (t Tree) MarshalJSON() ([]byte, error) {
 	first, last := span(t.Roots)
 	out := chainJSON{ChainID: t.ID.String(), DurationMS: store.Millis(last.Sub(first))}
 	walk(t.Roots, func(n *Node) {
@@ -194,12 +198,12 @@ func callViews(nodes []*Node, first time.Time) []*callJSON {
 // UnmarshalJSON reads the API form back, so a client such as
 // `cutover chain ID` can Print what the admin API returned. The records
 // carry the summary fields only.
-func (t *ChainTree) UnmarshalJSON(data []byte) error {
+func (t *Tree) UnmarshalJSON(data []byte) error {
 	var in chainJSON
 	if err := json.Unmarshal(data, &in); err != nil {
 		return err
 	}
-	var out ChainTree
+	var out Tree
 	if err := store.DecodeHexField("chain_id", in.ChainID, out.ID[:]); err != nil {
 		return err
 	}
@@ -235,7 +239,7 @@ func callNodes(views []*callJSON) ([]*Node, error) {
 		}
 		if v.Start != "" {
 			if r.Start, err = time.Parse(time.RFC3339Nano, v.Start); err != nil {
-				return nil, fmt.Errorf("record: bad start %q: %w", v.Start, err)
+				return nil, fmt.Errorf("chaintree: bad start %q: %w", v.Start, err)
 			}
 		}
 		n := &Node{Record: r}

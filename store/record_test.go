@@ -191,4 +191,11 @@ func TestHeaderPairs(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("HeaderPairs = %q, want %q", got, want)
 	}
+	// A folded line continues the value above it; one with nothing above
+	// is kept as a line.
+	got = HeaderPairs([]byte(" lead\r\nA: 1\r\n  2\r\nE:\r\n\tx\r\n"))
+	want = [][2]string{{"lead", ""}, {"A", "1 2"}, {"E", "x"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("HeaderPairs = %q, want %q", got, want)
+	}
 }

@@ -91,7 +91,8 @@ func messageOf(headers, body []byte, truncated bool) messageJSON {
 }
 
 // UnmarshalJSON reads the API form of a record, for clients of the admin
-// API.
+// API. It is the one decoder of that form: a call of a chain tree, which
+// carries the record's fields but for its messages, is read with it too.
 func (r *Record) UnmarshalJSON(data []byte) error {
 	var v recordJSON
 	if err := json.Unmarshal(data, &v); err != nil {
@@ -135,9 +136,14 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// body decodes the body of one side; a side without one (a call in a
+// chain tree) has none.
 func (m *messageJSON) body() ([]byte, error) {
-	if m.Body != nil {
+	switch {
+	case m.Body != nil:
 		return []byte(*m.Body), nil
+	case m.BodyBase64 == "":
+		return nil, nil
 	}
 	b, err := base64.StdEncoding.DecodeString(m.BodyBase64)
 	if err != nil {
@@ -146,7 +152,7 @@ func (m *messageJSON) body() ([]byte, error) {
 	return b, nil
 }
 
-// decodeHexField decodes an ID field; "" leaves dst zero.
+// DecodeHexField decodes an ID field; "" leaves dst zero.
 func DecodeHexField(name, s string, dst []byte) error {
 	if s == "" {
 		return nil

@@ -46,13 +46,8 @@ func (c coding) String() string {
 func parseCodings(list []byte, dst *[MaxCodings]coding) (int, error) {
 	n := 0
 	for len(list) > 0 {
-		item := list
-		if i := bytes.IndexByte(list, ','); i >= 0 {
-			item, list = list[:i], list[i+1:]
-		} else {
-			list = nil
-		}
-		item = trimOWS(item)
+		var item []byte
+		item, list = nextItem(list)
 		var c coding
 		switch {
 		case len(item) == 0, EqualFold(item, "identity"):
@@ -77,17 +72,21 @@ func parseCodings(list []byte, dst *[MaxCodings]coding) (int, error) {
 // identity (an empty list included): the body is its content.
 func IsIdentity(encoding []byte) bool {
 	for len(encoding) > 0 {
-		item := encoding
-		if i := bytes.IndexByte(encoding, ','); i >= 0 {
-			item, encoding = encoding[:i], encoding[i+1:]
-		} else {
-			encoding = nil
-		}
-		if item = trimOWS(item); len(item) > 0 && !EqualFold(item, "identity") {
+		var item []byte
+		if item, encoding = nextItem(encoding); len(item) > 0 && !EqualFold(item, "identity") {
 			return false
 		}
 	}
 	return true
+}
+
+// nextItem splits the first element off a comma-separated list (RFC 9110
+// section 5.6.1) and returns it without the spaces and tabs around it.
+func nextItem(list []byte) (item, rest []byte) {
+	if i := bytes.IndexByte(list, ','); i >= 0 {
+		return trimOWS(list[:i]), list[i+1:]
+	}
+	return trimOWS(list), nil
 }
 
 // Decoder decodes bodies by their Content-Encoding, keeping its

@@ -11,28 +11,25 @@ import (
 	"testing"
 )
 
-func gzipped(b []byte) []byte {
+// encode compresses b with the writer w makes.
+func encode(b []byte, w func(io.Writer) io.WriteCloser) []byte {
 	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	_, _ = w.Write(b)
-	_ = w.Close()
+	zw := w(&buf)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
 	return buf.Bytes()
+}
+
+func gzipped(b []byte) []byte {
+	return encode(b, func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) })
 }
 
 func zlibbed(b []byte) []byte {
-	var buf bytes.Buffer
-	w := zlib.NewWriter(&buf)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return buf.Bytes()
+	return encode(b, func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) })
 }
 
 func deflated(b []byte) []byte {
-	var buf bytes.Buffer
-	w, _ := flate.NewWriter(&buf, flate.BestSpeed)
-	_, _ = w.Write(b)
-	_ = w.Close()
-	return buf.Bytes()
+	return encode(b, func(w io.Writer) io.WriteCloser { fw, _ := flate.NewWriter(w, flate.BestSpeed); return fw })
 }
 
 func TestDecode(t *testing.T) {

@@ -46,36 +46,56 @@ func Scan(block []byte) Scanner { return Scanner{block: block} }
 // Next reads the next line and reports whether there was one: false at
 // the end of the block or at an empty line.
 func (s *Scanner) Next() bool {
-	start := s.pos
-	if start >= len(s.block) {
-		return false
-	}
-	end, next := len(s.block), len(s.block)
-	if i := bytes.IndexByte(s.block[start:], '\n'); i >= 0 {
-		end, next = start+i, start+i+1
-	}
-	line := s.block[start:end]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
+	line, next := nextLine(s.block, s.pos)
 	if len(line) == 0 {
 		s.pos = len(s.block)
 		return false
 	}
+	f := &s.field
+	f.Line, f.Start, f.End = line, s.pos, next
 	s.pos = next
-	s.field = Field{Line: line, Start: start, End: next}
-	if line[0] == ' ' || line[0] == '\t' {
-		s.field.Folded = true
-		s.field.Value = trimOWS(line)
+	f.Name, f.Value, f.Folded = nil, nil, false
+	if folded(line) {
+		f.Folded, f.Value = true, trimOWS(line)
 		return true
 	}
-	if colon := bytes.IndexByte(line, ':'); colon > 0 {
-		if name := trimOWS(line[:colon]); len(name) > 0 {
-			s.field.Name = name
-			s.field.Value = trimOWS(line[colon+1:])
-		}
+	if name, colon := fieldName(line); name != nil {
+		f.Name, f.Value = name, trimOWS(line[colon+1:])
 	}
 	return true
+}
+
+// nextLine returns the line of block that starts at pos, without its CR
+// LF or LF, and where the line after it starts. An empty line is the end
+// of the block, and so is pos at its end.
+func nextLine(block []byte, pos int) (line []byte, next int) {
+	line, next = block[min(pos, len(block)):], len(block)
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line, next = line[:i], pos+i+1
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, next
+}
+
+// folded reports whether a line continues the field line above it.
+func folded(line []byte) bool { return line[0] == ' ' || line[0] == '\t' }
+
+// fieldName returns the name of a line that is not folded, and the
+// offset of its colon; a nil name when it is not a field line. The name
+// has no space or tab before it, since the line is not folded, nor after
+// it, since they are trimmed.
+func fieldName(line []byte) ([]byte, int) {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return nil, colon
+	}
+	name := line[:colon]
+	for name[len(name)-1] == ' ' || name[len(name)-1] == '\t' {
+		name = name[:len(name)-1]
+	}
+	return name, colon
 }
 
 // Field returns the line Next read.
@@ -88,29 +108,35 @@ func (s *Scanner) Field() Field { return s.field }
 func AppendValues(dst, block []byte, name string) ([]byte, bool) {
 	found, in := false, false
 	valueStart := 0 // where the current line's value starts in dst
-	s := Scan(block)
-	for s.Next() {
-		f := &s.field
-		switch {
-		case f.Folded:
-			if in && len(f.Value) > 0 {
+	// The loop is Scanner.Next's, unrolled so that only the lines of the
+	// field have their value trimmed: a lookup is on the comparison's
+	// hot path.
+	for pos := 0; ; {
+		line, next := nextLine(block, pos)
+		if len(line) == 0 {
+			return dst, found
+		}
+		pos = next
+		if folded(line) {
+			if value := trimOWS(line); in && len(value) > 0 {
 				if len(dst) > valueStart {
 					dst = append(dst, ' ')
 				}
-				dst = append(dst, f.Value...)
+				dst = append(dst, value...)
 			}
-		case f.Is(name):
-			if found {
-				dst = append(dst, ", "...)
-			}
-			valueStart = len(dst)
-			dst = append(dst, f.Value...)
-			found, in = true, true
-		default:
-			in = false
+			continue
 		}
+		n, colon := fieldName(line)
+		if in = n != nil && EqualFold(n, name); !in {
+			continue
+		}
+		if found {
+			dst = append(dst, ", "...)
+		}
+		valueStart = len(dst)
+		dst = append(dst, trimOWS(line[colon+1:])...)
+		found = true
 	}
-	return dst, found
 }
 
 // EqualFold reports whether b equals s, ignoring ASCII case.

@@ -7,8 +7,6 @@ package chaintree
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -197,9 +195,14 @@ func callViews(nodes []*Node, first time.Time) []*callJSON {
 
 // UnmarshalJSON reads the API form back, so a client such as
 // `cutover chain ID` can Print what the admin API returned. The records
-// carry the summary fields only.
+// carry the summary fields only. Each call is read by store.Record's
+// UnmarshalJSON, the one decoder of a record's API form; only the status,
+// which a call carries at its top, and the children are read here.
 func (t *Tree) UnmarshalJSON(data []byte) error {
-	var in chainJSON
+	var in struct {
+		ChainID string            `json:"chain_id"`
+		Roots   []json.RawMessage `json:"roots"`
+	}
 	if err := json.Unmarshal(data, &in); err != nil {
 		return err
 	}
@@ -216,34 +219,24 @@ func (t *Tree) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-func callNodes(views []*callJSON) ([]*Node, error) {
-	nodes := make([]*Node, 0, len(views))
-	for _, v := range views {
-		r := &store.Record{
-			Route: v.Route, Side: v.Side, Target: v.Target, Error: v.Error,
-			Tenant: []byte(v.Tenant), Method: []byte(v.Method), URI: []byte(v.URI),
-			Shadow: v.Shadow, Status: v.Status,
-			Latency: time.Duration(math.Round(v.LatencyMS * 1e6)),
-		}
-		var err error
-		if v.ID != "" {
-			if r.ID, err = store.ParseID(v.ID); err != nil {
-				return nil, err
-			}
-		}
-		if err := store.DecodeHexField("span_id", v.SpanID, r.Span[:]); err != nil {
+func callNodes(calls []json.RawMessage) ([]*Node, error) {
+	nodes := make([]*Node, 0, len(calls))
+	for _, data := range calls {
+		r := new(store.Record)
+		if err := r.UnmarshalJSON(data); err != nil {
 			return nil, err
 		}
-		if err := store.DecodeHexField("parent_span_id", v.ParentSpanID, r.Parent[:]); err != nil {
+		var call struct {
+			Status   int               `json:"status"`
+			Children []json.RawMessage `json:"children"`
+		}
+		if err := json.Unmarshal(data, &call); err != nil {
 			return nil, err
 		}
-		if v.Start != "" {
-			if r.Start, err = time.Parse(time.RFC3339Nano, v.Start); err != nil {
-				return nil, fmt.Errorf("chaintree: bad start %q: %w", v.Start, err)
-			}
-		}
+		r.Status = call.Status
 		n := &Node{Record: r}
-		if n.Children, err = callNodes(v.Children); err != nil {
+		var err error
+		if n.Children, err = callNodes(call.Children); err != nil {
 			return nil, err
 		}
 		nodes = append(nodes, n)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cutover/cutover/message"
 	"github.com/cutover/cutover/store"
 )
 
@@ -148,7 +149,7 @@ next:
 // writer goroutine: its scratch buffers are reused from record to record.
 type redactor struct {
 	dec     decoder
-	headers [][]byte // names, compared case-insensitively
+	headers []string // names, compared case-insensitively
 	json    jsonRules
 	scan    scanner
 	buf     []byte
@@ -157,7 +158,7 @@ type redactor struct {
 func newRedactor(headers, paths []string, maxBody int) (*redactor, []string) {
 	rd := &redactor{dec: decoder{limit: maxBody}}
 	for _, h := range headers {
-		rd.headers = append(rd.headers, []byte(strings.TrimSpace(h)))
+		rd.headers = append(rd.headers, strings.TrimSpace(h))
 	}
 	var bad []string
 	rd.json, bad = compileRules(paths)
@@ -182,31 +183,24 @@ func (rd *redactor) headerLines(raw []byte) []byte {
 		return raw
 	}
 	out, copied, folded := rd.buf[:0], 0, false
-	for pos := 0; pos < len(raw); {
-		end := bytes.IndexByte(raw[pos:], '\n')
-		if end < 0 {
-			end = len(raw)
-		} else {
-			end += pos
-		}
-		line := raw[pos:end]
-		switch colon := bytes.IndexByte(line, ':'); {
-		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t'):
+	s := message.Scan(raw)
+	for s.Next() {
+		switch f := s.Field(); {
+		case f.Folded:
 			// An obsolete folded continuation (RFC 9112 section 5.2)
 			// of a redacted header goes with it.
 			if folded {
-				out = append(out, raw[copied:pos]...)
-				copied = min(end+1, len(raw))
+				out = append(out, raw[copied:f.Start]...)
+				copied = f.End
 			}
-		case colon > 0 && rd.redactedHeader(line[:colon]):
-			out = append(out, raw[copied:pos+colon+1]...)
+		case f.Name != nil && rd.redactedHeader(f.Name):
+			out = append(out, raw[copied:f.Start+bytes.IndexByte(f.Line, ':')+1]...)
 			out = append(out, " "+RedactedValue...)
-			copied = pos + len(bytes.TrimSuffix(line, []byte("\r")))
+			copied = f.Start + len(f.Line)
 			folded = true
 		default:
 			folded = false
 		}
-		pos = end + 1
 	}
 	if copied == 0 {
 		return raw
@@ -217,9 +211,8 @@ func (rd *redactor) headerLines(raw []byte) []byte {
 }
 
 func (rd *redactor) redactedHeader(name []byte) bool {
-	name = bytes.TrimSpace(name)
 	for _, h := range rd.headers {
-		if bytes.EqualFold(name, h) {
+		if message.EqualFold(name, h) {
 			return true
 		}
 	}
@@ -269,27 +262,12 @@ func looksJSON(b []byte) bool {
 // lines: whether the body is declared JSON (application/json, any
 // +json type, text/json), and whether it is encoded (compressed).
 func contentInfo(raw []byte) (ctJSON, encoded bool) {
-	for len(raw) > 0 {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = nil
-		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
-		switch {
-		case bytes.EqualFold(name, []byte("Content-Type")):
-			mt, _, _ := bytes.Cut(value, []byte(";"))
-			mt = bytes.TrimSpace(mt)
-			ctJSON = len(mt) > 5 && (mt[len(mt)-5] == '/' || mt[len(mt)-5] == '+') &&
-				bytes.EqualFold(mt[len(mt)-4:], []byte("json"))
-		case bytes.EqualFold(name, []byte("Content-Encoding")):
-			encoded = len(value) > 0 && !bytes.EqualFold(value, []byte("identity"))
-		}
-	}
-	return ctJSON, encoded
+	var scratch [64]byte
+	value, _ := message.AppendValues(scratch[:0], raw, "Content-Type")
+	mt, _, _ := bytes.Cut(value, []byte(";"))
+	mt = bytes.TrimSpace(mt)
+	ctJSON = len(mt) > 5 && (mt[len(mt)-5] == '/' || mt[len(mt)-5] == '+') &&
+		bytes.EqualFold(mt[len(mt)-4:], []byte("json"))
+	value, _ = message.AppendValues(scratch[:0], raw, "Content-Encoding")
+	return ctJSON, !message.IsIdentity(value)
 }

@@ -50,7 +50,7 @@ bench: build ## cutover vs nginx on this machine (installs nginx, wrk), then Go 
 	CUTOVER_BIN=$(BIN) bash bench/run.sh
 	$(MAKE) bench-go
 
-bench-go: ## Go micro-benchmarks of the hot paths
+bench-go: redis-server ## Go micro-benchmarks of the hot paths (the Redis store's run on a real redis-server)
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1s ./...
 
 demo: build ## the self-contained tour

@@ -59,6 +59,10 @@ type Admin struct {
 	TokenEnv string `yaml:"token_env"`
 	// Token is the resolved value of TokenEnv; empty means no token.
 	Token string `yaml:"-"`
+	// ExternalURL is how people reach the admin listener
+	// ("https://cutover-admin.example.com"), for links in notifications.
+	// Empty means notifications carry no link.
+	ExternalURL string `yaml:"external_url"`
 }
 
 // Chain configures chain-ID propagation.
@@ -218,8 +222,8 @@ type Rollout struct {
 	// Confidence is the level of the Wilson intervals the gate reads.
 	// Default 95%.
 	Confidence Percent `yaml:"confidence"`
-	// Webhook is a URL that gets every transition as a JSON POST.
-	Webhook string `yaml:"webhook"`
+	// Webhook gets every transition as a POST: a URL, or {url, format}.
+	Webhook Webhook `yaml:"webhook"`
 }
 
 // Shadow configures the copies of a route's requests sent to the side

@@ -159,3 +159,47 @@ func (u *Unordered) UnmarshalYAML(n *yaml.Node) error {
 	}
 	return errors.New("want a path such as items, or {path: items, key: sku}")
 }
+
+// WebhookFormats are the payloads rollout.webhook.format accepts: json (the
+// transition as cutover's API writes it), slack (an incoming-webhook
+// message) and teams (a message card).
+var WebhookFormats = []string{"json", "slack", "teams"}
+
+// Webhook is where a rollout's transitions are posted. It is written as a
+// URL, which posts JSON, or as a mapping with url and format.
+type Webhook struct {
+	// URL is the http:// or https:// address posted to.
+	URL string `yaml:"url"`
+	// Format is the payload: json, slack or teams. Default json.
+	Format string `yaml:"format"`
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler: "https://…" or {url, format}.
+func (w *Webhook) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		w.URL, w.Format = n.Value, "json"
+		return nil
+	case yaml.MappingNode:
+		w.Format = "json"
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Kind != yaml.ScalarNode {
+				return fmt.Errorf("%s: want a string", k.Value)
+			}
+			switch k.Value {
+			case "url":
+				w.URL = v.Value
+			case "format":
+				w.Format = v.Value
+			default:
+				return fmt.Errorf("unknown key %q (want url and optionally format)", k.Value)
+			}
+		}
+		if w.URL == "" {
+			return errors.New("url is required")
+		}
+		return nil
+	}
+	return errors.New("want a URL, or {url: URL, format: json|slack|teams}")
+}

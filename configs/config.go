@@ -8,6 +8,15 @@
 // flow mapping (`{ targets: [...], timeout: 3s }`) puts several keys on one
 // line, so the loader walks the YAML node tree itself and records the path of
 // every key ("routes[0].match.path_prefix") with its line.
+//
+// cutover.schema.json, the JSON Schema editors validate against, is
+// generated from these structs and their doc comments (schema.go). After
+// adding or changing a key, regenerate it with
+//
+//	go generate ./configs
+//
+// (the same as go test ./configs -run TestSchemaUpToDate -update);
+// TestSchemaUpToDate fails until then.
 package configs
 
 // DiffKinds are the difference kinds block_kinds may name.

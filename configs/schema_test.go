@@ -128,16 +128,7 @@ func TestSchemaAcceptsExamples(t *testing.T) {
 // values it rejects do not.
 func TestSchemaAgreesWithLoader(t *testing.T) {
 	s := compileSchema(t)
-	base := `
-services:
-  old: { targets: ["127.0.0.1:9001"] }
-  new: { targets: ["127.0.0.1:9002"] }
-routes:
-  - name: orders
-    old: old
-    new: new
-    shadow: {}
-`
+	base := migrationBase + "    shadow: {}\n"
 	tests := []struct {
 		name, yaml string
 		valid      bool
@@ -179,17 +170,7 @@ routes:
 }
 
 func TestWebhookForms(t *testing.T) {
-	base := `
-services:
-  old: { targets: ["127.0.0.1:9001"] }
-  new: { targets: ["127.0.0.1:9002"] }
-routes:
-  - name: orders
-    old: old
-    new: new
-    shadow: {}
-    rollout:
-      webhook: `
+	base := migrationBase + "    shadow: {}\n    rollout:\n      webhook: "
 	tests := []struct {
 		value string
 		want  Webhook

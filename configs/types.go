@@ -138,19 +138,8 @@ func (u *Unordered) UnmarshalYAML(n *yaml.Node) error {
 		u.Path = n.Value
 		return nil
 	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if v.Kind != yaml.ScalarNode {
-				return fmt.Errorf("%s: want a string", k.Value)
-			}
-			switch k.Value {
-			case "path":
-				u.Path = v.Value
-			case "key":
-				u.Key = v.Value
-			default:
-				return fmt.Errorf("unknown key %q (want path and optionally key)", k.Value)
-			}
+		if err := scalarFields(n, map[string]*string{"path": &u.Path, "key": &u.Key}, "path and optionally key"); err != nil {
+			return err
 		}
 		if u.Path == "" {
 			return errors.New("path is required")
@@ -182,19 +171,8 @@ func (w *Webhook) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	case yaml.MappingNode:
 		w.Format = "json"
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if v.Kind != yaml.ScalarNode {
-				return fmt.Errorf("%s: want a string", k.Value)
-			}
-			switch k.Value {
-			case "url":
-				w.URL = v.Value
-			case "format":
-				w.Format = v.Value
-			default:
-				return fmt.Errorf("unknown key %q (want url and optionally format)", k.Value)
-			}
+		if err := scalarFields(n, map[string]*string{"url": &w.URL, "format": &w.Format}, "url and optionally format"); err != nil {
+			return err
 		}
 		if w.URL == "" {
 			return errors.New("url is required")
@@ -202,4 +180,22 @@ func (w *Webhook) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	return errors.New("want a URL, or {url: URL, format: json|slack|teams}")
+}
+
+// scalarFields decodes mapping n, whose values are scalars, into the
+// strings fields names by key; want lists the keys for the error on an
+// unknown one.
+func scalarFields(n *yaml.Node, fields map[string]*string, want string) error {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("%s: want a string", k.Value)
+		}
+		f := fields[k.Value]
+		if f == nil {
+			return fmt.Errorf("unknown key %q (want %s)", k.Value, want)
+		}
+		*f = v.Value
+	}
+	return nil
 }

@@ -398,7 +398,7 @@ func TestWebhookFormats(t *testing.T) {
 			Facts []struct{ Name, Value string } `json:"facts"`
 		} `json:"sections"`
 		Actions []struct {
-			Type    string `json:"@type"`
+			Type    string                 `json:"@type"`
 			Targets []struct{ URI string } `json:"targets"`
 		} `json:"potentialAction"`
 	}

@@ -23,8 +23,9 @@ import (
 
 // The shipped observability files, relative to this package.
 const (
-	dashboardFile = "../deploy/grafana/cutover.json"
-	alertsFile    = "../deploy/prometheus/alerts.yaml"
+	dashboardFile  = "../deploy/grafana/cutover.json"
+	alertsFile     = "../deploy/prometheus/alerts.yaml"
+	alertsTestFile = "../deploy/prometheus/alerts_test.yaml"
 )
 
 // metricName finds the metric names in a PromQL expression: identifiers
@@ -259,7 +260,7 @@ routes:
 
 // TestObservabilityPromQL checks the alerting rules with promtool, and
 // the dashboard's queries too, written as recording rules with Grafana's
-// variables filled in. promtool comes with Debian's prometheus package
+// variables filled in; then it runs the rules' unit tests. promtool comes with Debian's prometheus package
 // (make test installs it).
 func TestObservabilityPromQL(t *testing.T) {
 	t.Parallel()
@@ -302,6 +303,14 @@ func TestObservabilityPromQL(t *testing.T) {
 		t.Errorf("promtool check rules said:\n%s", out)
 	}
 	t.Logf("promtool check rules:\n%s", out)
+
+	// The rules' own unit tests: which alert fires, when, with which
+	// labels and text, for series of two replicas.
+	out, err = exec.Command(promtool, "test", "rules", alertsTestFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+	t.Logf("promtool test rules:\n%s", out)
 }
 
 // TestObservabilitySchemaCommand: cutover schema prints the committed

@@ -307,17 +307,20 @@ func webhookPayload(cfg *Config, ev Event) ([]byte, error) {
 // notice is a transition in words, shared by the chat formats.
 type notice struct {
 	title      string // "Rollout of orders rolled back"
-	transition string // "progressing → rolled back, step 3 of 10%"
+	transition string // "progressing → rolled back, step 3 at 0% new, by controller"
 	reason     string
 	color      string // hex, by how much the transition needs a person
+	emoji      string // Slack's shortcode for the same
 }
 
+// noticeOf puts ev in words.
 func noticeOf(ev Event) notice {
 	n := notice{
 		title:      "Rollout of " + ev.Route + " " + stateWords(ev.To),
 		transition: stateWords(ev.To),
 		reason:     oneLine(ev.Reason),
 		color:      "439FE0", // blue: progress
+		emoji:      ":arrow_forward:",
 	}
 	if ev.From != "" {
 		n.transition = stateWords(ev.From) + " → " + n.transition
@@ -325,11 +328,11 @@ func noticeOf(ev Event) notice {
 	n.transition += ", step " + strconv.Itoa(ev.Step) + " at " + fmtPercent(ev.Percent) + " new, by " + ev.By
 	switch ev.To {
 	case RolledBack:
-		n.color = "D0021B" // red
+		n.color, n.emoji = "D0021B", ":rotating_light:" // red
 	case Holding, Paused:
-		n.color = "F5A623" // amber
+		n.color, n.emoji = "F5A623", ":warning:" // amber
 	case Promoted:
-		n.color = "2EB886" // green
+		n.color, n.emoji = "2EB886", ":white_check_mark:" // green
 	}
 	return n
 }
@@ -338,10 +341,11 @@ func noticeOf(ev Event) notice {
 func stateWords(s State) string { return strings.ReplaceAll(string(s), "_", " ") }
 
 // slackMessage is an incoming-webhook payload: text for notifications
-// and clients without blocks, and blocks for the message itself.
+// and clients without blocks, and blocks for the message itself, with a
+// button to the route's page.
 func slackMessage(ev Event, page string) map[string]any {
 	n := noticeOf(ev)
-	text := "*" + slackEscape(n.title) + "*\n" + slackEscape(n.transition)
+	text := n.emoji + " *" + slackEscape(n.title) + "*\n" + slackEscape(n.transition)
 	if n.reason != "" {
 		text += "\n>" + slackEscape(n.reason)
 	}
@@ -359,11 +363,7 @@ func slackMessage(ev Event, page string) map[string]any {
 		})
 		text += "\n<" + page + "|Open " + slackEscape(ev.Route) + ">"
 	}
-	return map[string]any{
-		"text":        text,
-		"blocks":      blocks,
-		"attachments": []map[string]any{{"color": "#" + n.color, "fallback": n.title}},
-	}
+	return map[string]any{"text": text, "blocks": blocks}
 }
 
 // slackEscape escapes the three characters Slack's mrkdwn reserves.

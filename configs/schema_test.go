@@ -2,15 +2,15 @@ package configs
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
+
+	"github.com/cutover/cutover/internal/schematest"
 )
 
 var update = flag.Bool("update", false, "rewrite "+SchemaFile+" from the config structs")
@@ -38,42 +38,6 @@ func TestSchemaUpToDate(t *testing.T) {
 	if !bytes.Equal(Schema, committed) {
 		t.Fatalf("the embedded schema differs from %s: rebuild", SchemaFile)
 	}
-}
-
-// compileSchema compiles the committed schema.
-func compileSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(SchemaURL, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(SchemaURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// validateYAML validates a YAML config against s, as an editor reads it.
-func validateYAML(t *testing.T, s *jsonschema.Schema, data []byte) error {
-	t.Helper()
-	var v any
-	if err := yaml.Unmarshal(data, &v); err != nil {
-		t.Fatal(err)
-	}
-	js, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.Validate(inst)
 }
 
 // exampleConfigs returns every shipped config by name: the examples and
@@ -110,12 +74,12 @@ func TestSchemaAcceptsExamples(t *testing.T) {
 	// The ConfigMap's config reads its secrets from the environment.
 	t.Setenv("CUTOVER_ADMIN_TOKEN", "example-token")
 	t.Setenv("REDIS_PASSWORD", "example-password")
-	s := compileSchema(t)
+	s := schematest.Compile(t, Schema, SchemaURL)
 	for name, data := range exampleConfigs(t) {
 		if _, err := Parse(name, data); err != nil {
 			t.Errorf("%s does not load: %v", name, err)
 		}
-		if err := validateYAML(t, s, data); err != nil {
+		if err := schematest.Validate(t, s, data); err != nil {
 			t.Errorf("%s does not validate: %v", name, err)
 		}
 		if strings.HasPrefix(name, "examples/") && !bytes.HasPrefix(data, []byte("# yaml-language-server: $schema=../"+SchemaFile+"\n")) {
@@ -127,7 +91,7 @@ func TestSchemaAcceptsExamples(t *testing.T) {
 // TestSchemaAgreesWithLoader: values the loader accepts validate, and
 // values it rejects do not.
 func TestSchemaAgreesWithLoader(t *testing.T) {
-	s := compileSchema(t)
+	s := schematest.Compile(t, Schema, SchemaURL)
 	base := migrationBase + "    shadow: {}\n"
 	tests := []struct {
 		name, yaml string
@@ -158,7 +122,7 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 				text = tt.yaml + base
 			}
 			_, loadErr := Parse("t.yaml", []byte(text))
-			schemaErr := validateYAML(t, s, []byte(text))
+			schemaErr := schematest.Validate(t, s, []byte(text))
 			if (loadErr == nil) != tt.valid {
 				t.Errorf("loader: error %v, want valid=%v", loadErr, tt.valid)
 			}

@@ -44,16 +44,17 @@ const (
 )
 
 // GenerateSchema returns the JSON Schema (draft 2020-12) of Config, with
-// descriptions from the doc comments of the Go files in dir, this
-// package's source directory. Every object rejects unknown keys.
-func GenerateSchema(dir string) ([]byte, error) {
+// descriptions from the doc comments of the Go files in the working
+// directory, which must be this package's source directory (as under go
+// test and go generate). Every object rejects unknown keys.
+func GenerateSchema() ([]byte, error) {
 	r := &jsonschema.Reflector{
 		FieldNameTag:               "yaml",
 		ExpandedStruct:             true,
 		RequiredFromJSONSchemaTags: true, // every key is optional
 		Mapper:                     scalarSchema,
 	}
-	if err := r.AddGoComments(reflect.TypeFor[Config]().PkgPath(), dir); err != nil {
+	if err := r.AddGoComments(reflect.TypeFor[Config]().PkgPath(), "."); err != nil {
 		return nil, fmt.Errorf("read doc comments: %w", err)
 	}
 	s := r.Reflect(&Config{})
@@ -95,29 +96,35 @@ func scalarSchema(t reflect.Type) *jsonschema.Schema {
 	case reflect.TypeFor[Unordered]():
 		return &jsonschema.Schema{AnyOf: []*jsonschema.Schema{
 			{Type: "string", Description: "a path compared as a multiset"},
-			object(map[string]*jsonschema.Schema{
-				"path": {Type: "string", Description: "the array's path, in the ignore syntax"},
-				"key":  {Type: "string", Description: "the field that matches elements"},
-			}, "path"),
+			object(
+				property{"path", &jsonschema.Schema{Type: "string", Description: "the array's path, in the ignore syntax"}},
+				property{"key", &jsonschema.Schema{Type: "string", Description: "the field that matches elements"}},
+			),
 		}}
 	case reflect.TypeFor[Webhook]():
 		url := &jsonschema.Schema{Type: "string", Pattern: `^https?://[^/]`, Description: "an http:// or https:// URL"}
 		return &jsonschema.Schema{AnyOf: []*jsonschema.Schema{
 			url,
-			object(map[string]*jsonschema.Schema{
-				"url":    url,
-				"format": {Enum: strs(WebhookFormats), Description: "the payload: json, slack or teams", Default: "json"},
-			}, "url"),
+			object(
+				property{"url", url},
+				property{"format", &jsonschema.Schema{Enum: strs(WebhookFormats), Description: "the payload: json, slack or teams", Default: "json"}},
+			),
 		}}
 	}
 	return nil
 }
 
-// object is a closed object schema with properties in key order.
-func object(props map[string]*jsonschema.Schema, required ...string) *jsonschema.Schema {
-	o := &jsonschema.Schema{Type: "object", Properties: jsonschema.NewProperties(), Required: required, AdditionalProperties: jsonschema.FalseSchema}
-	for _, k := range sortedKeys(props) {
-		o.Properties.Set(k, props[k])
+// property is one key of an object schema.
+type property struct {
+	key    string
+	schema *jsonschema.Schema
+}
+
+// object is a closed object schema whose first property is required.
+func object(props ...property) *jsonschema.Schema {
+	o := &jsonschema.Schema{Type: "object", Properties: jsonschema.NewProperties(), Required: []string{props[0].key}, AdditionalProperties: jsonschema.FalseSchema}
+	for _, p := range props {
+		o.Properties.Set(p.key, p.schema)
 	}
 	return o
 }

@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite "+SchemaFile+" from the config 
 // TestSchemaUpToDate fails while the committed schema differs from what
 // the structs and their doc comments generate; -update rewrites it.
 func TestSchemaUpToDate(t *testing.T) {
-	got, err := GenerateSchema(".")
+	got, err := GenerateSchema()
 	if err != nil {
 		t.Fatal(err)
 	}

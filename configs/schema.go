@@ -39,7 +39,7 @@ var Schema []byte
 const (
 	numberPattern   = `([0-9]+(\.[0-9]*)?|\.[0-9]+)`
 	sizePattern     = `^\s*` + numberPattern + `\s*([bB]|[kKmMgG]([iI]?[bB])?)?\s*$`
-	durationPattern = `^(0|([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`
+	durationPattern = `^(0|(` + numberPattern + `(ns|us|µs|μs|ms|s|m|h))+)$`
 	percentPattern  = `^\s*` + numberPattern + `\s*%?\s*$`
 )
 

@@ -8,6 +8,15 @@
 // flow mapping (`{ targets: [...], timeout: 3s }`) puts several keys on one
 // line, so the loader walks the YAML node tree itself and records the path of
 // every key ("routes[0].match.path_prefix") with its line.
+//
+// cutover.schema.json, the JSON Schema editors validate against, is
+// generated from these structs and their doc comments (schema.go). After
+// adding or changing a key, regenerate it with
+//
+//	go generate ./configs
+//
+// (the same as go test ./configs -run TestSchemaUpToDate -update);
+// TestSchemaUpToDate fails until then.
 package configs
 
 // DiffKinds are the difference kinds block_kinds may name.
@@ -59,6 +68,10 @@ type Admin struct {
 	TokenEnv string `yaml:"token_env"`
 	// Token is the resolved value of TokenEnv; empty means no token.
 	Token string `yaml:"-"`
+	// ExternalURL is how people reach the admin listener
+	// ("https://cutover-admin.example.com"), for links in notifications.
+	// Empty means notifications carry no link.
+	ExternalURL string `yaml:"external_url"`
 }
 
 // Chain configures chain-ID propagation.
@@ -218,8 +231,8 @@ type Rollout struct {
 	// Confidence is the level of the Wilson intervals the gate reads.
 	// Default 95%.
 	Confidence Percent `yaml:"confidence"`
-	// Webhook is a URL that gets every transition as a JSON POST.
-	Webhook string `yaml:"webhook"`
+	// Webhook gets every transition as a POST: a URL, or {url, format}.
+	Webhook Webhook `yaml:"webhook"`
 }
 
 // Shadow configures the copies of a route's requests sent to the side

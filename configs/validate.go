@@ -103,6 +103,15 @@ func (c *Config) validateAdmin(errs *Errors) {
 	if c.Admin.Token == "" && !IsLoopback(c.Admin.Listen) {
 		c.errorf(errs, "admin.listen", "%s listens beyond loopback, so a bearer token is required: set the environment variable %s (named by admin.token_env)", c.Admin.Listen, c.Admin.TokenEnv)
 	}
+	if u := c.Admin.ExternalURL; u != "" && !isHTTPURL(u) {
+		c.errorf(errs, "admin.external_url", "%q is not an http:// or https:// URL", u)
+	}
+}
+
+// isHTTPURL reports whether s is an absolute http:// or https:// URL.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func (c *Config) validateService(errs *Errors, name string, s *Service) {
@@ -246,10 +255,11 @@ func (c *Config) validateRollout(errs *Errors, path string, r *Route) {
 	if ro.Confidence < 50 || ro.Confidence > 99.9 {
 		c.errorf(errs, path+".confidence", "must be between 50%% and 99.9%%, not %s", ro.Confidence)
 	}
-	if ro.Webhook != "" {
-		if u, err := url.Parse(ro.Webhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			c.errorf(errs, path+".webhook", "%q is not an http:// or https:// URL", ro.Webhook)
-		}
+	if ro.Webhook.URL != "" && !isHTTPURL(ro.Webhook.URL) {
+		c.errorf(errs, path+".webhook", "%q is not an http:// or https:// URL", ro.Webhook.URL)
+	}
+	if ro.Webhook.Format != "" && !slices.Contains(WebhookFormats, ro.Webhook.Format) {
+		c.errorf(errs, path+".webhook.format", "unknown format %q (want one of %s)", ro.Webhook.Format, strings.Join(WebhookFormats, ", "))
 	}
 }
 

@@ -438,6 +438,14 @@ func (m *Mirror) WriteMetrics(w io.Writer) {
 	for _, r := range routes {
 		b = fmt.Appendf(b, "cutover_shadow_noise_pairs_total{route=%q} %d\n", r.name, r.noise.Load())
 	}
+	b = append(b, "# HELP cutover_shadow_differing_total Old/new pairs with any difference, noise included.\n# TYPE cutover_shadow_differing_total counter\n"...)
+	for _, r := range routes {
+		b = fmt.Appendf(b, "cutover_shadow_differing_total{route=%q} %d\n", r.name, r.differing.Load())
+	}
+	b = append(b, "# HELP cutover_shadow_noise_differing_total Old/secondary pairs with any difference.\n# TYPE cutover_shadow_noise_differing_total counter\n"...)
+	for _, r := range routes {
+		b = fmt.Appendf(b, "cutover_shadow_noise_differing_total{route=%q} %d\n", r.name, r.noiseDiffering.Load())
+	}
 	b = append(b, "# HELP cutover_shadow_queued Shadow copies waiting for a worker.\n# TYPE cutover_shadow_queued gauge\n"...)
 	for _, r := range routes {
 		b = fmt.Appendf(b, "cutover_shadow_queued{route=%q} %d\n", r.name, len(r.queue))

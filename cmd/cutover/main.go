@@ -51,6 +51,7 @@ Commands:
                    (--format table|json|markdown; --max-diff-rate X exits 3 above X)
   rollout CMD      watch or drive a rollout: status, pause, resume, promote,
                    rollback, events (exit 3 from status --watch: rolled back)
+  schema           print the config file's JSON Schema, for editors
   version          print the version
 
 Run 'cutover <command> --help' for a command's flags.
@@ -81,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReport(rest, stdout, stderr)
 	case "rollout":
 		return cmdRollout(rest, stdout, stderr)
+	case "schema":
+		return cmdSchema(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "cutover", buildinfo.Version)
 		return exitOK

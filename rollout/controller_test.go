@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -24,8 +25,9 @@ func newClock() *clock {
 	return c
 }
 
-// testController returns a controller on a real store whose loop never
-// ticks by itself: the test calls Tick.
+// testController returns a controller whose loop ticks only when told to
+// (the test calls Tick); with st, it has the "orders" rollout on st, and
+// has run its first round.
 func testController(t *testing.T, st *store.Bolt, clk *clock, applied *atomic.Int64) *Controller {
 	t.Helper()
 	c := New(Options{Interval: time.Hour, Now: clk.Now, Apply: func() { applied.Add(1) }})
@@ -35,6 +37,7 @@ func testController(t *testing.T, st *store.Bolt, clk *clock, applied *atomic.In
 		if err := c.SetStore(st); err != nil {
 			t.Fatal(err)
 		}
+		c.Tick()
 	}
 	return c
 }
@@ -224,36 +227,41 @@ func TestControllerNoiseBaseline(t *testing.T) {
 	}
 }
 
-func TestControllerStoreFailureRetried(t *testing.T) {
+func TestControllerStoreFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cutover.db")
 	st := openStore(t, path)
 	clk := newClock()
 	var applied atomic.Int64
 	c := testController(t, st, clk, &applied)
-	// A closed store refuses every write.
+	// A closed store refuses every call: a manual action, which must be
+	// stored to hold, fails and changes nothing.
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Act("orders", "pause", ""); err != nil {
-		t.Fatal(err)
+	if _, _, err := c.Act("orders", "pause", ""); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("pause with the store closed: %v, want ErrUnavailable", err)
 	}
-	var m strings.Builder
-	c.WriteMetrics(&m)
-	if !strings.Contains(m.String(), "cutover_rollout_store_errors_total 1\n") {
-		t.Fatalf("store errors not counted:\n%s", m.String())
+	if s, _ := c.Status("orders"); s.State != Pending {
+		t.Fatalf("state %s after a failed pause, want pending", s.State)
 	}
-	// The decision stands in memory, and the events wait for a store.
-	if s, _ := c.Status("orders"); s.State != Paused {
-		t.Fatalf("state %s after a failed write, want paused", s.State)
-	}
+	// Counts taken in a round that cannot store them are kept for the
+	// next one.
+	feedClean(c.Feed("orders"), 10)
+	c.Tick()
 	st = openStore(t, path)
 	defer st.Close()
 	c.mu.Lock()
 	c.st = st
 	c.mu.Unlock()
 	c.Tick()
+	if s, _ := c.Status("orders"); s.Counts.Compared != 10 || s.Counts.Calls != 10 {
+		t.Fatalf("counts after the store came back: %+v, want the 10 pairs and calls counted while it was away", s.Counts)
+	}
+	if _, _, err := c.Act("orders", "pause", ""); err != nil {
+		t.Fatal(err)
+	}
 	evs, err := c.Events("orders", 0)
-	if err != nil || len(evs) != 2 || evs[1].To != Paused {
+	if err != nil || len(evs) != 3 || evs[2].To != Paused {
 		t.Fatalf("events after the store came back: %v %+v", err, evs)
 	}
 }

@@ -88,11 +88,9 @@ type Route struct {
 	noise    atomic.Uint64
 	inflight atomic.Int64
 
-	dirty atomic.Bool // the aggregator changed since the last flush
-
-	// On a shared store the aggregator holds what the route counted since
-	// the last flush, merged holds every replica's totals as last read
-	// back, and carry what a failed flush could not add (shared.go).
+	// With a store the aggregator holds what the route counted since the
+	// last flush, merged the totals as last read back, and carry what a
+	// failed flush could not add (stats.go).
 	merged  atomic.Pointer[diff.Aggregator]
 	flushMu sync.Mutex
 	carry   *diff.Delta
@@ -340,7 +338,6 @@ func (w *worker) run(j *Job) {
 		obs.ObservePair(&w.pair)
 	}
 	r.compared.Add(1)
-	r.dirty.Store(true)
 	if keep {
 		w.primary.Reset()
 		fillCall(&w.primary, r.name, j, servedSide, j.PrimaryTarget, j.Chain.Span, j.Chain.Parent)

@@ -11,13 +11,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Buckets of the comparison data: one entry per stored sample, keyed by
-// SampleID so that pruning walks them oldest first, and one state blob
-// per route.
-var (
-	bucketSamples   = []byte("samples")
-	bucketDiffState = []byte("diff_state")
-)
+// bucketSamples holds one entry per stored sample, keyed by SampleID so
+// that pruning walks them oldest first. The statistics of the comparisons
+// are tallies (bolt_tally.go).
+var bucketSamples = []byte("samples")
 
 // SampleID identifies a stored comparison sample. The first 4 bytes are
 // the Unix second it was compared in, so IDs sort by time; the rest is
@@ -61,13 +58,12 @@ type Sample struct {
 	Data []byte
 }
 
-// PutDiffs stores samples and replaces the state blob of each route in
-// states, in one transaction.
-func (b *Bolt) PutDiffs(samples []Sample, states map[string][]byte) error {
-	if len(samples) == 0 && len(states) == 0 {
+// PutSamples stores samples in one transaction.
+func (b *Bolt) PutSamples(samples []Sample) error {
+	if len(samples) == 0 {
 		return nil
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	err := b.db.Update(func(tx *bolt.Tx) error {
 		sb, err := tx.CreateBucketIfNotExists(bucketSamples)
 		if err != nil {
 			return err
@@ -77,17 +73,12 @@ func (b *Bolt) PutDiffs(samples []Sample, states map[string][]byte) error {
 				return err
 			}
 		}
-		db, err := tx.CreateBucketIfNotExists(bucketDiffState)
-		if err != nil {
-			return err
-		}
-		for route, state := range states {
-			if err := db.Put([]byte(route), state); err != nil {
-				return err
-			}
-		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("store: cannot store %d samples: %w", len(samples), err)
+	}
+	return nil
 }
 
 // Sample returns the encoding of a stored sample, or ErrNotFound.
@@ -101,22 +92,6 @@ func (b *Bolt) Sample(id SampleID) ([]byte, error) {
 			return fmt.Errorf("sample %s: %w", id, ErrNotFound)
 		}
 		return nil
-	})
-	return out, err
-}
-
-// DiffStates returns the state blob of every route that has one.
-func (b *Bolt) DiffStates() (map[string][]byte, error) {
-	out := map[string][]byte{}
-	err := b.db.View(func(tx *bolt.Tx) error {
-		db := tx.Bucket(bucketDiffState)
-		if db == nil {
-			return nil
-		}
-		return db.ForEach(func(k, v []byte) error {
-			out[string(k)] = append([]byte(nil), v...)
-			return nil
-		})
 	})
 	return out, err
 }

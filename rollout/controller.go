@@ -88,6 +88,7 @@ type routeRollout struct {
 	feed   *Feed
 	counts *stepCounts // the current step's; without a store, feed.cur while the gate runs
 	memory []Event     // history kept in memory, the newest memoryEvents
+	start  *Event      // the start not yet recorded (memory mode)
 
 	// With a store: counts is the step's counts read back from the store,
 	// and delta this replica's counts not yet added to them.
@@ -195,7 +196,21 @@ func (c *Controller) restart(r *routeRollout, s RouteSpec, now time.Time, why st
 		return
 	}
 	r.follow()
-	c.record(r, ev)
+	// Recorded at the next decision in memory; a store given before then
+	// has the start recorded by whoever stores it, once.
+	r.start = &ev
+}
+
+// recordStarts records the start events still pending, in memory mode.
+// Called with c.mu held.
+func (c *Controller) recordStarts() {
+	for _, name := range c.order {
+		if r := c.routes[name]; r.start != nil {
+			ev := *r.start
+			r.start = nil
+			c.record(r, ev)
+		}
+	}
 }
 
 // SetStore makes the controller keep state, history and step counts in
@@ -206,6 +221,7 @@ func (c *Controller) SetStore(st Store) error {
 	c.mu.Lock()
 	c.st = st
 	for _, r := range c.routes {
+		r.start = nil
 		c.resetStored(r)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -257,6 +273,7 @@ func (c *Controller) Tick() {
 		return
 	}
 	c.mu.Lock()
+	c.recordStarts()
 	now := c.opt.Now()
 	moved := false
 	for _, name := range c.order {
@@ -296,6 +313,7 @@ func (c *Controller) Act(route, action, note string) (Status, Event, error) {
 		c.mu.Unlock()
 		return c.actStored(st, route, action, note)
 	}
+	c.recordStarts()
 	r := c.routes[route]
 	if r == nil {
 		c.mu.Unlock()

@@ -36,6 +36,9 @@ func (c *Controller) Statuses() []Status {
 // oldest first.
 func (c *Controller) Events(route string, limit int) ([]Event, error) {
 	c.mu.Lock()
+	if c.st == nil {
+		c.recordStarts()
+	}
 	r := c.routes[route]
 	st := c.st
 	var mem []Event

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -86,6 +87,9 @@ type Bolt struct {
 
 	// local holds the leases and watchers of the rollout controller.
 	local localReplica
+
+	// races counts the reads retried because a second closed under them.
+	races atomic.Uint64
 
 	// wmu serialises Append, so that segment bytes are committed in the
 	// order they were written and pend has one writer. The scratch below

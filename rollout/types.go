@@ -9,20 +9,6 @@ import (
 	"github.com/cutover/cutover/diff"
 )
 
-// Defaults of a route's rollout: block.
-var DefaultSteps = []float64{1, 2, 10, 20, 40, 80, 100}
-
-// Defaults applied by configs to an absent key; kept here too so tests
-// and the demo build configs without the YAML layer.
-const (
-	DefaultMinSamples   = 500
-	DefaultMinDuration  = 10 * time.Minute
-	DefaultMaxDiffRate  = 0.005
-	DefaultMaxErrorRate = 0.01
-	DefaultMaxP99Ratio  = 1.5
-	DefaultConfidence   = 0.95
-)
-
 // On-fail policies.
 const (
 	OnFailRollback = "rollback"

@@ -92,10 +92,11 @@ type routeRollout struct {
 
 	// With a store: counts is the step's counts read back from the store,
 	// and delta this replica's counts not yet added to them.
-	rev     uint64 // the stored revision m reflects; 0: none read yet
-	stepRev uint64 // the revision at which the step began: names its tally
-	token   uint64 // the fencing token while this replica leads; 0 otherwise
-	foreign bool   // the stored state has other rules than this replica's
+	rev     uint64        // the stored revision m reflects; 0: none read yet
+	stepRev uint64        // the revision at which the step began: names its tally
+	token   uint64        // the fencing token while this replica leads; 0 otherwise
+	legacy  *legacyCounts // the step's counts in a state stored before step tallies
+	foreign bool          // the stored state has other rules than this replica's
 	delta   *stepCounts
 	carry   *store.TallyAdd // an add that failed, retried with the next
 }

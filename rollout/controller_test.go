@@ -2,7 +2,9 @@ package rollout
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -287,4 +289,42 @@ func BenchmarkFeed(b *testing.B) {
 			}
 		})
 	})
+}
+
+// TestControllerResumesLegacyState: an embedded store written before step
+// tallies keeps a rollout's step counts inside its state; the rollout
+// resumes at its step with those counts.
+func TestControllerResumesLegacyState(t *testing.T) {
+	pairs, err := os.ReadFile("../diff/testdata/legacy/state.json") // an "orders" aggregator of 300 pairs
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	m, _ := NewMachine("orders", cfg, t0)
+	st := clean(300)
+	if ev, _ := m.Observe(t0, &st); ev == nil || m.State != Progressing {
+		t.Fatalf("machine: %+v", m)
+	}
+	blob, err := json.Marshal(map[string]any{"v": 1, "fingerprint": cfg.Fingerprint(), "machine": m,
+		"counts": map[string]any{"calls": 300, "errors": 2, "pairs": json.RawMessage(pairs)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, filepath.Join(t.TempDir(), "cutover.db"))
+	defer s.Close()
+	if err := s.PutRollout("orders", blob, nil); err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock()
+	var applied atomic.Int64
+	c := testController(t, s, clk, &applied)
+	c.Tick() // reads the counts moved into the step's tally, and decides on them
+	got, _ := c.Status("orders")
+	if got.Step != 1 || got.Counts.Compared != 300 || got.Counts.Differing != 180 || got.Counts.Calls != 300 || got.Counts.Errors != 2 || !got.StepStarted.Equal(t0) {
+		t.Fatalf("resumed: %+v", got.Counts)
+	}
+	// The step's pairs differ in 60%: the gate reads them.
+	if got.State != RolledBack || !strings.Contains(got.Reason, "diff rate 60% (180 of 300 pairs)") {
+		t.Errorf("resumed rollout %s: %s; want rolled back on the moved counts", got.State, got.Reason)
+	}
 }

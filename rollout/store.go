@@ -45,9 +45,7 @@ var (
 	_ Store = (*store.Redis)(nil)
 )
 
-// saved is the encoding of one route's rollout in the store. A state
-// written before step tallies has no StepRev (and step counts of its own,
-// which are not read): its step starts counting afresh.
+// saved is the encoding of one route's rollout in the store.
 type saved struct {
 	Version     int      `json:"v"`
 	Fingerprint string   `json:"fingerprint"`
@@ -55,6 +53,38 @@ type saved struct {
 	// StepRev is the revision at which the step began; it names the
 	// step's tally.
 	StepRev uint64 `json:"step_rev,omitempty"`
+	// Counts are the step's counts of a state written by an embedded
+	// store before step tallies, which has no StepRev: the leader moves
+	// them into a tally of their own.
+	Counts *legacyCounts `json:"counts,omitempty"`
+}
+
+// legacyCounts are a step's counts as embedded stores kept them before
+// step tallies.
+type legacyCounts struct {
+	Calls  uint64          `json:"calls"`
+	Errors uint64          `json:"errors"`
+	Pairs  json.RawMessage `json:"pairs"`
+}
+
+// seed returns the add that puts c into the tally key, or nil when its
+// pairs cannot be read (the step then counts afresh).
+func (c *legacyCounts) seed(route, key string) *store.TallyAdd {
+	if c == nil {
+		return nil
+	}
+	d, err := diff.LegacyDelta(route, c.Pairs)
+	if err != nil {
+		return nil
+	}
+	counts := map[string]int64(d.Total)
+	if c.Calls > 0 {
+		counts[callsName] = int64(c.Calls)
+	}
+	if c.Errors > 0 {
+		counts[errorsName] = int64(c.Errors)
+	}
+	return &store.TallyAdd{Key: key, Counts: counts, Recent: d.RecentLists(), Keep: stepSamples, TTL: stepTallyTTL}
 }
 
 // stateVersion is saved's version.
@@ -219,6 +249,7 @@ type pendingWrite struct {
 	stepRev    uint64 // the step's revision after the write
 	newStep    bool
 	events     []Event
+	seed       *store.TallyAdd // counts to add to the new step's tally once stored
 }
 
 // decide runs the gate where this replica leads, on a copy of the
@@ -238,10 +269,11 @@ func (c *Controller) decide(r *routeRollout) *pendingWrite {
 		return &pendingWrite{rev: r.rev, token: r.token, m: m, stepRev: r.rev + 1, newStep: true, events: []Event{ev}}
 	}
 	if r.stepRev == 0 {
-		// A state stored before step tallies: the step goes on, counting
-		// afresh in a tally of its own.
+		// A state stored before step tallies: the step goes on, with its
+		// counts moved into a tally of its own.
 		m := *r.m
-		return &pendingWrite{rev: r.rev, token: r.token, m: &m, stepRev: r.rev + 1}
+		return &pendingWrite{rev: r.rev, token: r.token, m: &m, stepRev: r.rev + 1,
+			seed: r.legacy.seed(r.spec.Name, stepKey(r.spec.Name, r.rev+1))}
 	}
 	if !r.m.Deciding() {
 		return nil
@@ -286,6 +318,11 @@ func (c *Controller) commit(sh Store, r *routeRollout, w *pendingWrite) bool {
 			c.unreachable(r.spec.Name, err)
 		}
 		return false
+	}
+	if w.seed != nil {
+		if _, err := sh.AddTallies([]store.TallyAdd{*w.seed}); err != nil {
+			c.log.Warn("the counts of a step stored before step tallies were not moved; the step counts afresh", "route", r.spec.Name, "err", err)
+		}
 	}
 	_ = sh.Notify(r.spec.Name)
 	c.mu.Lock()
@@ -344,6 +381,7 @@ func (c *Controller) adopt(r *routeRollout, blob []byte, rev uint64) {
 	if r.rev != 0 && (s.Machine.State != r.m.State || s.Machine.Step != r.m.Step) && r.token == 0 {
 		c.log.Info("rollout followed", "route", r.spec.Name, "state", s.Machine.State, "step", s.Machine.Step+1, "percent", s.Machine.Percent())
 	}
+	r.legacy = s.Counts
 	c.install(r, s.Machine, rev, s.StepRev)
 }
 

@@ -113,6 +113,15 @@ func NewMirror(opt Options) *Mirror {
 // and record shadow calls of recorded chains with rec. Call it before
 // traffic flows.
 func (m *Mirror) SetStore(st Store, rec Recorder) error {
+	if l, ok := st.(legacyStatistics); ok {
+		n, err := l.MigrateDiffStates(legacyTally)
+		if n > 0 {
+			m.log.Info("stored diff statistics converted to tallies", "routes", n)
+		}
+		if err != nil {
+			m.log.Warn("stored diff statistics not converted; they start afresh", "err", err)
+		}
+	}
 	m.mu.Lock()
 	m.st, m.recorder = st, rec
 	m.mu.Unlock()

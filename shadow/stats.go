@@ -22,6 +22,24 @@ import (
 // gateway's, and survive its restarts. The route's aggregator therefore
 // holds only what it counted since the last flush, once a store is set.
 
+// legacyStatistics is an embedded store written before statistics became
+// tallies (*store.Bolt): SetStore converts what it holds, once.
+type legacyStatistics interface {
+	MigrateDiffStates(convert func(route string, state []byte) (store.TallyAdd, error)) (int, error)
+}
+
+var _ legacyStatistics = (*store.Bolt)(nil)
+
+// legacyTally turns a route's statistics in their former JSON into an
+// add to the route's tally.
+func legacyTally(route string, state []byte) (store.TallyAdd, error) {
+	d, err := diff.LegacyDelta(route, state)
+	if err != nil {
+		return store.TallyAdd{}, err
+	}
+	return store.TallyAdd{Key: routeKey(route), Counts: d.Total, Recent: d.RecentLists(), Keep: diff.DefaultSamples}, nil
+}
+
 // routeKey names a route's tally of since-start totals.
 func routeKey(route string) string { return "diff:" + route }
 

@@ -43,9 +43,10 @@
 // each step's counts, every decision round. On Redis the tallies sum the
 // counts of every replica; on the embedded store they are the gateway's
 // own, and survive its restarts. Embedded files written before tallies
-// hold the statistics as JSON in the bucket diff_state, which is no
-// longer read: their statistics start afresh (rollout states are kept,
-// their current step counts afresh).
+// hold each route's statistics as JSON in the bucket diff_state: the
+// gateway converts them into tallies once, when it opens the file
+// (MigrateDiffStates); a rollout state of that time keeps its step
+// counts inside it, which the controller moves into the step's tally.
 //
 // # Records
 //

@@ -124,3 +124,49 @@ func (b *Bolt) pruneSamples(cutoff time.Time) (int, error) {
 		}
 	}
 }
+
+// bucketDiffState is where embedded stores kept each route's statistics,
+// as JSON, before they became tallies.
+var bucketDiffState = []byte("diff_state")
+
+// MigrateDiffStates converts the statistics an older embedded store kept
+// per route in diff_state into tallies, once: in one transaction it adds
+// what convert makes of each route's state and deletes the bucket. A
+// state that convert refuses is dropped, its error joined into err, and
+// that route's statistics start afresh. It returns how many it converted;
+// without the bucket, 0 and nil.
+func (b *Bolt) MigrateDiffStates(convert func(route string, state []byte) (TallyAdd, error)) (converted int, err error) {
+	var refused []error
+	now := time.Now()
+	txErr := b.db.Update(func(tx *bolt.Tx) error {
+		old := tx.Bucket(bucketDiffState)
+		if old == nil {
+			return nil
+		}
+		tb, err := tx.CreateBucketIfNotExists(bucketTallies)
+		if err != nil {
+			return err
+		}
+		eb, err := tx.CreateBucketIfNotExists(bucketTallyExpiry)
+		if err != nil {
+			return err
+		}
+		err = old.ForEach(func(k, v []byte) error {
+			add, err := convert(string(k), v)
+			if err != nil {
+				refused = append(refused, err)
+				return nil
+			}
+			converted++
+			return addTally(tb, eb, &add, now)
+		})
+		if err != nil {
+			return err
+		}
+		return tx.DeleteBucket(bucketDiffState)
+	})
+	if txErr != nil {
+		return 0, fmt.Errorf("store: cannot convert the stored diff statistics: %w", txErr)
+	}
+	return converted, errors.Join(refused...)
+}

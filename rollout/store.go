@@ -118,7 +118,7 @@ var ErrUnavailable = errors.New("rollout: the store is unreachable")
 // resetStored makes r wait for the stored state: it counts into a fresh
 // delta and knows no revision yet. Called with c.mu held.
 func (c *Controller) resetStored(r *routeRollout) {
-	r.rev, r.stepRev, r.token, r.foreign = 0, 0, 0, false
+	r.rev, r.stepRev, r.token, r.foreign, r.legacy = 0, 0, 0, false, nil
 	r.delta = newStepCounts(r.spec.Name, r.spec.Noise)
 	r.carry = nil
 	r.follow()

@@ -123,8 +123,9 @@ type Status struct {
 	Checks     []Check    `json:"checks"`
 	Limits     Limits     `json:"limits"`
 	Webhook    string     `json:"webhook,omitempty"`
-	// Leading is set on a shared store: whether this replica holds the
-	// lease and decides; the others follow the stored state.
+	// Leading is set once the controller has a store: whether this
+	// replica holds the lease and decides; the others follow the stored
+	// state. On the embedded store the one gateway leads.
 	Leading *bool `json:"leading,omitempty"`
 }
 

@@ -56,11 +56,7 @@ func (b *Bolt) AddTallies(adds []TallyAdd) (applied int, err error) {
 	}
 	now := time.Now()
 	err = b.db.Update(func(tx *bolt.Tx) error {
-		tb, err := tx.CreateBucketIfNotExists(bucketTallies)
-		if err != nil {
-			return err
-		}
-		eb, err := tx.CreateBucketIfNotExists(bucketTallyExpiry)
+		tb, eb, err := tallyBuckets(tx)
 		if err != nil {
 			return err
 		}
@@ -78,6 +74,16 @@ func (b *Bolt) AddTallies(adds []TallyAdd) (applied int, err error) {
 		return 0, fmt.Errorf("store: cannot add to tallies: %w", err)
 	}
 	return len(adds), nil
+}
+
+// tallyBuckets returns the buckets of the tallies and their expiries in a
+// writing transaction, created when missing.
+func tallyBuckets(tx *bolt.Tx) (tallies, expiry *bolt.Bucket, err error) {
+	if tallies, err = tx.CreateBucketIfNotExists(bucketTallies); err != nil {
+		return nil, nil, err
+	}
+	expiry, err = tx.CreateBucketIfNotExists(bucketTallyExpiry)
+	return tallies, expiry, err
 }
 
 // addTally applies a inside a writing transaction.

@@ -143,11 +143,7 @@ func (b *Bolt) MigrateDiffStates(convert func(route string, state []byte) (Tally
 		if old == nil {
 			return nil
 		}
-		tb, err := tx.CreateBucketIfNotExists(bucketTallies)
-		if err != nil {
-			return err
-		}
-		eb, err := tx.CreateBucketIfNotExists(bucketTallyExpiry)
+		tb, eb, err := tallyBuckets(tx)
 		if err != nil {
 			return err
 		}

@@ -14,9 +14,9 @@ import (
 // kept in memory. Tokens start afresh with the process, which is safe as
 // no holder of an older token survives it.
 type localReplica struct {
-	mu       sync.Mutex
+	mu       sync.Mutex // also held by PutRolloutIf from its check of the token to its commit
 	leases   map[string]localLease
-	tokens   map[string]uint64 // route → the newest token handed out
+	tokens   map[string]uint64 // route → the newest token handed out: the current one
 	watchers map[chan string]struct{}
 }
 
@@ -77,15 +77,6 @@ func (l *localReplica) lease(route, owner string, ttl time.Duration, now time.Ti
 	l.tokens[route]++
 	l.leases[route] = localLease{owner: owner, until: now.Add(ttl), token: l.tokens[route]}
 	return l.tokens[route]
-}
-
-// fenced reports whether token is route's current fencing token: the
-// newest handed out. As with Redis, an expired lease keeps its token
-// current until another holder takes the lease.
-func (l *localReplica) fenced(route string, token uint64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.tokens[route] == token
 }
 
 // Notify tells every Watch of this store that route changed. Delivery is

@@ -59,7 +59,11 @@ func (b *Bolt) PutRolloutIf(route string, rev, token uint64, state []byte, event
 	if route == "" {
 		return 0, errNoRoute
 	}
-	if token != 0 && !b.local.fenced(route, token) {
+	// The lease stays as checked until the write commits, as in Redis's
+	// script.
+	b.local.mu.Lock()
+	defer b.local.mu.Unlock()
+	if token != 0 && b.local.tokens[route] != token {
 		return 0, ErrFenced
 	}
 	var n uint64

@@ -97,6 +97,7 @@ type routeRollout struct {
 	token   uint64        // the fencing token while this replica leads; 0 otherwise
 	legacy  *legacyCounts // the step's counts in a state stored before step tallies
 	foreign bool          // the stored state has other rules than this replica's
+	why     string        // why this replica's rules replace the stored ones (a reload)
 	delta   *stepCounts
 	carry   *store.TallyAdd // an add that failed, retried with the next
 }
@@ -192,8 +193,10 @@ func (c *Controller) restart(r *routeRollout, s RouteSpec, now time.Time, why st
 	r.m = m
 	r.counts = newStepCounts(s.Name, s.Noise)
 	if c.st != nil {
-		// The stored state decides; events are made by its writer.
+		// The stored state decides; events are made by its writer, which
+		// says why when it is this replica.
 		c.resetStored(r)
+		r.why = why
 		return
 	}
 	r.follow()

@@ -328,3 +328,29 @@ func TestControllerResumesLegacyState(t *testing.T) {
 		t.Errorf("resumed rollout %s: %s; want rolled back on the moved counts", got.State, got.Reason)
 	}
 }
+
+// TestControllerReloadOnStore: with a store, changed rules restart the
+// rollout at its first step once the restart is stored, saying why.
+func TestControllerReloadOnStore(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "cutover.db"))
+	defer s.Close()
+	clk := newClock()
+	var applied atomic.Int64
+	c := testController(t, s, clk, &applied)
+	feedClean(c.Feed("orders"), 800)
+	c.Tick()
+	clk.advance(time.Minute)
+	c.Tick()
+	if st, _ := c.Status("orders"); st.Step != 2 {
+		t.Fatalf("before the reload: step %d, want 2", st.Step)
+	}
+	changed := testConfig()
+	changed.MaxDiffRate = 0.01
+	c.Configure([]RouteSpec{{Name: "orders", Config: changed}})
+	c.Tick()
+	st, _ := c.Status("orders")
+	evs, err := c.Events("orders", 1)
+	if st.State != Pending || st.Step != 1 || err != nil || len(evs) != 1 || !strings.Contains(evs[0].Reason, "rules changed on reload") {
+		t.Fatalf("after a rule change: %s step %d, last event %+v (%v)", st.State, st.Step, evs, err)
+	}
+}

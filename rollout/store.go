@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -118,7 +119,7 @@ var ErrUnavailable = errors.New("rollout: the store is unreachable")
 // resetStored makes r wait for the stored state: it counts into a fresh
 // delta and knows no revision yet. Called with c.mu held.
 func (c *Controller) resetStored(r *routeRollout) {
-	r.rev, r.stepRev, r.token, r.foreign, r.legacy = 0, 0, 0, false, nil
+	r.rev, r.stepRev, r.token, r.foreign, r.legacy, r.why = 0, 0, 0, false, nil, ""
 	r.delta = newStepCounts(r.spec.Name, r.spec.Noise)
 	r.carry = nil
 	r.follow()
@@ -264,7 +265,7 @@ func (c *Controller) decide(r *routeRollout) *pendingWrite {
 	if r.rev == 0 || r.foreign {
 		m, ev := NewMachine(r.spec.Name, r.spec.Config, now)
 		if r.foreign {
-			ev.Reason = "the rollout rules changed; " + ev.Reason
+			ev.Reason = cmp.Or(r.why, "the rollout rules changed; ") + ev.Reason
 		}
 		return &pendingWrite{rev: r.rev, token: r.token, m: m, stepRev: r.rev + 1, newStep: true, events: []Event{ev}}
 	}
@@ -341,7 +342,7 @@ func (c *Controller) commit(sh Store, r *routeRollout, w *pendingWrite) bool {
 // install makes m, stored at revision rev, r's state. A step that began
 // at another revision starts counting afresh. Called with c.mu held.
 func (c *Controller) install(r *routeRollout, m *Machine, rev, stepRev uint64) {
-	r.m, r.rev, r.foreign = m, rev, false
+	r.m, r.rev, r.foreign, r.why = m, rev, false, ""
 	if stepRev != r.stepRev {
 		if r.stepRev != 0 {
 			// Counted before the first state was read, they are the

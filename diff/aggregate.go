@@ -96,7 +96,7 @@ type Aggregator struct {
 	c     *core
 }
 
-// core is the state RestoreState replaces at once.
+// core is an aggregator's tables and counts.
 type core struct {
 	maxFields int
 	fields    []fieldInfo

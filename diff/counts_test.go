@@ -642,3 +642,59 @@ func ExampleAggregator_Take() {
 	// [1740830400] s1
 	// 1 1 "" false
 }
+
+func TestSampleRefText(t *testing.T) {
+	r := SampleRef{ID: "6b0229966775dc90", Time: time.Unix(1700000000, 123456789)}
+	got, ok := ParseSampleRef(r.String())
+	if !ok || got.ID != r.ID || !got.Time.Equal(r.Time) {
+		t.Errorf("round trip of %+v gave %+v, %v", r, got, ok)
+	}
+	for _, bad := range []string{"", "123", "x id", "123 "} {
+		if _, ok := ParseSampleRef(bad); ok {
+			t.Errorf("ParseSampleRef(%q) accepted", bad)
+		}
+	}
+}
+
+func TestWindowStartsCoverTheReportWindow(t *testing.T) {
+	now := time.Unix(1700000015, 0) // 5 s into a bucket
+	got := WindowStarts(now, 30*time.Second)
+	want := []int64{1699999990, 1700000000, 1700000010}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("WindowStarts = %v, want %v", got, want)
+	}
+	if n := len(WindowStarts(now, MaxWindow)); n != 360 {
+		t.Errorf("a full window reads %d buckets, want 360", n)
+	}
+}
+
+// A delta's recent lists, read back newest first as a store keeps them,
+// give NewAggregatorFrom the samples back.
+func TestRecentListsRoundTrip(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	agg := NewAggregator("r", AggregatorOptions{Seed: 1})
+	for i := range 50 {
+		p := Pair{Time: now.Add(time.Duration(i) * time.Millisecond), OldStatus: 200, NewStatus: 200, SampleID: "s" + string(rune('a'+i%26))}
+		if i%5 == 0 {
+			p.Diffs = []Difference{{Path: "price", Kind: KindType}}
+		}
+		agg.Add(&p)
+	}
+	d := agg.Take()
+	lists := d.RecentLists()
+	if len(lists) != 1 {
+		t.Fatalf("RecentLists = %q, want one field's", lists)
+	}
+	for k, items := range lists {
+		slices.Reverse(items)
+		lists[k] = append(items, "not a ref")
+	}
+	merged, err := NewAggregatorFrom("r", AggregatorOptions{}, d.Total, nil, SampleRefs(lists))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := merged.Report(now, 0)
+	if rep.Compared != 50 || rep.Differing != 10 || len(rep.Fields) != 1 || len(rep.Fields[0].Samples) != 10 {
+		t.Errorf("merged report: %+v", rep)
+	}
+}

@@ -2,6 +2,19 @@
 // (Compare), and aggregates the differences into noise-cancelled reports.
 // It does no I/O.
 //
+// # How statistics flow
+//
+// An Aggregator counts a route's pairs in memory (Add on the shadow
+// workers, AddNoise for old/secondary pairs). Its one persistent form is
+// additive: Take hands out what it counted since the last Take as a Delta
+// of named counts (Counts, counts.go), window buckets apart, and a store
+// sums such deltas name by name — one gateway's or many replicas'.
+// NewAggregatorFrom turns the sums back into an aggregator, whose Report
+// answers as if it had added every pair itself. Sample references travel
+// as text (SampleRef.String, Delta.RecentLists, SampleRefs). So the
+// statistics of one gateway are the one-replica case of many; packages
+// shadow and rollout do the writing and reading (see package store).
+//
 // # Comparing two responses
 //
 // Compile validates a route's Rules once; a Comparer (one per goroutine)

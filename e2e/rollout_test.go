@@ -247,20 +247,26 @@ func TestRolloutPromotesAndSurvivesKill(t *testing.T) {
 	if st.State != rollout.Progressing || st.Step != 2 || st.Percent != 10 {
 		t.Fatalf("after %d requests: %s step %d at %v%%, want progressing step 2 at 10%%: %s", sent, st.State, st.Step, st.Percent, st.Reason)
 	}
-	// Some pairs into step 2, then quiet until they are written.
+	// Some pairs into step 2, then quiet until they are stored: the
+	// counts a status shows are the step's counts as read back from the
+	// store, so once the shadow is idle and they stay the same across a
+	// decision round (twice a second), every pair is in the store.
 	driveItems(t, c, g, sent, sent+40)
 	sent += 40
 	var before rollout.Status
-	waitFor(t, "the step's counts to settle", func() bool {
+	waitFor(t, "the step's counts to be stored", func() bool {
+		m := g.metrics(t, nil)
+		if m[`cutover_shadow_queued{route="items"}`] != 0 || m[`cutover_shadow_inflight{route="items"}`] != 0 {
+			return false
+		}
 		a := g.rollout(t, "items")
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(600 * time.Millisecond)
 		before = g.rollout(t, "items")
 		return a.Counts == before.Counts && before.Counts.Compared > 0
 	})
 	if before.Step != 2 {
 		t.Fatalf("step %d before the kill, want 2", before.Step)
 	}
-	time.Sleep(2500 * time.Millisecond) // counts are written every 2 s while they grow
 
 	g.signal(syscall.SIGKILL)
 	g.wait()

@@ -2,12 +2,9 @@ package rollout
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -16,27 +13,14 @@ import (
 	"github.com/cutover/cutover/store"
 )
 
-// Store keeps rollout state and history; *store.Bolt implements it.
-type Store interface {
-	// PutRollout replaces route's state blob (unless nil) and appends
-	// events to its history, in one transaction.
-	PutRollout(route string, state []byte, events [][]byte) error
-	// Rollouts returns every route's state blob.
-	Rollouts() (map[string][]byte, error)
-	// RolloutEvents returns route's newest limit events, oldest first.
-	RolloutEvents(route string, limit int) ([][]byte, error)
-}
-
 // Controller defaults.
 const (
 	DefaultInterval = 500 * time.Millisecond
-	// saveEvery is how often a step's counts are written while they grow;
-	// a transition is written at once.
-	saveEvery = 2 * time.Second
-	// memoryEvents is how many events per route are kept in memory for a
-	// controller without a store.
+	// memoryEvents is how many events per route are kept in memory.
 	memoryEvents = 200
-	stateVersion = 1
+	// defaultReplica names the controller's lease owner when
+	// Options.Replica is empty.
+	defaultReplica = "cutover"
 )
 
 // Options configure a Controller. Zero fields take the defaults.
@@ -50,7 +34,7 @@ type Options struct {
 	Now      func() time.Time // default time.Now
 	Webhook  WebhookOptions
 	// Replica names this gateway among the replicas that share a store;
-	// it owns the leases it takes. Only used with a Shared store.
+	// it owns the leases it takes. Default "cutover".
 	Replica string
 }
 
@@ -66,26 +50,30 @@ type RouteSpec struct {
 }
 
 // Controller runs the rollouts of a gateway's routes: it evaluates each
-// step's gate every Interval, moves percents, keeps state and history in
-// its store, and notifies webhooks.
+// step's gate every Interval, moves percents, keeps state, history and
+// step counts in its store (store.go), and notifies webhooks. Until it
+// has a store it decides in memory, as the only gateway; with one, each
+// round adds this gateway's step counts to the store, and the gateway
+// that holds a route's lease decides for every replica on the store — on
+// the embedded store, always this one.
 type Controller struct {
-	opt    Options
-	log    *slog.Logger
-	hooks  *webhookSender
-	saveMu sync.Mutex // orders writes to the store; taken before mu
+	opt   Options
+	log   *slog.Logger
+	hooks *webhookSender
+
+	// syncMu runs one round at a time: the loop's and Tick's.
+	syncMu sync.Mutex
 
 	mu          sync.Mutex
 	routes      map[string]*routeRollout
 	order       []string
-	st          Store
+	st          Store // nil until SetStore: decisions in memory
 	transitions map[string]map[State]uint64
 	storeErrors uint64
 
-	// Shared mode (a Shared store): see shared.go.
-	sh      Shared
 	unwatch context.CancelFunc
 	kick    chan struct{} // a notification from another replica: sync now
-	down    bool          // the last store call of a sync failed
+	down    bool          // the last store call of a round failed
 
 	stop     chan struct{}
 	done     chan struct{}
@@ -94,35 +82,23 @@ type Controller struct {
 
 // routeRollout is one route's rollout at run time.
 type routeRollout struct {
-	spec    RouteSpec
-	m       *Machine
-	feed    *Feed
-	counts  *stepCounts // the current step's; feed.cur while the gate runs
-	unsaved []Event
-	memory  []Event // history kept without a store
-	// saved is the counts' size at the last write, to skip idle writes.
-	saved     uint64
-	savedAt   time.Time
-	saveState bool
+	spec   RouteSpec
+	m      *Machine
+	feed   *Feed
+	counts *stepCounts // the current step's; without a store, feed.cur while the gate runs
+	memory []Event     // history kept in memory, the newest memoryEvents
+	start  *Event      // the start not yet recorded (memory mode)
 
-	// Shared mode: counts is the step's merged counts, read back from the
-	// store, and delta this replica's counts not yet added to them.
-	rev     uint64 // the stored revision m reflects; 0: none read yet
-	stepRev uint64 // the revision at which the step began: names its tally
-	token   uint64 // the fencing token while this replica leads; 0 otherwise
-	foreign bool   // the stored state has other rules than this replica's
+	// With a store: counts is the step's counts read back from the store,
+	// and delta this replica's counts not yet added to them.
+	rev     uint64        // the stored revision m reflects; 0: none read yet
+	stepRev uint64        // the revision at which the step began: names its tally
+	token   uint64        // the fencing token while this replica leads; 0 otherwise
+	legacy  *legacyCounts // the step's counts in a state stored before step tallies
+	foreign bool          // the stored state has other rules than this replica's
+	why     string        // why this replica's rules replace the stored ones (a reload)
 	delta   *stepCounts
 	carry   *store.TallyAdd // an add that failed, retried with the next
-}
-
-// saved is the encoding of one route's rollout in the store.
-type saved struct {
-	Version     int       `json:"v"`
-	Fingerprint string    `json:"fingerprint"`
-	Machine     *Machine  `json:"machine"`
-	Counts      stepState `json:"counts"`
-	// StepRev names the step's shared tally (shared mode).
-	StepRev uint64 `json:"step_rev,omitempty"`
 }
 
 // New returns a controller and starts its decision loop; Close stops it.
@@ -138,6 +114,9 @@ func New(opt Options) *Controller {
 	}
 	if opt.Apply == nil {
 		opt.Apply = func() {}
+	}
+	if opt.Replica == "" {
+		opt.Replica = defaultReplica
 	}
 	if opt.Webhook.Logger == nil {
 		opt.Webhook.Logger = opt.Logger
@@ -167,14 +146,7 @@ func (c *Controller) loop() {
 		case <-t.C:
 		case <-c.kick:
 		}
-		c.mu.Lock()
-		shared := c.shared()
-		c.mu.Unlock()
-		if shared {
-			c.sync()
-		} else {
-			c.Tick()
-		}
+		c.Tick()
 	}
 }
 
@@ -210,7 +182,6 @@ func (c *Controller) Configure(specs []RouteSpec) {
 		}
 	}
 	c.mu.Unlock()
-	c.persist()
 }
 
 // restart begins r's rollout anew at its first step.
@@ -220,79 +191,49 @@ func (c *Controller) restart(r *routeRollout, s RouteSpec, now time.Time, why st
 	ev.Reason = why + ev.Reason
 	r.m = m
 	r.counts = newStepCounts(s.Name, s.Noise)
-	if c.shared() {
-		// The stored state decides; events are made by its writer.
-		c.resetShared(r)
+	if c.st != nil {
+		// The stored state decides; events are made by its writer, which
+		// says why when it is this replica.
+		c.resetStored(r)
+		r.why = why
 		return
 	}
 	r.follow()
-	r.saveState = true
-	c.record(r, ev)
+	// Recorded at the next decision in memory; a store given before then
+	// has the start recorded by whoever stores it, once.
+	r.start = &ev
 }
 
-// SetStore makes the controller keep state and history in st, and resumes
-// every configured route whose stored rules match its current ones at the
-// stored step, with the stored counts.
-func (c *Controller) SetStore(st Store) error {
-	if sh, ok := st.(Shared); ok {
-		c.mu.Lock()
-		c.st = st
-		c.setShared(sh)
-		c.mu.Unlock()
-		select {
-		case c.kick <- struct{}{}:
-		default:
+// recordStarts records the start events still pending, in memory mode.
+// Called with c.mu held.
+func (c *Controller) recordStarts() {
+	for _, name := range c.order {
+		if r := c.routes[name]; r.start != nil {
+			ev := *r.start
+			r.start = nil
+			c.record(r, ev)
 		}
-		return nil
 	}
-	blobs, err := st.Rollouts()
-	if err != nil {
-		return fmt.Errorf("reading rollout state: %w", err)
-	}
+}
+
+// SetStore makes the controller keep state, history and step counts in
+// st, and follow the state st holds: a route whose stored rules match its
+// current ones resumes at the stored step, with the stored counts. The
+// first round runs at once, in the background.
+func (c *Controller) SetStore(st Store) error {
 	c.mu.Lock()
 	c.st = st
-	now := c.opt.Now()
-	changed := false
-	for _, name := range c.order {
-		r := c.routes[name]
-		blob, ok := blobs[name]
-		if !ok {
-			continue
-		}
-		var s saved
-		if err := json.Unmarshal(blob, &s); err != nil || s.Version != stateVersion || s.Machine == nil {
-			c.log.Warn("rollout state unreadable; starting at step 1", "route", name, "err", err)
-			continue
-		}
-		if s.Fingerprint != r.m.Config().Fingerprint() {
-			c.restart(r, r.spec, now, "the rollout rules changed while the gateway was stopped; ")
-			continue
-		}
-		if s.Machine.Step < 0 || s.Machine.Step >= len(r.m.Config().Steps) {
-			c.log.Warn("rollout state names a step the rules do not have; starting at step 1", "route", name, "step", s.Machine.Step+1)
-			continue
-		}
-		counts, err := restoreStepCounts(name, r.spec.Noise, s.Counts)
-		if err != nil {
-			c.log.Warn("rollout counts unreadable; the step starts counting afresh", "route", name, "err", err)
-			counts = newStepCounts(name, r.spec.Noise)
-		}
-		s.Machine.Attach(r.m.Config())
-		s.Machine.Route = name
-		r.m, r.counts = s.Machine, counts
-		// The events of the fresh start made before the store was known
-		// describe a rollout that did not happen.
-		r.unsaved, r.memory = nil, nil
-		r.saved = counts.size()
-		r.follow()
-		changed = true
-		c.log.Info("rollout resumed", "route", name, "state", r.m.State, "step", r.m.Step+1,
-			"percent", r.m.Percent(), "compared", counts.agg.Compared(), "calls", counts.calls.Load())
+	for _, r := range c.routes {
+		r.start = nil
+		c.resetStored(r)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.unwatch = cancel
 	c.mu.Unlock()
-	c.persist()
-	if changed {
-		c.opt.Apply()
+	go c.watch(ctx, st.Watch(ctx))
+	select {
+	case c.kick <- struct{}{}:
+	default:
 	}
 	return nil
 }
@@ -319,10 +260,23 @@ func (c *Controller) Percent(route string) (basis int, ok bool) {
 	return int(r.m.Percent()*100 + 0.5), true
 }
 
-// Tick evaluates every deciding rollout once. The loop calls it every
-// Interval; tests call it with an injected clock.
+// Tick runs one round: with a store, it adds this gateway's step counts,
+// follows the stored state and, on the routes this gateway leads,
+// decides (store.go); without, it evaluates every deciding rollout in
+// memory. The loop calls it every Interval and on a notification; tests
+// call it with an injected clock.
 func (c *Controller) Tick() {
+	c.syncMu.Lock()
+	defer c.syncMu.Unlock()
 	c.mu.Lock()
+	st := c.st
+	c.mu.Unlock()
+	if st != nil {
+		c.sync(st)
+		return
+	}
+	c.mu.Lock()
+	c.recordStarts()
 	now := c.opt.Now()
 	moved := false
 	for _, name := range c.order {
@@ -341,11 +295,9 @@ func (c *Controller) Tick() {
 		}
 		r.follow()
 		moved = moved || r.m.Percent() != before
-		r.saveState = true
 		c.record(r, *ev)
 	}
 	c.mu.Unlock()
-	c.persist()
 	if moved {
 		c.opt.Apply()
 	}
@@ -360,10 +312,11 @@ func (c *Controller) Act(route, action, note string) (Status, Event, error) {
 		return Status{}, Event{}, fmt.Errorf("%w %q (want pause, resume, promote or rollback)", ErrUnknownAction, action)
 	}
 	c.mu.Lock()
-	if sh := c.sh; sh != nil {
+	if st := c.st; st != nil {
 		c.mu.Unlock()
-		return c.actShared(sh, route, action, note)
+		return c.actStored(st, route, action, note)
 	}
+	c.recordStarts()
 	r := c.routes[route]
 	if r == nil {
 		c.mu.Unlock()
@@ -380,11 +333,9 @@ func (c *Controller) Act(route, action, note string) (Status, Event, error) {
 		r.counts = newStepCounts(route, r.spec.Noise)
 	}
 	r.follow()
-	r.saveState = true
 	c.record(r, ev)
 	st := r.status(now)
 	c.mu.Unlock()
-	c.persist()
 	c.opt.Apply()
 	return st, ev, nil
 }
@@ -411,12 +362,9 @@ var (
 	ErrUnknownAction = errors.New("unknown action")
 )
 
-// record notes a transition: history, metrics, log and webhook. Called
-// with c.mu held.
+// record notes a transition: history, metrics, log and webhook. With a
+// store it is called once the event is stored. Called with c.mu held.
 func (c *Controller) record(r *routeRollout, ev Event) {
-	if !c.shared() { // in shared mode an event is recorded once stored
-		r.unsaved = append(r.unsaved, ev)
-	}
 	r.memory = append(r.memory, ev)
 	if len(r.memory) > memoryEvents {
 		r.memory = slices.Delete(r.memory, 0, len(r.memory)-memoryEvents)
@@ -436,161 +384,22 @@ func (c *Controller) record(r *routeRollout, ev Event) {
 	c.hooks.notify(r.spec.Config, ev)
 }
 
-// persist writes the state of the routes that changed, and the counts of
-// the others every saveEvery.
-func (c *Controller) persist() {
-	c.saveMu.Lock()
-	defer c.saveMu.Unlock()
-	type write struct {
-		route  string
-		state  []byte
-		events [][]byte
-		r      *routeRollout
-		taken  []Event
-	}
-	var writes []write
-	c.mu.Lock()
-	st := c.st
-	if c.shared() {
-		c.mu.Unlock()
-		return
-	}
-	if st == nil {
-		// Kept for SetStore, which may still come, but bounded like the
-		// history in memory.
-		for _, r := range c.routes {
-			if len(r.unsaved) > memoryEvents {
-				r.unsaved = slices.Delete(r.unsaved, 0, len(r.unsaved)-memoryEvents)
-			}
-		}
-		c.mu.Unlock()
-		return
-	}
-	now := c.opt.Now()
-	for _, name := range c.order {
-		r := c.routes[name]
-		size := r.counts.size()
-		if !r.saveState && len(r.unsaved) == 0 && (size == r.saved || now.Sub(r.savedAt) < saveEvery) {
-			continue
-		}
-		counts, err := r.counts.marshal()
-		if err != nil {
-			c.log.Error("encoding rollout counts", "route", name, "err", err)
-			continue
-		}
-		blob, err := json.Marshal(saved{Version: stateVersion, Fingerprint: r.m.Config().Fingerprint(), Machine: r.m, Counts: counts})
-		if err != nil {
-			c.log.Error("encoding rollout state", "route", name, "err", err)
-			continue
-		}
-		w := write{route: name, state: blob, r: r, taken: r.unsaved}
-		for _, ev := range r.unsaved {
-			b, _ := json.Marshal(ev)
-			w.events = append(w.events, b)
-		}
-		r.unsaved = nil
-		r.saveState = false
-		r.saved, r.savedAt = size, now
-		writes = append(writes, w)
-	}
-	c.mu.Unlock()
-
-	for _, w := range writes {
-		if err := st.PutRollout(w.route, w.state, w.events); err != nil {
-			c.mu.Lock()
-			c.storeErrors++
-			// Written again on the next tick, events first.
-			w.r.unsaved = append(w.taken, w.r.unsaved...)
-			w.r.saveState = true
-			c.mu.Unlock()
-			c.log.Error("writing rollout state; retried on the next decision", "route", w.route, "err", err)
-		}
-	}
-}
-
-// Close stops the decision loop, writes every rollout's state, and gives
-// the webhooks until ctx ends to deliver what is queued.
+// Close stops the decision loop and, with a store, adds the last step
+// counts and gives up the leases; the webhooks get until ctx ends to
+// deliver what is queued. State is stored when it changes, so nothing
+// else is left to write.
 func (c *Controller) Close(ctx context.Context) error {
 	c.stopOnce.Do(func() { close(c.stop) })
 	<-c.done
+	c.syncMu.Lock()
 	c.mu.Lock()
-	shared := c.shared()
-	c.mu.Unlock()
-	if shared {
-		c.closeShared()
-		return c.hooks.close(ctx)
-	}
-	c.mu.Lock()
-	for _, r := range c.routes {
-		r.saveState = true
-	}
-	c.mu.Unlock()
-	c.persist()
-	return c.hooks.close(ctx)
-}
-
-// Status returns route's rollout as the API shows it.
-func (c *Controller) Status(route string) (Status, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r := c.routes[route]
-	if r == nil {
-		return Status{}, false
-	}
-	return r.status(c.opt.Now()), true
-}
-
-// Statuses returns every rollout in config order.
-func (c *Controller) Statuses() []Status {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]Status, 0, len(c.order))
-	now := c.opt.Now()
-	for _, name := range c.order {
-		out = append(out, c.routes[name].status(now))
-	}
-	return out
-}
-
-// Events returns route's newest limit transitions (limit <= 0: all kept),
-// oldest first.
-func (c *Controller) Events(route string, limit int) ([]Event, error) {
-	c.mu.Lock()
-	r := c.routes[route]
 	st := c.st
-	var mem []Event
-	if r != nil {
-		mem = slices.Clone(r.memory)
-	}
 	c.mu.Unlock()
-	if st == nil {
-		if r == nil {
-			return nil, fmt.Errorf("%w: route %q has no rollout", ErrNoRollout, route)
-		}
-		if limit > 0 && len(mem) > limit {
-			mem = mem[len(mem)-limit:]
-		}
-		return mem, nil
+	if st != nil {
+		c.closeStored(st)
 	}
-	// Unsaved events are written before this answer's read when a
-	// transition has just happened.
-	c.persist()
-	blobs, err := st.RolloutEvents(route, limit)
-	if err != nil {
-		return nil, err
-	}
-	if r == nil && len(blobs) == 0 {
-		return nil, fmt.Errorf("%w: route %q has no rollout", ErrNoRollout, route)
-	}
-	out := make([]Event, 0, len(blobs))
-	for _, b := range blobs {
-		var ev Event
-		if err := json.Unmarshal(b, &ev); err != nil {
-			return nil, fmt.Errorf("reading rollout events of %q: %w", route, err)
-		}
-		out = append(out, ev)
-	}
-	return out, nil
+	c.syncMu.Unlock()
+	return c.hooks.close(ctx)
 }
 
 // follow points the feed at the step's counts while the rollout runs; a
@@ -600,171 +409,9 @@ func (r *routeRollout) follow() {
 	switch {
 	case r.m.Final():
 		r.feed.cur.Store(nil)
-	case r.delta != nil: // shared mode
+	case r.delta != nil: // with a store
 		r.feed.cur.Store(r.delta)
 	default:
 		r.feed.cur.Store(r.counts)
 	}
 }
-
-// stats reads the current step's counts. Called with c.mu held.
-func (r *routeRollout) stats() Stats {
-	cfg := r.m.Config()
-	var base diff.Baseline
-	if r.spec.Baseline != nil {
-		base = r.spec.Baseline()
-	}
-	rep := r.counts.agg.ReportAgainst(base)
-	st := Stats{
-		Compared:    rep.Compared,
-		Differing:   rep.Differing,
-		NoiseNeeded: r.spec.Baseline != nil,
-		NoisePairs:  base.Pairs,
-		Calls:       r.counts.calls.Load(),
-		Errors:      r.counts.errors.Load(),
-		OldP99:      msDuration(rep.Latency.OldP99),
-		NewP99:      msDuration(rep.Latency.NewP99),
-	}
-	for _, f := range rep.Fields {
-		if !f.Noise {
-			st.Fields = append(st.Fields, Field{Path: f.Path, Kind: f.Kind, Count: f.Count, Samples: f.Samples})
-		}
-	}
-	line := time.Duration(cfg.MaxP99Ratio * float64(max(st.OldP99, LatencyFloor)))
-	st.Slower, _ = r.counts.agg.NewSlowerThan(line)
-	return st
-}
-
-func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
-
-// status describes r at now. Called with c.mu held.
-func (r *routeRollout) status(now time.Time) Status {
-	m, cfg := r.m, r.m.Config()
-	st := r.stats()
-	st.Elapsed = now.Sub(m.StepStarted)
-	v := Evaluate(cfg, &st)
-	s := Status{
-		Route: m.Route, State: m.State, Step: m.Step + 1, Steps: cfg.Steps, Percent: m.Percent(),
-		Reason: m.Reason, Since: m.Since, StepStarted: m.StepStarted,
-		Counts: StepCounts{
-			Compared: st.Compared, Differing: st.Differing, Calls: st.Calls, Errors: st.Errors,
-			NoisePairs: st.NoisePairs, OldP99: rounded(st.OldP99), NewP99: rounded(st.NewP99),
-		},
-		Checks: v.Checks,
-		Limits: Limits{
-			MinSamples: cfg.MinSamples, MinDuration: cfg.MinDuration.String(), MaxDiffRate: cfg.MaxDiffRate,
-			MaxErrorRate: cfg.MaxErrorRate, MaxP99Ratio: cfg.MaxP99Ratio, OnFail: cfg.OnFail,
-			BlockKinds: kindNames(cfg.BlockKinds), Confidence: cfg.Confidence,
-		},
-		Webhook: cfg.Webhook,
-	}
-	if r.delta != nil {
-		leading := r.token != 0
-		s.Leading = &leading
-	}
-	switch {
-	case m.Final():
-		// The readings the decision was made on, not the frozen counts
-		// evaluated again at a later time.
-		if len(m.Last) > 0 {
-			s.Checks = m.Last
-		}
-	case m.State == Paused:
-		s.WaitingFor = "a resume: the rollout is paused by hand"
-	case m.State == Holding && m.Failed:
-		s.WaitingFor = "a decision by hand: resume restarts the step, rollback or promote ends the rollout"
-	default:
-		s.WaitingFor = v.Reason
-	}
-	return s
-}
-
-func rounded(d time.Duration) float64 {
-	return float64(d.Round(10*time.Microsecond)) / float64(time.Millisecond)
-}
-
-func kindNames(ks []diff.Kind) []string {
-	if len(ks) == 0 {
-		return nil
-	}
-	out := make([]string, len(ks))
-	for i, k := range ks {
-		out[i] = k.String()
-	}
-	return out
-}
-
-// WriteMetrics writes the rollout metrics in the Prometheus text format.
-func (c *Controller) WriteMetrics(w io.Writer) {
-	c.mu.Lock()
-	type row struct {
-		route   string
-		percent float64
-		step    int
-		state   State
-		trans   map[State]uint64
-		leading bool
-	}
-	rows := make([]row, 0, len(c.order))
-	for _, name := range c.order {
-		r := c.routes[name]
-		rows = append(rows, row{name, r.m.Percent(), r.m.Step + 1, r.m.State, maps.Clone(c.transitions[name]), r.token != 0})
-	}
-	shared := c.shared()
-	storeErrors := c.storeErrors
-	c.mu.Unlock()
-	hooks := c.hooks.counts()
-
-	fmt.Fprintln(w, "# HELP cutover_rollout_percent Share of the route's traffic the rollout sends to new, in percent.")
-	fmt.Fprintln(w, "# TYPE cutover_rollout_percent gauge")
-	for _, r := range rows {
-		fmt.Fprintf(w, "cutover_rollout_percent{route=%q} %g\n", r.route, r.percent)
-	}
-	fmt.Fprintln(w, "# HELP cutover_rollout_step The rollout's current step, 1-based.")
-	fmt.Fprintln(w, "# TYPE cutover_rollout_step gauge")
-	for _, r := range rows {
-		fmt.Fprintf(w, "cutover_rollout_step{route=%q} %d\n", r.route, r.step)
-	}
-	fmt.Fprintln(w, "# HELP cutover_rollout_state 1 for the rollout's current state, 0 for the others.")
-	fmt.Fprintln(w, "# TYPE cutover_rollout_state gauge")
-	for _, r := range rows {
-		for _, s := range allStates {
-			v := 0
-			if s == r.state {
-				v = 1
-			}
-			fmt.Fprintf(w, "cutover_rollout_state{route=%q,state=%q} %d\n", r.route, s, v)
-		}
-	}
-	fmt.Fprintln(w, "# HELP cutover_rollout_transitions_total Rollout transitions, by the state entered.")
-	fmt.Fprintln(w, "# TYPE cutover_rollout_transitions_total counter")
-	for _, r := range rows {
-		for _, s := range allStates {
-			fmt.Fprintf(w, "cutover_rollout_transitions_total{route=%q,to=%q} %d\n", r.route, s, r.trans[s])
-		}
-	}
-	fmt.Fprintln(w, "# HELP cutover_rollout_webhook_total Rollout notifications, by result: delivered, failed (after every retry) or dropped (queue full).")
-	fmt.Fprintln(w, "# TYPE cutover_rollout_webhook_total counter")
-	for _, r := range rows {
-		h := hooks[r.route]
-		fmt.Fprintf(w, "cutover_rollout_webhook_total{route=%q,result=\"delivered\"} %d\n", r.route, h.Delivered)
-		fmt.Fprintf(w, "cutover_rollout_webhook_total{route=%q,result=\"failed\"} %d\n", r.route, h.Failed)
-		fmt.Fprintf(w, "cutover_rollout_webhook_total{route=%q,result=\"dropped\"} %d\n", r.route, h.Dropped)
-	}
-	if shared {
-		fmt.Fprintln(w, "# HELP cutover_rollout_leader 1 while this replica holds the route's lease and decides its rollout.")
-		fmt.Fprintln(w, "# TYPE cutover_rollout_leader gauge")
-		for _, r := range rows {
-			v := 0
-			if r.leading {
-				v = 1
-			}
-			fmt.Fprintf(w, "cutover_rollout_leader{route=%q} %d\n", r.route, v)
-		}
-	}
-	fmt.Fprintln(w, "# HELP cutover_rollout_store_errors_total Failed writes of rollout state; each is retried.")
-	fmt.Fprintln(w, "# TYPE cutover_rollout_store_errors_total counter")
-	fmt.Fprintf(w, "cutover_rollout_store_errors_total %d\n", storeErrors)
-}
-
-var allStates = []State{Pending, Progressing, Holding, Paused, Promoted, RolledBack}

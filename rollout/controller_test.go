@@ -2,6 +2,9 @@ package rollout
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -24,8 +27,9 @@ func newClock() *clock {
 	return c
 }
 
-// testController returns a controller on a real store whose loop never
-// ticks by itself: the test calls Tick.
+// testController returns a controller whose loop ticks only when told to
+// (the test calls Tick); with st, it has the "orders" rollout on st, and
+// has run its first round.
 func testController(t *testing.T, st *store.Bolt, clk *clock, applied *atomic.Int64) *Controller {
 	t.Helper()
 	c := New(Options{Interval: time.Hour, Now: clk.Now, Apply: func() { applied.Add(1) }})
@@ -35,6 +39,7 @@ func testController(t *testing.T, st *store.Bolt, clk *clock, applied *atomic.In
 		if err := c.SetStore(st); err != nil {
 			t.Fatal(err)
 		}
+		c.Tick()
 	}
 	return c
 }
@@ -224,36 +229,41 @@ func TestControllerNoiseBaseline(t *testing.T) {
 	}
 }
 
-func TestControllerStoreFailureRetried(t *testing.T) {
+func TestControllerStoreFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cutover.db")
 	st := openStore(t, path)
 	clk := newClock()
 	var applied atomic.Int64
 	c := testController(t, st, clk, &applied)
-	// A closed store refuses every write.
+	// A closed store refuses every call: a manual action, which must be
+	// stored to hold, fails and changes nothing.
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Act("orders", "pause", ""); err != nil {
-		t.Fatal(err)
+	if _, _, err := c.Act("orders", "pause", ""); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("pause with the store closed: %v, want ErrUnavailable", err)
 	}
-	var m strings.Builder
-	c.WriteMetrics(&m)
-	if !strings.Contains(m.String(), "cutover_rollout_store_errors_total 1\n") {
-		t.Fatalf("store errors not counted:\n%s", m.String())
+	if s, _ := c.Status("orders"); s.State != Pending {
+		t.Fatalf("state %s after a failed pause, want pending", s.State)
 	}
-	// The decision stands in memory, and the events wait for a store.
-	if s, _ := c.Status("orders"); s.State != Paused {
-		t.Fatalf("state %s after a failed write, want paused", s.State)
-	}
+	// Counts taken in a round that cannot store them are kept for the
+	// next one.
+	feedClean(c.Feed("orders"), 10)
+	c.Tick()
 	st = openStore(t, path)
 	defer st.Close()
 	c.mu.Lock()
 	c.st = st
 	c.mu.Unlock()
 	c.Tick()
+	if s, _ := c.Status("orders"); s.Counts.Compared != 10 || s.Counts.Calls != 10 {
+		t.Fatalf("counts after the store came back: %+v, want the 10 pairs and calls counted while it was away", s.Counts)
+	}
+	if _, _, err := c.Act("orders", "pause", ""); err != nil {
+		t.Fatal(err)
+	}
 	evs, err := c.Events("orders", 0)
-	if err != nil || len(evs) != 2 || evs[1].To != Paused {
+	if err != nil || len(evs) != 3 || evs[2].To != Paused {
 		t.Fatalf("events after the store came back: %v %+v", err, evs)
 	}
 }
@@ -279,4 +289,68 @@ func BenchmarkFeed(b *testing.B) {
 			}
 		})
 	})
+}
+
+// TestControllerResumesLegacyState: an embedded store written before step
+// tallies keeps a rollout's step counts inside its state; the rollout
+// resumes at its step with those counts.
+func TestControllerResumesLegacyState(t *testing.T) {
+	pairs, err := os.ReadFile("../diff/testdata/legacy/state.json") // an "orders" aggregator of 300 pairs
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	m, _ := NewMachine("orders", cfg, t0)
+	st := clean(300)
+	if ev, _ := m.Observe(t0, &st); ev == nil || m.State != Progressing {
+		t.Fatalf("machine: %+v", m)
+	}
+	blob, err := json.Marshal(map[string]any{"v": 1, "fingerprint": cfg.Fingerprint(), "machine": m,
+		"counts": map[string]any{"calls": 300, "errors": 2, "pairs": json.RawMessage(pairs)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, filepath.Join(t.TempDir(), "cutover.db"))
+	defer s.Close()
+	if err := s.PutRollout("orders", blob, nil); err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock()
+	var applied atomic.Int64
+	c := testController(t, s, clk, &applied)
+	c.Tick() // reads the counts moved into the step's tally, and decides on them
+	got, _ := c.Status("orders")
+	if got.Step != 1 || got.Counts.Compared != 300 || got.Counts.Differing != 180 || got.Counts.Calls != 300 || got.Counts.Errors != 2 || !got.StepStarted.Equal(t0) {
+		t.Fatalf("resumed: %+v", got.Counts)
+	}
+	// The step's pairs differ in 60%: the gate reads them.
+	if got.State != RolledBack || !strings.Contains(got.Reason, "diff rate 60% (180 of 300 pairs)") {
+		t.Errorf("resumed rollout %s: %s; want rolled back on the moved counts", got.State, got.Reason)
+	}
+}
+
+// TestControllerReloadOnStore: with a store, changed rules restart the
+// rollout at its first step once the restart is stored, saying why.
+func TestControllerReloadOnStore(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "cutover.db"))
+	defer s.Close()
+	clk := newClock()
+	var applied atomic.Int64
+	c := testController(t, s, clk, &applied)
+	feedClean(c.Feed("orders"), 800)
+	c.Tick()
+	clk.advance(time.Minute)
+	c.Tick()
+	if st, _ := c.Status("orders"); st.Step != 2 {
+		t.Fatalf("before the reload: step %d, want 2", st.Step)
+	}
+	changed := testConfig()
+	changed.MaxDiffRate = 0.01
+	c.Configure([]RouteSpec{{Name: "orders", Config: changed}})
+	c.Tick()
+	st, _ := c.Status("orders")
+	evs, err := c.Events("orders", 1)
+	if st.State != Pending || st.Step != 1 || err != nil || len(evs) != 1 || !strings.Contains(evs[0].Reason, "rules changed on reload") {
+		t.Fatalf("after a rule change: %s step %d, last event %+v (%v)", st.State, st.Step, evs, err)
+	}
 }

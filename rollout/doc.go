@@ -11,9 +11,14 @@
 //     shadow workers, calls to new from the proxy and the shadow — into
 //     the current step's counts without ever waiting on the controller.
 //   - Controller (controller.go) runs the machines every Interval, swaps
-//     in fresh counts when a step begins, keeps state and history in the
-//     store, and tells the gateway to swap in a router table with the new
-//     percents.
+//     in fresh counts when a step begins, and tells the gateway to swap in
+//     a router table with the new percents. With a store (store.go), each
+//     round adds this gateway's step counts to the step's tally, takes or
+//     renews the route's lease, follows the stored state and, where it
+//     holds the lease, decides and stores the decision at the revision it
+//     read: on Redis one replica decides for all, on the embedded store
+//     the one gateway always holds the lease. status.go describes a
+//     rollout for the API, metrics.go for Prometheus.
 //
 // # Why confidence intervals
 //

@@ -1,8 +1,6 @@
 package rollout
 
 import (
-	"encoding/json"
-	"fmt"
 	"sync/atomic"
 
 	"github.com/cutover/cutover/diff"
@@ -25,7 +23,7 @@ type stepCounts struct {
 }
 
 func newStepCounts(route string, noise diff.Thresholds) *stepCounts {
-	return &stepCounts{agg: diff.NewAggregator(route, diff.AggregatorOptions{Noise: noise, Samples: 3})}
+	return &stepCounts{agg: diff.NewAggregator(route, diff.AggregatorOptions{Noise: noise, Samples: stepSamples})}
 }
 
 // ObservePair counts a compared old/new pair. Its SampleID should be set
@@ -45,29 +43,4 @@ func (f *Feed) ObserveNewCall(failed bool) {
 			s.errors.Add(1)
 		}
 	}
-}
-
-// stepState is the encoding of a step's counts.
-type stepState struct {
-	Calls  uint64          `json:"calls"`
-	Errors uint64          `json:"errors"`
-	Pairs  json.RawMessage `json:"pairs"`
-}
-
-func (s *stepCounts) marshal() (stepState, error) {
-	pairs, err := s.agg.MarshalState()
-	return stepState{Calls: s.calls.Load(), Errors: s.errors.Load(), Pairs: pairs}, err
-}
-
-// size grows with every count; the controller writes counts that grew.
-func (s *stepCounts) size() uint64 { return s.agg.Compared() + s.calls.Load() }
-
-func restoreStepCounts(route string, noise diff.Thresholds, st stepState) (*stepCounts, error) {
-	s := newStepCounts(route, noise)
-	if err := s.agg.RestoreState(st.Pairs); err != nil {
-		return nil, fmt.Errorf("step counts: %w", err)
-	}
-	s.calls.Store(st.Calls)
-	s.errors.Store(st.Errors)
-	return s, nil
 }

@@ -9,20 +9,6 @@ import (
 	"github.com/cutover/cutover/diff"
 )
 
-// Defaults of a route's rollout: block.
-var DefaultSteps = []float64{1, 2, 10, 20, 40, 80, 100}
-
-// Defaults applied by configs to an absent key; kept here too so tests
-// and the demo build configs without the YAML layer.
-const (
-	DefaultMinSamples   = 500
-	DefaultMinDuration  = 10 * time.Minute
-	DefaultMaxDiffRate  = 0.005
-	DefaultMaxErrorRate = 0.01
-	DefaultMaxP99Ratio  = 1.5
-	DefaultConfidence   = 0.95
-)
-
 // On-fail policies.
 const (
 	OnFailRollback = "rollback"
@@ -143,8 +129,9 @@ type Status struct {
 	Checks     []Check    `json:"checks"`
 	Limits     Limits     `json:"limits"`
 	Webhook    string     `json:"webhook,omitempty"`
-	// Leading is set on a shared store: whether this replica holds the
-	// lease and decides; the others follow the stored state.
+	// Leading is set once the controller has a store: whether this
+	// replica holds the lease and decides; the others follow the stored
+	// state. On the embedded store the one gateway leads.
 	Leading *bool `json:"leading,omitempty"`
 }
 

@@ -30,6 +30,6 @@
 // with old measures the noise that package diff then cancels.
 //
 // Compared pairs that enter a field's sample reservoir are stored, redacted
-// by the recording rules, and a route's since-start statistics are written
-// to the store every FlushInterval and read back on start.
+// by the recording rules, and what a route counted is added to the store's
+// tallies every FlushInterval, where reports read it (stats.go).
 package shadow

@@ -26,16 +26,20 @@ type Recorder interface {
 	Submit(*store.Record) bool
 }
 
-// Store keeps samples and per-route statistics; *store.Bolt implements it.
+// Store keeps samples and the routes' statistics; *store.Bolt and
+// *store.Redis implement it. A route's statistics are tallies (see
+// stats.go), which every replica on the store adds to.
 type Store interface {
-	PutDiffs(samples []store.Sample, states map[string][]byte) error
-	DiffStates() (map[string][]byte, error)
+	PutSamples(samples []store.Sample) error
 	Sample(store.SampleID) ([]byte, error)
+	AddTallies(adds []store.TallyAdd) (applied int, err error)
+	Tallies(keys []string) ([]store.Tally, error)
 }
 
 var (
 	_ Recorder = (*record.Recorder)(nil)
 	_ Store    = (*store.Bolt)(nil)
+	_ Store    = (*store.Redis)(nil)
 )
 
 // Options configure a Mirror. Every field may be zero.
@@ -61,9 +65,8 @@ const DefaultBuffer = 64 << 20
 type Mirror struct {
 	opt      Options
 	log      *slog.Logger
-	st       Store             // nil until SetStore: samples and statistics in memory only
-	recorder Recorder          // nil: shadow calls are not recorded
-	states   map[string][]byte // statistics read from the store by SetStore
+	st       Store    // nil until SetStore: samples and statistics in memory only
+	recorder Recorder // nil: shadow calls are not recorded
 
 	mu     sync.Mutex
 	routes map[string]*Route
@@ -105,33 +108,24 @@ func NewMirror(opt Options) *Mirror {
 	return m
 }
 
-// SetStore makes the mirror keep samples and statistics in st, continuing
-// the statistics st holds for routes of the same name, and record shadow
-// calls of recorded chains with rec. Call it before traffic flows.
+// SetStore makes the mirror keep samples and statistics in st, where
+// the statistics of routes of the same name go on from what st holds,
+// and record shadow calls of recorded chains with rec. Call it before
+// traffic flows.
 func (m *Mirror) SetStore(st Store, rec Recorder) error {
-	if _, shared := st.(SharedStore); shared {
-		// The totals live in the store's tallies; the routes count
-		// what they add to them.
-		m.mu.Lock()
-		m.st, m.recorder = st, rec
-		m.mu.Unlock()
-		m.storeHealthy.Store(true)
-		return nil
-	}
-	states, err := st.DiffStates()
-	if err != nil {
-		return fmt.Errorf("cannot read stored diff statistics: %w", err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.st, m.recorder, m.states = st, rec, states
-	for name, r := range m.routes {
-		if state := states[name]; state != nil {
-			if err := r.agg.RestoreState(state); err != nil {
-				m.log.Warn("stored diff statistics not continued", "route", name, "err", err)
-			}
+	if l, ok := st.(legacyStatistics); ok {
+		n, err := l.MigrateDiffStates(legacyTally)
+		if n > 0 {
+			m.log.Info("stored diff statistics converted to tallies", "routes", n)
+		}
+		if err != nil {
+			m.log.Warn("stored diff statistics not converted; they start afresh", "err", err)
 		}
 	}
+	m.mu.Lock()
+	m.st, m.recorder = st, rec
+	m.mu.Unlock()
+	m.storeHealthy.Store(true)
 	return nil
 }
 
@@ -160,11 +154,6 @@ func (m *Mirror) Route(name string, set *Settings, concurrency, queueLen int) *R
 		agg:   diff.NewAggregator(name, diff.AggregatorOptions{Noise: set.Noise}),
 		m:     m,
 		stop:  make(chan struct{}),
-	}
-	if state := m.states[name]; state != nil {
-		if err := r.agg.RestoreState(state); err != nil {
-			m.log.Warn("stored diff statistics not continued", "route", name, "err", err)
-		}
 	}
 	r.set.Store(set)
 	r.wg.Add(max(concurrency, 1))
@@ -259,68 +248,46 @@ func (m *Mirror) flushLoop() {
 	}
 }
 
-// flush writes the pending samples and the statistics that changed: on a
-// shared store the counts since the last flush, else each changed
-// route's totals.
+// flush adds what every route counted since the last flush to its
+// tallies, writes the pending samples, and reads back the merged
+// statistics of the routes with a secondary.
 func (m *Mirror) flush() {
-	samples := m.retry
-	m.retry = nil
-	states := map[string][]byte{}
 	m.mu.Lock()
 	st := m.st
 	if st == nil {
 		m.mu.Unlock()
 		return
 	}
-	sh, _ := st.(SharedStore)
 	routes := make([]*Route, 0, len(m.routes))
 	for _, r := range m.routes {
 		routes = append(routes, r)
 	}
 	m.mu.Unlock()
-	healthy := true
+	samples := m.retry
+	m.retry = nil
 	for _, r := range routes {
 		r.mu.Lock()
 		samples = append(samples, r.pending...)
 		r.pending = nil
 		r.mu.Unlock()
-		if sh != nil {
-			if err := m.flushShared(sh, r); err != nil {
-				healthy = false
-				m.flushErrs.Add(1)
-				m.logStoreError("cannot add diff statistics to the shared store; kept for the next flush", err)
-				continue
-			}
-			// Only a route with a secondary has noise pairs, and so a
-			// merged baseline worth reading back for its rollout.
-			if r.set.Load().Secondary != nil {
-				if err := m.refreshMerged(sh, r); err != nil {
-					healthy = false
-					m.logStoreError("cannot read the merged diff statistics", err)
-				}
-			}
-			continue
-		}
-		if !r.dirty.Swap(false) {
-			continue
-		}
-		state, err := r.agg.MarshalState()
-		if err != nil {
-			m.log.Error("cannot encode diff statistics", "route", r.name, "err", err)
-			continue
-		}
-		states[r.name] = state
 	}
-	if err := st.PutDiffs(samples, states); err != nil {
+	healthy := true
+	if err := addStatistics(st, routes); err != nil {
 		healthy = false
 		m.flushErrs.Add(1)
-		m.logStoreError("cannot store diff samples and statistics; kept for the next flush", err)
-		for name := range states {
-			if r := m.Lookup(name); r != nil {
-				r.dirty.Store(true)
-			}
-		}
+		m.logStoreError("cannot add diff statistics to the store; kept for the next flush", err)
+	}
+	if err := st.PutSamples(samples); err != nil {
+		healthy = false
+		m.flushErrs.Add(1)
+		m.logStoreError("cannot store diff samples; kept for the next flush", err)
 		m.keepForRetry(samples)
+	}
+	if healthy {
+		if err := m.refreshMerged(st, routes); err != nil {
+			healthy = false
+			m.logStoreError("cannot read the merged diff statistics", err)
+		}
 	}
 	m.storeHealthy.Store(healthy)
 }

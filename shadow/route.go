@@ -92,11 +92,9 @@ type Route struct {
 	differing      atomic.Uint64
 	noiseDiffering atomic.Uint64
 
-	dirty atomic.Bool // the aggregator changed since the last flush
-
-	// On a shared store the aggregator holds what the route counted since
-	// the last flush, merged holds every replica's totals as last read
-	// back, and carry what a failed flush could not add (shared.go).
+	// With a store the aggregator holds what the route counted since the
+	// last flush, merged the totals as last read back, and carry what a
+	// failed flush could not add (stats.go).
 	merged  atomic.Pointer[diff.Aggregator]
 	flushMu sync.Mutex
 	carry   *diff.Delta
@@ -347,7 +345,6 @@ func (w *worker) run(j *Job) {
 	if len(w.diffs) > 0 {
 		r.differing.Add(1)
 	}
-	r.dirty.Store(true)
 	if keep {
 		w.primary.Reset()
 		fillCall(&w.primary, r.name, j, servedSide, j.PrimaryTarget, j.Chain.Span, j.Chain.Parent)

@@ -153,7 +153,7 @@ func TestStatisticsContinueAfterRestart(t *testing.T) {
 		for r.Compared() < before+uint64(jobs) && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		rep, err := r.Aggregator().Report(time.Now(), 0)
+		rep, err := m.Report(r, time.Now(), 0)
 		if err != nil {
 			t.Fatal(err)
 		}

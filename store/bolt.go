@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -83,6 +84,12 @@ type Bolt struct {
 
 	// pend holds the index entries of the seconds still open.
 	pend *pending
+
+	// local holds the leases and watchers of the rollout controller.
+	local localReplica
+
+	// races counts the reads retried because a second closed under them.
+	races atomic.Uint64
 
 	// wmu serialises Append, so that segment bytes are committed in the
 	// order they were written and pend has one writer. The scratch below
@@ -435,32 +442,4 @@ func parseTail(v []byte) (location, error) {
 	default:
 		return location{}, fmt.Errorf("%w: meta tail of %d bytes", ErrCorrupt, len(v))
 	}
-}
-
-// Stats describe what the store holds.
-type Stats struct {
-	Records   int64 // records stored
-	Bytes     int64 // logical size: the sum of the encoded records
-	FileBytes int64 // on disk: the bbolt file and the segment files
-}
-
-// Stats returns the current counts.
-func (b *Bolt) Stats() (Stats, error) {
-	var s Stats
-	err := b.db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		s.Records = int64(getUint(meta, metaCount))
-		s.Bytes = int64(getUint(meta, metaBytes))
-		s.FileBytes = tx.Size()
-		return nil
-	})
-	if err == nil {
-		var seg int64
-		seg, err = b.seg.bytes()
-		s.FileBytes += seg
-	}
-	if err != nil {
-		return Stats{}, fmt.Errorf("store: cannot read stats: %w", err)
-	}
-	return s, nil
 }

@@ -27,9 +27,8 @@ type contractRecords interface {
 
 // contractSamples is what the comparison side needs.
 type contractSamples interface {
-	PutDiffs(samples []Sample, states map[string][]byte) error
+	PutSamples(samples []Sample) error
 	Sample(id SampleID) ([]byte, error)
-	DiffStates() (map[string][]byte, error)
 	Prune(now time.Time) (int, error)
 }
 
@@ -577,24 +576,16 @@ func TestContractPruneUnlimited(t *testing.T) {
 	})
 }
 
-func TestContractSamplesAndDiffStates(t *testing.T) {
+func TestContractSamples(t *testing.T) {
 	eachDriver(t, time.Hour, func(t *testing.T, s any) {
 		st := s.(contractSamples)
-		if states, err := st.DiffStates(); err != nil || len(states) != 0 {
-			t.Errorf("DiffStates of an empty store = %q, %v", states, err)
-		}
-		if err := st.PutDiffs(nil, nil); err != nil {
-			t.Errorf("PutDiffs(nil, nil) = %v", err)
+		if err := st.PutSamples(nil); err != nil {
+			t.Errorf("PutSamples(nil) = %v", err)
 		}
 		now := time.Now()
 		old, fresh := NewSampleID(now.Add(-2*time.Hour)), NewSampleID(now)
-		err := st.PutDiffs([]Sample{{ID: old, Data: []byte(`{"old":1}`)}, {ID: fresh, Data: []byte(`{"fresh":1}`)}},
-			map[string][]byte{"orders": []byte("state-1"), "users": []byte("u")})
+		err := st.PutSamples([]Sample{{ID: old, Data: []byte(`{"old":1}`)}, {ID: fresh, Data: []byte(`{"fresh":1}`)}})
 		if err != nil {
-			t.Fatal(err)
-		}
-		// A route's state is replaced; routes not named keep theirs.
-		if err := st.PutDiffs(nil, map[string][]byte{"orders": []byte("state-2"), "items": []byte("s")}); err != nil {
 			t.Fatal(err)
 		}
 		if got, err := st.Sample(fresh); err != nil || string(got) != `{"fresh":1}` {
@@ -614,11 +605,6 @@ func TestContractSamplesAndDiffStates(t *testing.T) {
 		}
 		if _, err := st.Sample(fresh); err != nil {
 			t.Errorf("a fresh sample was pruned: %v", err)
-		}
-		states, err := st.DiffStates()
-		wantStates := map[string][]byte{"orders": []byte("state-2"), "users": []byte("u"), "items": []byte("s")}
-		if err != nil || !reflect.DeepEqual(states, wantStates) {
-			t.Errorf("DiffStates = %q, %v; want %q", states, err, wantStates)
 		}
 	})
 }

@@ -1,5 +1,52 @@
-// Package store persists cutover's recorded calls. It decides nothing:
-// what to record, when to prune and what to show are its callers' calls.
+// Package store persists what cutover keeps: recorded calls, comparison
+// samples, the diff statistics of each route and the state of each
+// rollout. It decides nothing: what to record, when to prune and what to
+// show are its callers' calls.
+//
+// # Two drivers, one contract
+//
+// Bolt, the embedded store and the default, is a bbolt file and its
+// segment files, for one gateway. Redis is the shared store, for every
+// replica that names the same Redis and key prefix. Both implement the
+// same methods, and the contract suite (contract_*_test.go, eachDriver and
+// eachSharedDriver) runs the same assertions on each:
+//
+//   - records: Append, Records, Chain, Get, Prune;
+//   - samples: PutSamples, Sample;
+//   - rollout state and history: PutRollout, Rollouts, RolloutEvents, and
+//     RolloutRev with PutRolloutIf, which writes only at the revision read
+//     and, given a fencing token, only while that token is current;
+//   - leases: Lease and Release, one owner per route at a time, with a
+//     fencing token that grows at every new holder;
+//   - notifications: Notify and Watch;
+//   - tallies: AddTallies and Tallies (tally.go), counters that add up,
+//     lists of the newest items, and an expiry.
+//
+// On Redis these are shared by the replicas: a lease elects the one that
+// decides a rollout, and notifications cross processes. On the embedded
+// store the gateway that holds the file's lock is the only replica:
+// leases and notifications live in its memory, and its one owner always
+// gets the lease; revisions and tallies are kept in the file. So the
+// shadow mirror and the rollout controller run one code path, for one
+// replica or many.
+//
+// # How statistics flow
+//
+// A shadow worker adds each compared pair to its route's diff.Aggregator,
+// in memory. Every shadow.FlushInterval (2 s) the mirror takes what the
+// aggregator counted since the last flush (a diff.Delta: named counts)
+// and adds it, in one AddTallies, to the route's tally of since-start
+// totals and to one tally per 10-second window bucket, which expires once
+// no report can read it. A report adds the latest counts, reads the
+// tallies back and rebuilds one aggregator from them
+// (diff.NewAggregatorFrom). The rollout controller does the same with
+// each step's counts, every decision round. On Redis the tallies sum the
+// counts of every replica; on the embedded store they are the gateway's
+// own, and survive its restarts. Embedded files written before tallies
+// hold each route's statistics as JSON in the bucket diff_state: the
+// gateway converts them into tallies once, when it opens the file
+// (MigrateDiffStates); a rollout state of that time keeps its step
+// counts inside it, which the controller moves into the step's tally.
 //
 // # Records
 //
@@ -72,6 +119,11 @@
 //	           "tail" → segment, end of the last committed batch
 //	           "front" → the newest second whose blocks are written
 //	counts     'r' route | 't' tenant | 's' class → uint64
+//	samples    SampleID → a comparison sample (samples.go)
+//	rollouts, rollout_events, rollout_revs
+//	           route → state; route → seq → event; route → revision (rollouts.go)
+//	tallies, tally_expiry
+//	           the tallies and their expiries (bolt_tally.go)
 //
 // A block's part is 0 when its second closed, or the first sequence
 // number of the Append that wrote a late call.

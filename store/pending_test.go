@@ -189,7 +189,14 @@ func TestReadRetriesWhileSecondsClose(t *testing.T) {
 		_, err := b.Records(Query{Route: "a"})
 		done <- err
 	}()
-	time.Sleep(5 * time.Millisecond)
+	// The read has met the disagreement at least once before it ends.
+	deadline := time.Now().Add(10 * time.Second)
+	for b.races.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the read did not retry within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	b.pend.mu.Lock()
 	b.pend.front--
 	b.pend.mu.Unlock()

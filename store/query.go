@@ -162,6 +162,7 @@ func (b *Bolt) view(fn func(tx *bolt.Tx, rd *reads) error) error {
 		if err != errRaced {
 			return err
 		}
+		b.races.Add(1)
 		time.Sleep(time.Millisecond)
 	}
 	return errRaced

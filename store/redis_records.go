@@ -13,7 +13,8 @@ package store
 //	chain:<trace hex>    sorted set: one chain's IDs                 TTL*
 //	sample:<ID hex>      string: a comparison sample's Data          TTL
 //	samples              sorted set: every sample's ID               TTL*
-//	diffstate            hash: route → diff state blob
+//	{tally:K}…, {rollout:R}…, rollouts…  diff statistics and rollout
+//	                     state (redis_tally.go, redis_rollouts.go)
 //
 // TTL is RedisOptions.Retention, set when the key is written; TTL* is the
 // same, renewed by every write that adds to the key, so a sorted set no

@@ -8,49 +8,39 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Comparison data in Redis, beside the records (redis_records.go has the
-// whole key layout): each sample under sample:<ID hex> with the retention
-// TTL, its raw 8-byte ID in the sorted set samples (score 0, so ordered
-// by the second it was compared in) for Prune, and the routes' state
-// blobs in the hash diffstate, which never expires.
+// Comparison samples in Redis, beside the records (redis_records.go has
+// the whole key layout): each sample under sample:<ID hex> with the
+// retention TTL, and its raw 8-byte ID in the sorted set samples (score
+// 0, so ordered by the second it was compared in) for Prune. The
+// statistics of the comparisons are tallies (redis_tally.go).
 const (
-	rkSample    = "sample:"
-	rkSamples   = "samples"
-	rkDiffState = "diffstate"
+	rkSample  = "sample:"
+	rkSamples = "samples"
 )
 
-// PutDiffs stores samples and replaces the state blob of each route in
-// states, in one pipeline. Unlike Bolt's transaction it is not atomic: on
-// error some of it may be stored, and the caller writes it all again.
-func (r *Redis) PutDiffs(samples []Sample, states map[string][]byte) error {
-	if len(samples) == 0 && len(states) == 0 {
+// PutSamples stores samples in one pipeline. Unlike Bolt's transaction it
+// is not atomic: on error some of them may be stored, and the caller
+// writes them all again.
+func (r *Redis) PutSamples(samples []Sample) error {
+	if len(samples) == 0 {
 		return nil
 	}
 	ctx, cancel := r.ctx()
 	defer cancel()
 	ttl := r.opt.Retention
 	pipe := r.c.Pipeline()
-	if len(samples) > 0 {
-		ids := make([]redis.Z, len(samples))
-		for i, s := range samples {
-			pipe.Set(ctx, hexKey(r, rkSample, s.ID[:]), s.Data, ttl)
-			ids[i] = redis.Z{Member: string(s.ID[:])}
-		}
-		key := r.key(rkSamples)
-		pipe.ZAdd(ctx, key, ids...)
-		if ttl > 0 {
-			pipe.PExpire(ctx, key, ttl)
-		}
+	ids := make([]redis.Z, len(samples))
+	for i, s := range samples {
+		pipe.Set(ctx, hexKey(r, rkSample, s.ID[:]), s.Data, ttl)
+		ids[i] = redis.Z{Member: string(s.ID[:])}
 	}
-	if len(states) > 0 {
-		args := make([]any, 0, 2*len(states))
-		for route, state := range states {
-			args = append(args, route, state)
-		}
-		pipe.HSet(ctx, r.key(rkDiffState), args...)
+	key := r.key(rkSamples)
+	pipe.ZAdd(ctx, key, ids...)
+	if ttl > 0 {
+		pipe.PExpire(ctx, key, ttl)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("store: cannot store %d samples and %d diff states: %w", len(samples), len(states), err)
+		return fmt.Errorf("store: cannot store %d samples: %w", len(samples), err)
 	}
 	return nil
 }
@@ -67,21 +57,6 @@ func (r *Redis) Sample(id SampleID) ([]byte, error) {
 		return nil, fmt.Errorf("store: cannot read sample %s: %w", id, err)
 	}
 	return []byte(v), nil
-}
-
-// DiffStates returns the state blob of every route that has one.
-func (r *Redis) DiffStates() (map[string][]byte, error) {
-	ctx, cancel := r.ctx()
-	defer cancel()
-	m, err := r.c.HGetAll(ctx, r.key(rkDiffState)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("store: cannot read diff states: %w", err)
-	}
-	out := make(map[string][]byte, len(m))
-	for route, state := range m {
-		out[route] = []byte(state)
-	}
-	return out, nil
 }
 
 // pruneSamples deletes the samples compared before cutoff, PruneBatch a

@@ -10,35 +10,13 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Tallies are shared counters that several gateway replicas add to, such
-// as the diff statistics merged across replicas. The keys of tally K share
-// the hash tag {tally:K}, so that one transaction touches one cluster
-// slot:
+// Tallies in Redis (the contract is in tally.go). The keys of tally K
+// share the hash tag {tally:K}, so that one transaction touches one
+// cluster slot:
 //
 //	<prefix>{tally:K}c          hash: counter name → count
 //	<prefix>{tally:K}l          set of the names of K's recent lists
 //	<prefix>{tally:K}r:<name>   list <name>: its newest items, newest first
-
-// TallyAdd adds to one tally.
-type TallyAdd struct {
-	Key    string           // the tally's name, e.g. "diff:prices" or "step:prices:7"
-	Counts map[string]int64 // counter name → increment (names are arbitrary binary strings)
-	// Recent maps a list name to the items to add to it, oldest first; each
-	// list keeps its newest Keep items (Keep <= 0: the items are dropped).
-	Recent map[string][]string
-	Keep   int
-	// TTL is the expiry of the tally's keys, renewed by every add: its
-	// counts, its set of list names and the lists this add touches (a list
-	// that no add touched for TTL expires with its items, while the counts
-	// live on). 0: no expiry set.
-	TTL time.Duration
-}
-
-// Tally is one tally as read back.
-type Tally struct {
-	Counts map[string]int64    // empty non-nil map when the tally does not exist
-	Recent map[string][]string // newest first; empty non-nil map when there is none
-}
 
 // tallyTxMax bounds the adds of one transaction, so that a large batch
 // does not hold Redis for long.

@@ -66,7 +66,7 @@ func TestRedisServerStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	sample := NewSampleID(time.Now())
-	if err := r.PutDiffs([]Sample{{ID: sample, Data: []byte("d")}}, nil); err != nil {
+	if err := r.PutSamples([]Sample{{ID: sample, Data: []byte("d")}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -81,9 +81,8 @@ func TestRedisServerStopped(t *testing.T) {
 		{"Get", func() error { _, err := r.Get(before.ID); return err }},
 		{"Chain", func() error { _, err := r.Chain(before.Chain); return err }},
 		{"Prune", func() error { _, err := r.Prune(time.Now()); return err }},
-		{"PutDiffs", func() error { return r.PutDiffs(nil, map[string][]byte{"r": nil}) }},
+		{"PutSamples", func() error { return r.PutSamples([]Sample{{ID: sample, Data: []byte("d")}}) }},
 		{"Sample", func() error { _, err := r.Sample(sample); return err }},
-		{"DiffStates", func() error { _, err := r.DiffStates(); return err }},
 	}
 	for _, c := range calls {
 		err := returnsWithin(t, 10*time.Second, c.name, c.fn)

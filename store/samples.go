@@ -11,13 +11,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Buckets of the comparison data: one entry per stored sample, keyed by
-// SampleID so that pruning walks them oldest first, and one state blob
-// per route.
-var (
-	bucketSamples   = []byte("samples")
-	bucketDiffState = []byte("diff_state")
-)
+// bucketSamples holds one entry per stored sample, keyed by SampleID so
+// that pruning walks them oldest first. The statistics of the comparisons
+// are tallies (bolt_tally.go).
+var bucketSamples = []byte("samples")
 
 // SampleID identifies a stored comparison sample. The first 4 bytes are
 // the Unix second it was compared in, so IDs sort by time; the rest is
@@ -61,13 +58,12 @@ type Sample struct {
 	Data []byte
 }
 
-// PutDiffs stores samples and replaces the state blob of each route in
-// states, in one transaction.
-func (b *Bolt) PutDiffs(samples []Sample, states map[string][]byte) error {
-	if len(samples) == 0 && len(states) == 0 {
+// PutSamples stores samples in one transaction.
+func (b *Bolt) PutSamples(samples []Sample) error {
+	if len(samples) == 0 {
 		return nil
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	err := b.db.Update(func(tx *bolt.Tx) error {
 		sb, err := tx.CreateBucketIfNotExists(bucketSamples)
 		if err != nil {
 			return err
@@ -77,17 +73,12 @@ func (b *Bolt) PutDiffs(samples []Sample, states map[string][]byte) error {
 				return err
 			}
 		}
-		db, err := tx.CreateBucketIfNotExists(bucketDiffState)
-		if err != nil {
-			return err
-		}
-		for route, state := range states {
-			if err := db.Put([]byte(route), state); err != nil {
-				return err
-			}
-		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("store: cannot store %d samples: %w", len(samples), err)
+	}
+	return nil
 }
 
 // Sample returns the encoding of a stored sample, or ErrNotFound.
@@ -101,22 +92,6 @@ func (b *Bolt) Sample(id SampleID) ([]byte, error) {
 			return fmt.Errorf("sample %s: %w", id, ErrNotFound)
 		}
 		return nil
-	})
-	return out, err
-}
-
-// DiffStates returns the state blob of every route that has one.
-func (b *Bolt) DiffStates() (map[string][]byte, error) {
-	out := map[string][]byte{}
-	err := b.db.View(func(tx *bolt.Tx) error {
-		db := tx.Bucket(bucketDiffState)
-		if db == nil {
-			return nil
-		}
-		return db.ForEach(func(k, v []byte) error {
-			out[string(k)] = append([]byte(nil), v...)
-			return nil
-		})
 	})
 	return out, err
 }
@@ -148,4 +123,46 @@ func (b *Bolt) pruneSamples(cutoff time.Time) (int, error) {
 			return removed, err
 		}
 	}
+}
+
+// bucketDiffState is where embedded stores kept each route's statistics,
+// as JSON, before they became tallies.
+var bucketDiffState = []byte("diff_state")
+
+// MigrateDiffStates converts the statistics an older embedded store kept
+// per route in diff_state into tallies, once: in one transaction it adds
+// what convert makes of each route's state and deletes the bucket. A
+// state that convert refuses is dropped, its error joined into err, and
+// that route's statistics start afresh. It returns how many it converted;
+// without the bucket, 0 and nil.
+func (b *Bolt) MigrateDiffStates(convert func(route string, state []byte) (TallyAdd, error)) (converted int, err error) {
+	var refused []error
+	now := time.Now()
+	txErr := b.db.Update(func(tx *bolt.Tx) error {
+		old := tx.Bucket(bucketDiffState)
+		if old == nil {
+			return nil
+		}
+		tb, eb, err := tallyBuckets(tx)
+		if err != nil {
+			return err
+		}
+		err = old.ForEach(func(k, v []byte) error {
+			add, err := convert(string(k), v)
+			if err != nil {
+				refused = append(refused, err)
+				return nil
+			}
+			converted++
+			return addTally(tb, eb, &add, now)
+		})
+		if err != nil {
+			return err
+		}
+		return tx.DeleteBucket(bucketDiffState)
+	})
+	if txErr != nil {
+		return 0, fmt.Errorf("store: cannot convert the stored diff statistics: %w", txErr)
+	}
+	return converted, errors.Join(refused...)
 }

@@ -1,31 +1,36 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/cutover/cutover/diff"
 	"github.com/cutover/cutover/store"
-	"github.com/cutover/cutover/tally"
 )
 
-// Shared is a store that several gateway replicas share (the redis
-// driver). With one, exactly one replica decides each route's rollout:
-// the one holding the route's lease. Every replica adds its step counts
-// to a shared tally and follows the stored state, so all of them serve
-// the same percent.
-type Shared interface {
-	Store
+// Store keeps rollout state, history and step counts; *store.Bolt and
+// *store.Redis implement it. With it, exactly one gateway decides each
+// route's rollout: the one holding the route's lease. Every gateway on
+// the store adds its step counts to the step's tally and follows the
+// stored state, so all of them serve the same percent. On the embedded
+// store the one gateway always holds the lease; on Redis the replicas
+// take turns.
+type Store interface {
 	// RolloutRev returns route's state blob and its revision.
 	RolloutRev(route string) ([]byte, uint64, error)
-	// PutRolloutIf writes like PutRollout only while the revision is rev
-	// and, when token is not 0, the route's fencing token is token.
+	// PutRolloutIf replaces route's state blob (unless nil) and appends
+	// events to its history, in one transaction, only while the revision
+	// is rev and, when token is not 0, the route's fencing token is token.
 	PutRolloutIf(route string, rev, token uint64, state []byte, events [][]byte) (uint64, error)
+	// RolloutEvents returns route's newest limit events, oldest first.
+	RolloutEvents(route string, limit int) ([][]byte, error)
 	// Lease takes or renews route's lease for owner; 0 when another
 	// owner holds it.
 	Lease(route, owner string, ttl time.Duration) (uint64, error)
@@ -36,7 +41,57 @@ type Shared interface {
 	Tallies(keys []string) ([]store.Tally, error)
 }
 
-// Shared-mode settings.
+var (
+	_ Store = (*store.Bolt)(nil)
+	_ Store = (*store.Redis)(nil)
+)
+
+// saved is the encoding of one route's rollout in the store.
+type saved struct {
+	Version     int      `json:"v"`
+	Fingerprint string   `json:"fingerprint"`
+	Machine     *Machine `json:"machine"`
+	// StepRev is the revision at which the step began; it names the
+	// step's tally.
+	StepRev uint64 `json:"step_rev,omitempty"`
+	// Counts are the step's counts of a state written by an embedded
+	// store before step tallies, which has no StepRev: the leader moves
+	// them into a tally of their own.
+	Counts *legacyCounts `json:"counts,omitempty"`
+}
+
+// legacyCounts are a step's counts as embedded stores kept them before
+// step tallies.
+type legacyCounts struct {
+	Calls  uint64          `json:"calls"`
+	Errors uint64          `json:"errors"`
+	Pairs  json.RawMessage `json:"pairs"`
+}
+
+// seed returns the add that puts c into the tally key, or nil when its
+// pairs cannot be read (the step then counts afresh).
+func (c *legacyCounts) seed(route, key string) *store.TallyAdd {
+	if c == nil {
+		return nil
+	}
+	d, err := diff.LegacyDelta(route, c.Pairs)
+	if err != nil {
+		return nil
+	}
+	counts := map[string]int64(d.Total)
+	if c.Calls > 0 {
+		counts[callsName] = int64(c.Calls)
+	}
+	if c.Errors > 0 {
+		counts[errorsName] = int64(c.Errors)
+	}
+	return &store.TallyAdd{Key: key, Counts: counts, Recent: d.RecentLists(), Keep: stepSamples, TTL: stepTallyTTL}
+}
+
+// stateVersion is saved's version.
+const stateVersion = 1
+
+// Settings of the rounds with a store.
 const (
 	// LeaseTTL is how long a replica leads a route's rollout without
 	// renewing; a leader that died is replaced within it. It renews every
@@ -57,32 +112,16 @@ const (
 	errorsName = "\xfferrors"
 )
 
-// ErrUnavailable is returned by Act when the shared store cannot be
-// reached: a manual action must be stored to reach every replica.
-var ErrUnavailable = errors.New("rollout: the shared store is unreachable")
+// ErrUnavailable is returned by Act when the store cannot be reached: a
+// manual action must be stored to reach every replica.
+var ErrUnavailable = errors.New("rollout: the store is unreachable")
 
-// shared reports whether the controller runs on a shared store. Called
-// with c.mu held.
-func (c *Controller) shared() bool { return c.sh != nil }
-
-// setShared starts shared mode. Called with c.mu held, from SetStore.
-func (c *Controller) setShared(sh Shared) {
-	c.sh = sh
-	for _, r := range c.routes {
-		c.resetShared(r)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c.unwatch = cancel
-	go c.watch(ctx, sh.Watch(ctx))
-}
-
-// resetShared makes r wait for the stored state: it counts into a fresh
+// resetStored makes r wait for the stored state: it counts into a fresh
 // delta and knows no revision yet. Called with c.mu held.
-func (c *Controller) resetShared(r *routeRollout) {
-	r.rev, r.stepRev, r.token, r.foreign = 0, 0, 0, false
+func (c *Controller) resetStored(r *routeRollout) {
+	r.rev, r.stepRev, r.token, r.foreign, r.legacy, r.why = 0, 0, 0, false, nil, ""
 	r.delta = newStepCounts(r.spec.Name, r.spec.Noise)
 	r.carry = nil
-	r.unsaved = nil
 	r.follow()
 }
 
@@ -110,12 +149,11 @@ func stepKey(route string, rev uint64) string {
 	return "step:" + route + ":" + strconv.FormatUint(rev, 10)
 }
 
-// sync runs one round of shared mode for every route: add this replica's
-// counts, renew or take the lease, follow the stored state, read the
-// merged counts and, where this replica leads, decide.
-func (c *Controller) sync() {
+// sync runs one round with the store for every route: add this
+// replica's counts, renew or take the lease, follow the stored state,
+// read the merged counts and, where this replica leads, decide.
+func (c *Controller) sync(sh Store) {
 	c.mu.Lock()
-	sh := c.sh
 	names := slices.Clone(c.order)
 	c.mu.Unlock()
 	moved := false
@@ -131,7 +169,7 @@ func (c *Controller) sync() {
 
 // syncRoute is sync for one route; it reports whether the percent moved.
 // No lock is held during the store's calls.
-func (c *Controller) syncRoute(sh Shared, name string) (moved bool) {
+func (c *Controller) syncRoute(sh Store, name string) (moved bool) {
 	c.mu.Lock()
 	r := c.routes[name]
 	if r == nil {
@@ -212,6 +250,7 @@ type pendingWrite struct {
 	stepRev    uint64 // the step's revision after the write
 	newStep    bool
 	events     []Event
+	seed       *store.TallyAdd // counts to add to the new step's tally once stored
 }
 
 // decide runs the gate where this replica leads, on a copy of the
@@ -226,9 +265,16 @@ func (c *Controller) decide(r *routeRollout) *pendingWrite {
 	if r.rev == 0 || r.foreign {
 		m, ev := NewMachine(r.spec.Name, r.spec.Config, now)
 		if r.foreign {
-			ev.Reason = "the rollout rules changed; " + ev.Reason
+			ev.Reason = cmp.Or(r.why, "the rollout rules changed; ") + ev.Reason
 		}
 		return &pendingWrite{rev: r.rev, token: r.token, m: m, stepRev: r.rev + 1, newStep: true, events: []Event{ev}}
+	}
+	if r.stepRev == 0 {
+		// A state stored before step tallies: the step goes on, with its
+		// counts moved into a tally of its own.
+		m := *r.m
+		return &pendingWrite{rev: r.rev, token: r.token, m: &m, stepRev: r.rev + 1,
+			seed: r.legacy.seed(r.spec.Name, stepKey(r.spec.Name, r.rev+1))}
 	}
 	if !r.m.Deciding() {
 		return nil
@@ -249,7 +295,7 @@ func (c *Controller) decide(r *routeRollout) *pendingWrite {
 
 // commit stores w and, when it is stored, makes it r's state and tells
 // the other replicas. It reports whether the percent moved.
-func (c *Controller) commit(sh Shared, r *routeRollout, w *pendingWrite) bool {
+func (c *Controller) commit(sh Store, r *routeRollout, w *pendingWrite) bool {
 	blob, err := json.Marshal(saved{Version: stateVersion, Fingerprint: w.m.Config().Fingerprint(), Machine: w.m, StepRev: w.stepRev})
 	if err != nil {
 		c.log.Error("encoding rollout state", "route", r.spec.Name, "err", err)
@@ -274,6 +320,11 @@ func (c *Controller) commit(sh Shared, r *routeRollout, w *pendingWrite) bool {
 		}
 		return false
 	}
+	if w.seed != nil {
+		if _, err := sh.AddTallies([]store.TallyAdd{*w.seed}); err != nil {
+			c.log.Warn("the counts of a step stored before step tallies were not moved; the step counts afresh", "route", r.spec.Name, "err", err)
+		}
+	}
 	_ = sh.Notify(r.spec.Name)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -291,7 +342,7 @@ func (c *Controller) commit(sh Shared, r *routeRollout, w *pendingWrite) bool {
 // install makes m, stored at revision rev, r's state. A step that began
 // at another revision starts counting afresh. Called with c.mu held.
 func (c *Controller) install(r *routeRollout, m *Machine, rev, stepRev uint64) {
-	r.m, r.rev, r.foreign = m, rev, false
+	r.m, r.rev, r.foreign, r.why = m, rev, false, ""
 	if stepRev != r.stepRev {
 		if r.stepRev != 0 {
 			// Counted before the first state was read, they are the
@@ -331,6 +382,7 @@ func (c *Controller) adopt(r *routeRollout, blob []byte, rev uint64) {
 	if r.rev != 0 && (s.Machine.State != r.m.State || s.Machine.Step != r.m.Step) && r.token == 0 {
 		c.log.Info("rollout followed", "route", r.spec.Name, "state", s.Machine.State, "step", s.Machine.Step+1, "percent", s.Machine.Percent())
 	}
+	r.legacy = s.Counts
 	c.install(r, s.Machine, rev, s.StepRev)
 }
 
@@ -359,18 +411,24 @@ func (r *routeRollout) takeDelta() *store.TallyAdd {
 	if errs > 0 {
 		extra[errorsName] = int64(errs)
 	}
-	add := tally.Add(key, &d, stepSamples, stepTallyTTL, extra)
+	for k, v := range d.Total {
+		extra[k] = v
+	}
+	add := store.TallyAdd{Key: key, Counts: extra, Recent: d.RecentLists(), Keep: stepSamples, TTL: stepTallyTTL}
 	if carry != nil {
-		tally.Merge(&add, carry)
+		add.Merge(carry)
 	}
 	return &add
 }
 
 // stepCountsFrom rebuilds a step's merged counts from its tally.
 func stepCountsFrom(route string, noise diff.Thresholds, t store.Tally) (*stepCounts, error) {
-	agg, err := tally.Aggregator(route, diff.AggregatorOptions{Noise: noise, Samples: stepSamples}, t, nil, callsName, errorsName)
+	pairs := maps.Clone(t.Counts)
+	delete(pairs, callsName)
+	delete(pairs, errorsName)
+	agg, err := diff.NewAggregatorFrom(route, diff.AggregatorOptions{Noise: noise, Samples: stepSamples}, pairs, nil, diff.SampleRefs(t.Recent))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("step counts of %q: %w", route, err)
 	}
 	s := &stepCounts{agg: agg}
 	s.calls.Store(uint64(max(t.Counts[callsName], 0)))
@@ -378,10 +436,10 @@ func stepCountsFrom(route string, noise diff.Thresholds, t store.Tally) (*stepCo
 	return s, nil
 }
 
-// actShared applies a manual action to the stored state, whichever
+// actStored applies a manual action to the stored state, whichever
 // replica leads: it reads the latest state, applies the action and
 // stores it if nobody wrote in between, else tries again.
-func (c *Controller) actShared(sh Shared, route, action, note string) (Status, Event, error) {
+func (c *Controller) actStored(sh Store, route, action, note string) (Status, Event, error) {
 	for try := 0; ; try++ {
 		blob, rev, err := sh.RolloutRev(route)
 		if err != nil {
@@ -439,7 +497,7 @@ func (c *Controller) actShared(sh Shared, route, action, note string) (Status, E
 	}
 }
 
-// unreachable notes a failed store call of shared mode: decisions stop
+// unreachable notes a failed store call of a round: decisions stop
 // and the percents stay as they are until the store answers again.
 func (c *Controller) unreachable(route string, err error) {
 	c.mu.Lock()
@@ -447,7 +505,7 @@ func (c *Controller) unreachable(route string, err error) {
 	c.down = true
 	c.mu.Unlock()
 	if !was {
-		c.log.Warn("shared store unreachable: rollouts keep their percents and decide nothing until it answers", "route", route, "err", err)
+		c.log.Warn("store unreachable: rollouts keep their percents and decide nothing until it answers", "route", route, "err", err)
 	}
 }
 
@@ -457,15 +515,14 @@ func (c *Controller) reachable() {
 	c.down = false
 	c.mu.Unlock()
 	if was {
-		c.log.Info("shared store reachable again: rollouts decide again")
+		c.log.Info("store reachable again: rollouts decide again")
 	}
 }
 
-// closeShared adds the last counts and gives up the leases, so another
+// closeStored adds the last counts and gives up the leases, so another
 // replica takes over at once rather than after LeaseTTL.
-func (c *Controller) closeShared() {
+func (c *Controller) closeStored(sh Store) {
 	c.mu.Lock()
-	sh := c.sh
 	if c.unwatch != nil {
 		c.unwatch()
 	}

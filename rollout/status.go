@@ -122,7 +122,7 @@ func (r *routeRollout) status(now time.Time) Status {
 			MaxErrorRate: cfg.MaxErrorRate, MaxP99Ratio: cfg.MaxP99Ratio, OnFail: cfg.OnFail,
 			BlockKinds: kindNames(cfg.BlockKinds), Confidence: cfg.Confidence,
 		},
-		Webhook: cfg.Webhook,
+		Webhook: webhookOrigin(cfg.Webhook),
 	}
 	if r.delta != nil {
 		leading := r.token != 0

@@ -128,7 +128,9 @@ type Status struct {
 	Counts     StepCounts `json:"counts"`
 	Checks     []Check    `json:"checks"`
 	Limits     Limits     `json:"limits"`
-	Webhook    string     `json:"webhook,omitempty"`
+	// Webhook is the notification URL's scheme and host only: chat
+	// webhooks carry their secret in the path.
+	Webhook string `json:"webhook,omitempty"`
 	// Leading is set once the controller has a store: whether this
 	// replica holds the lease and decides; the others follow the stored
 	// state. On the embedded store the one gateway leads.

@@ -399,3 +399,22 @@ func teamsCard(ev Event, page string) map[string]any {
 	}
 	return card
 }
+
+// webhookOrigin returns what the status API may show of a webhook URL:
+// its scheme and host, with "/…" for a path. Slack and Teams webhooks
+// carry their secret in the path, and GET /api/rollouts is readable by
+// anyone holding the read token.
+func webhookOrigin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		if raw == "" {
+			return ""
+		}
+		return "(set)"
+	}
+	origin := u.Scheme + "://" + u.Host
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		origin += "/…"
+	}
+	return origin
+}

@@ -442,3 +442,17 @@ func TestWebhookChatWithoutPage(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhookOriginHidesThePath(t *testing.T) {
+	for raw, want := range map[string]string{
+		"": "",
+		"https://hooks.slack.com/services/T0/B0/secret": "https://hooks.slack.com/…",
+		"http://127.0.0.1:9000/":                        "http://127.0.0.1:9000",
+		"http://127.0.0.1:9000?token=secret":            "http://127.0.0.1:9000/…",
+		"not a url":                                     "(set)",
+	} {
+		if got := webhookOrigin(raw); got != want {
+			t.Errorf("webhookOrigin(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}

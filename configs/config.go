@@ -116,6 +116,12 @@ type Admin struct {
 	TokenEnv string `yaml:"token_env"`
 	// Token is the resolved value of TokenEnv; empty means no token.
 	Token string `yaml:"-"`
+	// ReadTokenEnv optionally names the environment variable holding a
+	// read-only bearer token: GET requests only, any action answers 403.
+	// It needs the full-access token too.
+	ReadTokenEnv string `yaml:"read_token_env"`
+	// ReadToken is the resolved value of ReadTokenEnv; empty means none.
+	ReadToken string `yaml:"-"`
 }
 
 // Chain configures chain-ID propagation.

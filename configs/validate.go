@@ -35,6 +35,9 @@ func (c *Config) applyDefaults() {
 		c.Admin.TokenEnv = DefaultAdminTokenEnv
 	}
 	c.Admin.Token = os.Getenv(c.Admin.TokenEnv)
+	if c.Admin.ReadTokenEnv != "" {
+		c.Admin.ReadToken = os.Getenv(c.Admin.ReadTokenEnv)
+	}
 	if c.Chain.Header == "" {
 		c.Chain.Header = DefaultChainHeader
 	}
@@ -199,6 +202,12 @@ func (c *Config) validateAdmin(errs *Errors) {
 	}
 	if c.Admin.Token == "" && !IsLoopback(c.Admin.Listen) {
 		c.errorf(errs, "admin.listen", "%s listens beyond loopback, so a bearer token is required: set the environment variable %s (named by admin.token_env)", c.Admin.Listen, c.Admin.TokenEnv)
+	}
+	switch {
+	case c.Admin.ReadToken != "" && c.Admin.Token == "":
+		c.errorf(errs, "admin.read_token_env", "a read-only token needs a full-access one: set the environment variable %s (named by admin.token_env) too, or every caller without a token would have full access", c.Admin.TokenEnv)
+	case c.Admin.ReadToken != "" && c.Admin.ReadToken == c.Admin.Token:
+		c.errorf(errs, "admin.read_token_env", "the read-only token (%s) equals the full-access token (%s): give them different values", c.Admin.ReadTokenEnv, c.Admin.TokenEnv)
 	}
 }
 

@@ -74,6 +74,7 @@ type Gateway struct {
 	shadowClients map[shadowClientKey]*fasthttp.HostClient // guarded by reloadMu
 
 	rollouts *rollout.Controller
+	figures  figures // the series endpoint's per-replica figures (series.go)
 }
 
 // snapshot is one compiled configuration. It never changes once published.
@@ -124,6 +125,7 @@ func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
 	g.snap.Store(snap)
 	g.reloadMu.Unlock()
 	g.metrics.lastReload.Store(snap.loaded.Unix())
+	g.figures.start(g)
 	g.server = &fasthttp.Server{
 		Handler:                       g.handle,
 		ErrorHandler:                  g.handleParseError,

@@ -84,7 +84,7 @@ function fill(row, r, rep, s) {
   const ro = r.rollout;
   c.percent.replaceChildren(r.upstream ? '–' : r.percent + '%', ro ? h('div', { class: 'muted small' }, 'step ' + ro.step + ' of ' + ro.steps.length) : null);
   if (rep) {
-    c.diff.replaceChildren(h('span', { class: rep.diff_rate > (ro ? ro.limits.max_diff_rate : Infinity) ? 'bad' : null }, rate(rep.diff_rate)),
+    c.diff.replaceChildren(h('span', { class: 'diff-rate' + (rep.diff_rate > (ro ? ro.limits.max_diff_rate : Infinity) ? ' bad' : '') }, rate(rep.diff_rate)),
       h('div', { class: 'muted small' }, num(rep.differing) + ' of ' + num(rep.compared)));
     const lr = rep.latency.old_p99_ms > 0 ? rep.latency.new_p99_ms / rep.latency.old_p99_ms : 0;
     c.latency.replaceChildren(lr ? lr.toFixed(2) + '×' : '–', h('div', { class: 'muted small' }, ms(rep.latency.new_p99_ms) + ' / ' + ms(rep.latency.old_p99_ms)));

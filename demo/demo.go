@@ -278,6 +278,7 @@ func Run(ctx context.Context, opt Options) error {
 		return err
 	}
 	p("\n   Try: curl http://%s/api/routes\n        curl http://%s/metrics\n", adminAddr, adminAddr)
+	p("\n   The dashboard: http://%s/ui/\n", adminAddr)
 	if opt.Stay {
 		p("\nEverything keeps running; press Ctrl-C to stop.\n")
 		p("   curl -i %s/api/orders/1\n", base)

@@ -202,9 +202,10 @@ func (tb *tab) text(sel string) string {
 	return s
 }
 
-// screenshot saves a full-page PNG as name under $CUTOVER_SCREENSHOTS
-// (relative to the module root), when it is set.
-func (tb *tab) screenshot(name string) {
+// screenshot saves a full-page PNG (only the viewport unless full) as
+// name under $CUTOVER_SCREENSHOTS (relative to the module root), when it
+// is set.
+func (tb *tab) screenshot(name string, full bool) {
 	tb.t.Helper()
 	dir := os.Getenv("CUTOVER_SCREENSHOTS")
 	if dir == "" {
@@ -224,7 +225,11 @@ func (tb *tab) screenshot(name string) {
 	eval[bool](tb, `document.fonts.ready.then(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true)))))`)
 	ctx, cancel := context.WithTimeout(tb.ctx, browserTimeout)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	shot := chromedp.CaptureScreenshot()
+	if full {
+		shot = chromedp.FullScreenshot(100)
+	}
+	png, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		tb.t.Fatalf("screenshot %s: %v", name, err)
 	}

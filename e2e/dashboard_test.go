@@ -87,6 +87,8 @@ func TestDashboard(t *testing.T) {
 	steady := catalogService(t, 0, false)
 	g = startGateway(t, fmt.Sprintf(`  read_token_env: CUTOVER_TEST_READ_TOKEN
 debug_headers: true
+record:
+  redact: { json: [password, card.number] }
 services:
   items-v1: { targets: [%q] }
   items-v1-b: { targets: [%q] }
@@ -179,7 +181,7 @@ routes:
 		if n <= 0 || n >= 200<<10 {
 			t.Errorf("first load of /ui/ transferred %.0f bytes, want more than 0 and under 200 KiB", n)
 		}
-		full.screenshot("overview.png")
+		full.screenshot("overview.png", true)
 		full.check(admin)
 	})
 
@@ -202,7 +204,7 @@ routes:
 		if !eval[bool](full, `document.querySelector('[data-action="rollback"]').disabled && !document.querySelector('[data-action="resume"]').disabled`) {
 			t.Error("a rolled-back rollout should offer resume and not roll back")
 		}
-		full.screenshot("route.png")
+		full.screenshot("route.png", true)
 		full.check(admin)
 	})
 
@@ -217,7 +219,7 @@ routes:
 		if rule := eval[string](full, `document.querySelector('#differences li[data-path="price"] .copy-rule').dataset.rule`); rule != `diff: { ignore: ["price"] }` {
 			t.Errorf("copy rule %q", rule)
 		}
-		full.screenshot("sample.png")
+		full.screenshot("sample.png", true)
 		full.check(admin)
 	})
 
@@ -235,7 +237,7 @@ routes:
 		if s := full.text("#first-failure"); !strings.Contains(s, "hop 3, c (route c") || !strings.Contains(s, "answered 500") {
 			t.Errorf("first failure reads %q", s)
 		}
-		full.screenshot("chain.png")
+		full.screenshot("chain.png", true)
 		full.check(admin)
 	})
 
@@ -248,7 +250,7 @@ routes:
 		}
 		full.do("searching all routes", chromedp.Navigate(g.adminURL("/ui/records?status=5xx")),
 			chromedp.WaitVisible(chromedp.CSS(`#records tbody tr.failed`)))
-		full.screenshot("records.png")
+		full.screenshot("records.png", true)
 		full.do("opening a chain from its row", chromedp.Click(chromedp.CSS(`#records tbody tr[data-chain="`+chainID+`"] td`)),
 			chromedp.WaitVisible(chromedp.CSS(`.wf-row.first-failure > .svc`)))
 		full.check(admin)
@@ -262,7 +264,7 @@ routes:
 		if st := dashRollout(t, g, "orders"); st.State == rollout.RolledBack {
 			t.Fatal("the rollout rolled back before the confirmation")
 		}
-		full.screenshot("confirm.png")
+		full.screenshot("confirm.png", false)
 		full.do("confirming", chromedp.Click(chromedp.CSS(`#confirm-ok`)),
 			chromedp.WaitVisible(chromedp.CSS(`h1 [data-state="rolled_back"]`)))
 		if st := dashRollout(t, g, "orders"); st.State != rollout.RolledBack {

@@ -29,6 +29,13 @@ function append(e, children) {
   }
 }
 
+// set replaces el's children, skipping null and false.
+export function set(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 export class ApiError extends Error {
   constructor(status, message, body) {
     super(message);
@@ -132,6 +139,14 @@ export function rate(r) {
   return p === 0 ? '<0.01%' : p + '%';
 }
 
+// activeSpan returns the index of the first point worth charting: a
+// minute before the first with any figure, leaving at least minPoints.
+export function activeSpan(points, minPoints = 12) {
+  let first = points.findIndex((p) => p.compared > 0 || p.requests > 0 || p.noise_pairs > 0);
+  if (first < 0) first = points.length;
+  return Math.max(0, Math.min(first - 6, points.length - minPoints));
+}
+
 export function ratio(n, d) { return d > 0 ? n / d : 0; }
 
 export function ms(v) {
@@ -216,23 +231,30 @@ export function chart(el, { xs, series, height = 180, yFmt = (v) => v, band, yRa
     el.append(h('p', { class: 'muted' }, 'charts unavailable'));
     return null;
   }
+  // Sparse data (a short step, a burst of traffic) shows as points: a
+  // lone value has no line to draw.
+  const sparse = (values) => values.filter((v) => v !== null && v !== undefined).length <= 30;
   const opts = {
     width: chartWidth(el),
     height,
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: yRange ? { range: yRange } : { auto: true } },
     axes: [
-      { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e5e7eb' } },
+      { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e5e7eb' }, values: (u, vals) => vals.map(clock) },
       { stroke: '#6b7280', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#e5e7eb' }, size: 64, values: (u, vals) => vals.map((v) => yFmt(v)) },
     ],
     series: [{}, ...series.map((s) => ({
       label: s.label, stroke: s.color, width: s.width || 2, dash: s.dash, fill: s.fill,
-      spanGaps: false, points: { show: false }, value: (u, v) => (v === null || v === undefined ? '–' : yFmt(v)),
+      spanGaps: false, points: { show: !s.flat && sparse(s.values), size: 6 }, value: (u, v) => (v === null || v === undefined ? '–' : yFmt(v)),
     }))],
   };
   if (band) opts.bands = [{ series: band, fill: palette.band }];
   const u = new window.uPlot(opts, [xs, ...series.map((s) => s.values)], el);
   return u;
+}
+
+function clock(t) {
+  return t === null ? '' : new Date(t * 1000).toLocaleTimeString('en-GB', { hour12: false });
 }
 
 // sparkline draws a small line without axes.
@@ -243,7 +265,7 @@ export function sparkline(el, xs, ys, color) {
     legend: { show: false }, cursor: { show: false },
     scales: { x: { time: false }, y: { range: (u, min, max) => [0, Math.max(max, 1e-9)] } },
     axes: [{ show: false }, { show: false }],
-    series: [{}, { stroke: color || palette.new, width: 1.5, fill: 'rgba(37,99,235,0.08)', points: { show: false } }],
+    series: [{}, { stroke: color || palette.new, width: 1.5, fill: 'rgba(37,99,235,0.08)', points: { show: ys.filter((v) => v !== null).length <= 3, size: 5 } }],
   };
   return new window.uPlot(opts, [xs, ys], el);
 }

@@ -1,7 +1,7 @@
 // Overview (/ui/): every route with its sides, rollout state, percent,
 // diff rate and its trend, error rate, latency ratio and what the rollout
 // waits for. Refreshes itself; routes needing attention come first.
-import { api, h, ms, num, rate, ratio, routeLink, sparkline, stateBadge, stateRank } from './lib.js';
+import { api, h, ms, num, rate, ratio, routeLink, set, sparkline, stateBadge, stateRank } from './lib.js';
 
 const REFRESH_MS = 3000;
 const TREND = 'since=15m&step=30s';
@@ -79,18 +79,18 @@ function makeRow(name) {
 
 function fill(row, r, rep, s) {
   const c = row.cells;
-  c.sides.replaceChildren(r.upstream ? h('span', {}, r.upstream) : h('span', {}, r.old || '–', h('span', { class: 'arrow' }, ' → '), r.new || '–'));
-  c.state.replaceChildren(stateBadge(r.state));
+  set(c.sides, r.upstream ? h('span', {}, r.upstream) : h('span', {}, r.old || '–', h('span', { class: 'arrow' }, ' → '), r.new || '–'));
+  set(c.state, stateBadge(r.state));
   const ro = r.rollout;
-  c.percent.replaceChildren(r.upstream ? '–' : r.percent + '%', ro ? h('div', { class: 'muted small' }, 'step ' + ro.step + ' of ' + ro.steps.length) : null);
+  set(c.percent, r.upstream ? h('span', { class: 'muted' }, '–') : r.percent + '%', ro ? h('div', { class: 'muted small' }, 'step ' + ro.step + ' of ' + ro.steps.length) : null);
   if (rep) {
-    c.diff.replaceChildren(h('span', { class: 'diff-rate' + (rep.diff_rate > (ro ? ro.limits.max_diff_rate : Infinity) ? ' bad' : '') }, rate(rep.diff_rate)),
+    set(c.diff, h('span', { class: 'diff-rate' + (rep.diff_rate > (ro ? ro.limits.max_diff_rate : Infinity) ? ' bad' : '') }, rate(rep.diff_rate)),
       h('div', { class: 'muted small' }, num(rep.differing) + ' of ' + num(rep.compared)));
     const lr = rep.latency.old_p99_ms > 0 ? rep.latency.new_p99_ms / rep.latency.old_p99_ms : 0;
-    c.latency.replaceChildren(lr ? lr.toFixed(2) + '×' : '–', h('div', { class: 'muted small' }, ms(rep.latency.new_p99_ms) + ' / ' + ms(rep.latency.old_p99_ms)));
+    set(c.latency, lr ? lr.toFixed(2) + '×' : '–', h('div', { class: 'muted small' }, ms(rep.latency.new_p99_ms) + ' / ' + ms(rep.latency.old_p99_ms)));
   } else {
-    c.diff.replaceChildren(h('span', { class: 'muted' }, 'not shadowed'));
-    c.latency.replaceChildren('–');
+    set(c.diff, h('span', { class: 'muted', title: 'no shadow block: nothing is compared' }, '–'));
+    set(c.latency, h('span', { class: 'muted' }, '–'));
   }
   // Errors: the rollout step's counts when there is one (every replica's),
   // else this replica's new answers over the trend window.
@@ -102,10 +102,10 @@ function fill(row, r, rep, s) {
     const n = s.points.reduce((a, p) => a + (r.upstream ? p.requests : p.new_requests), 0);
     if (n > 0) errors = [e, n, 'last 15m'];
   }
-  c.errors.replaceChildren(errors ? h('span', { class: errors[0] > 0 ? 'bad' : null }, rate(ratio(errors[0], errors[1]))) : '–',
+  set(c.errors, errors ? h('span', { class: errors[0] > 0 ? 'bad' : null }, rate(ratio(errors[0], errors[1]))) : '–',
     errors ? h('div', { class: 'muted small' }, num(errors[0]) + ' of ' + num(errors[1]) + ' ' + errors[2]) : null);
   if (s && rep) {
-    const xs = s.points.map((p, i) => i);
+    const xs = s.points.map((p) => Date.parse(p.t) / 1000);
     const ys = s.points.map((p) => (p.compared > 0 ? p.differing / p.compared : null));
     if (!row.spark) {
       c.trend.replaceChildren();
@@ -115,5 +115,5 @@ function fill(row, r, rep, s) {
     }
   }
   const waiting = ro ? (ro.waiting_for || ro.reason || '') : '';
-  c.waiting.replaceChildren(waiting ? h('span', { title: waiting }, waiting) : h('span', { class: 'muted' }, ro ? '–' : 'no rollout'));
+  set(c.waiting, waiting ? h('span', { title: waiting }, waiting) : h('span', { class: 'muted' }, ro ? '–' : 'no rollout'));
 }

@@ -2,7 +2,7 @@
 // over time against its limit with its confidence bound, the differing
 // paths as a tree, status pairs, latency, top tenants, and the actions.
 import {
-  ApiError, api, chart, checkBadge, confirmAction, copyRuleButton, h, ms, num, palette, rate, ratio,
+  ApiError, activeSpan, api, chart, checkBadge, confirmAction, copyRuleButton, h, ms, num, palette, rate, ratio,
   stateBadge, toast, when, wilson, zFor,
 } from './lib.js';
 
@@ -39,6 +39,7 @@ async function load(view) {
   view.sig = sig;
   for (const c of view.charts) c && c.destroy();
   view.charts = [];
+  view.draws = []; // charts are drawn once the page is in place: they size to their box
   const page = h('div', { class: 'route-page' });
   view.app.replaceChildren(page);
   page.append(header(info), actionBar(view, info));
@@ -47,6 +48,7 @@ async function load(view) {
   if (rep) page.append(fieldTree(rep), h('div', { class: 'cols' }, statusPairs(rep), latency(view, rep, series), tenants(rep)));
   else page.append(h('section', { class: 'card' }, h('h2', {}, 'Differences'), h('p', { class: 'muted' }, 'This route has no shadow block, so nothing is compared.')));
   if (info.rollout) page.append(timeline(events));
+  for (const draw of view.draws) view.charts.push(draw());
 }
 
 function header(info) {
@@ -54,9 +56,9 @@ function header(info) {
   return h('div', { class: 'page-head' },
     h('p', { class: 'crumbs' }, h('a', { href: '/ui/' }, 'Routes'), ' / ', info.name),
     h('h1', {}, info.name, ' ', stateBadge(info.state)),
-    h('p', { class: 'sides' }, info.upstream ? info.upstream : [h('span', { class: 'side old' }, 'old ', info.old), h('span', { class: 'arrow' }, ' → '), h('span', { class: 'side new' }, 'new ', info.new)],
+    h('p', { class: 'sides' }, info.upstream ? info.upstream : [h('span', { class: 'side-old' }, 'old ', info.old), h('span', { class: 'arrow' }, ' → '), h('span', { class: 'side-new' }, 'new ', info.new)],
       info.upstream ? null : h('span', { class: 'pct' }, ' · new serves ', h('strong', { id: 'percent' }, info.percent + '%'))),
-    ro && ro.reason ? h('p', { class: 'reason' }, h('strong', {}, 'Why: '), ro.reason) : null,
+    ro && ro.reason && ro.reason !== ro.waiting_for ? h('p', { class: 'reason' }, h('strong', {}, 'Why: '), ro.reason) : null,
     ro && ro.waiting_for ? h('p', { class: 'waiting' }, h('strong', {}, 'Waiting for: '), ro.waiting_for) : null);
 }
 
@@ -109,7 +111,8 @@ function steps(ro) {
 function gates(view, info, rep, series) {
   const ro = info.rollout;
   const sec = h('section', { class: 'card gates' }, h('h2', {}, ro ? 'Gate of step ' + ro.step : 'Figures over the last hour'));
-  const pts = series ? series.points : [];
+  const all = series ? series.points : [];
+  const pts = all.slice(activeSpan(all));
   if (ro) {
     const lim = ro.limits;
     sec.append(h('p', { class: 'muted' },
@@ -148,8 +151,8 @@ function gates(view, info, rep, series) {
       { label: 'upper bound', color: 'rgba(37,99,235,0.5)', values: hi, width: 1 },
       { label: 'lower bound', color: 'rgba(37,99,235,0.5)', values: lo, width: 1 },
     ];
-    if (ro) series.push({ label: 'limit', color: palette.limit, dash: [6, 4], values: xs.map(() => ro.limits.max_diff_rate), width: 1.5 });
-    view.charts.push(panel(grid, ro ? 'Diff rate in the step' : 'Diff rate', (el) => chart(el, { xs, series, yFmt: pct, band: [2, 3] }), gateWords(ro, 'diff_rate')));
+    if (ro) series.push({ label: 'limit', color: palette.limit, flat: true, dash: [6, 4], values: xs.map(() => ro.limits.max_diff_rate), width: 1.5 });
+    panel(view, grid, ro ? 'Diff rate in the step' : 'Diff rate', (el) => chart(el, { xs, series, yFmt: pct, band: [2, 3] }), gateWords(ro, 'diff_rate'));
   }
   {
     const errNum = (p) => (info.upstream ? p.errors : p.new_errors);
@@ -160,18 +163,18 @@ function gates(view, info, rep, series) {
       { label: 'upper bound', color: 'rgba(220,38,38,0.45)', values: hi, width: 1 },
       { label: 'lower bound', color: 'rgba(220,38,38,0.45)', values: lo, width: 1 },
     ];
-    if (ro) series.push({ label: 'limit', color: '#111827', dash: [6, 4], values: xs.map(() => ro.limits.max_error_rate), width: 1.5 });
-    view.charts.push(panel(grid, 'Error rate of answers served by ' + (info.upstream ? 'the route' : 'new') + ' (this replica)', (el) => chart(el, { xs, series, yFmt: pct, band: [2, 3] }), gateWords(ro, 'error_rate')));
+    if (ro) series.push({ label: 'limit', color: '#111827', flat: true, dash: [6, 4], values: xs.map(() => ro.limits.max_error_rate), width: 1.5 });
+    panel(view, grid, 'Error rate of answers served by ' + (info.upstream ? 'the route' : 'new') + ' (this replica)', (el) => chart(el, { xs, series, yFmt: pct, band: [2, 3] }), gateWords(ro, 'error_rate'));
   }
   if (rep) {
     const r = pts.map((p) => (p.old_p99_ms > 0 && p.compared > 0 ? p.new_p99_ms / p.old_p99_ms : null));
     const series = [{ label: 'p99 new / old', color: palette.pct, values: r }];
-    if (ro) series.push({ label: 'limit', color: palette.limit, dash: [6, 4], values: xs.map(() => ro.limits.max_p99_ratio), width: 1.5 });
-    view.charts.push(panel(grid, 'p99 latency ratio per 10 s', (el) => chart(el, { xs, series, yFmt: (x) => x.toFixed(2) + '×' }), gateWords(ro, 'p99_ratio')));
+    if (ro) series.push({ label: 'limit', color: palette.limit, flat: true, dash: [6, 4], values: xs.map(() => ro.limits.max_p99_ratio), width: 1.5 });
+    panel(view, grid, 'p99 latency ratio per 10 s', (el) => chart(el, { xs, series, yFmt: (x) => x.toFixed(2) + '×' }), gateWords(ro, 'p99_ratio'));
   }
-  view.charts.push(panel(grid, 'Percent served by new', (el) => chart(el, {
+  panel(view, grid, 'Percent served by new', (el) => chart(el, {
     xs, series: [{ label: 'percent', color: palette.ok, values: pts.map((p) => p.percent) }], yFmt: (x) => x + '%', yRange: [0, 100],
-  })));
+  }));
   return sec;
 }
 
@@ -181,10 +184,10 @@ function gateWords(ro, name) {
   return c ? h('p', { class: 'gate-words ' + c.status }, checkBadge(c.status), ' ', c.detail) : null;
 }
 
-function panel(grid, title, draw, words) {
+function panel(view, grid, title, draw, words) {
   const el = h('div', { class: 'chart' });
   grid.append(h('figure', { class: 'panel' }, h('figcaption', {}, title), words, el));
-  return draw(el);
+  view.draws.push(() => draw(el));
 }
 
 // fieldTree lists the differing paths as a tree: each path under its
@@ -251,10 +254,10 @@ function latency(view, rep, series) {
         h('tr', {}, h('td', {}, 'old'), h('td', { class: 'num' }, ms(l.old_p50_ms)), h('td', { class: 'num' }, ms(l.old_p99_ms))),
         h('tr', {}, h('td', {}, 'new'), h('td', { class: 'num' }, ms(l.new_p50_ms)), h('td', { class: 'num' }, ms(l.new_p99_ms))))));
   if (series && series.points.length) {
-    const pts = series.points;
+    const pts = series.points.slice(activeSpan(series.points));
     const el = h('div', { class: 'chart' });
     sec.append(el);
-    view.charts.push(chart(el, {
+    view.draws.push(() => chart(el, {
       xs: pts.map((p) => Date.parse(p.t) / 1000), height: 150, yFmt: (v) => v + ' ms',
       series: [
         { label: 'old p99', color: palette.old, values: pts.map((p) => (p.compared ? p.old_p99_ms : null)) },

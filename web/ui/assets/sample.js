@@ -54,7 +54,7 @@ function side(name, rec, diffs) {
   const st = rec.response.status;
   return h('section', { class: 'card side ' + name, id: 'side-' + name },
     h('h2', {}, name, ' ', h('span', { class: 'status s' + String(st).charAt(0) }, st || rec.error || 'no answer'),
-      h('span', { class: 'muted small' }, ' ', ms(rec.latency_ms), ' · ', rec.target)),
+      h('span', { class: 'muted small plain' }, ' ', ms(rec.latency_ms), ' · ', rec.target)),
     h('details', {}, h('summary', {}, 'Response headers'), headersTable(rec.response.headers)),
     bodyView(rec.response, name, diffs));
 }
@@ -78,7 +78,8 @@ function bodyView(msg, sideName, diffs) {
   if (text === null || text === '') return h('p', { class: 'muted' }, 'Empty body.');
   let value;
   try {
-    value = JSON.parse(text);
+    // Numbers JavaScript cannot hold exactly (64-bit IDs) keep their text.
+    value = JSON.parse(text, (k, v, ctx) => (typeof v === 'number' && ctx && ctx.source && String(v) !== ctx.source && !/[.eE]/.test(ctx.source) ? new Raw(ctx.source) : v));
   } catch {
     const whole = diffs.find((d) => d.kind === 'body' || d.path === '');
     return h('pre', { class: 'body' + (whole ? (whole.noise ? ' mark-noise' : ' mark') : '') }, text);
@@ -98,6 +99,11 @@ function bodyView(msg, sideName, diffs) {
   return pre;
 }
 
+// Raw is a JSON number kept as its source text.
+class Raw {
+  constructor(text) { this.text = text; }
+}
+
 function jsonLines(pre, v, path, depth, key, comma, marks) {
   const pat = patternOf(path);
   const m = marks.get(pat);
@@ -106,6 +112,10 @@ function jsonLines(pre, v, path, depth, key, comma, marks) {
     pre.append(el, '\n');
     return el;
   };
+  if (v instanceof Raw) {
+    line(h('span', { class: 'v number' }, v.text), comma ? ',' : '');
+    return;
+  }
   if (v !== null && typeof v === 'object') {
     const arr = Array.isArray(v);
     const entries = arr ? v.map((x, i) => [i, x]) : Object.entries(v);

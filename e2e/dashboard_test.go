@@ -1,14 +1,20 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"os/exec"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -181,7 +187,6 @@ routes:
 		if n <= 0 || n >= 200<<10 {
 			t.Errorf("first load of /ui/ transferred %.0f bytes, want more than 0 and under 200 KiB", n)
 		}
-		full.screenshot("overview.png", true)
 		full.check(admin)
 	})
 
@@ -204,7 +209,6 @@ routes:
 		if !eval[bool](full, `document.querySelector('[data-action="rollback"]').disabled && !document.querySelector('[data-action="resume"]').disabled`) {
 			t.Error("a rolled-back rollout should offer resume and not roll back")
 		}
-		full.screenshot("route.png", true)
 		full.check(admin)
 	})
 
@@ -219,7 +223,6 @@ routes:
 		if rule := eval[string](full, `document.querySelector('#differences li[data-path="price"] .copy-rule').dataset.rule`); rule != `diff: { ignore: ["price"] }` {
 			t.Errorf("copy rule %q", rule)
 		}
-		full.screenshot("sample.png", true)
 		full.check(admin)
 	})
 
@@ -237,7 +240,6 @@ routes:
 		if s := full.text("#first-failure"); !strings.Contains(s, "hop 3, c (route c") || !strings.Contains(s, "answered 500") {
 			t.Errorf("first failure reads %q", s)
 		}
-		full.screenshot("chain.png", true)
 		full.check(admin)
 	})
 
@@ -250,7 +252,6 @@ routes:
 		}
 		full.do("searching all routes", chromedp.Navigate(g.adminURL("/ui/records?status=5xx")),
 			chromedp.WaitVisible(chromedp.CSS(`#records tbody tr.failed`)))
-		full.screenshot("records.png", true)
 		full.do("opening a chain from its row", chromedp.Click(chromedp.CSS(`#records tbody tr[data-chain="`+chainID+`"] td`)),
 			chromedp.WaitVisible(chromedp.CSS(`.wf-row.first-failure > .svc`)))
 		full.check(admin)
@@ -298,5 +299,75 @@ routes:
 		if st := dashRollout(t, g, "orders"); st.State != rollout.RolledBack {
 			t.Errorf("the read-only POST changed the rollout to %s", st.State)
 		}
+		ro.screenshot("read-only.png", false)
 	})
+}
+
+// TestDashboardDemo takes the dashboard's screenshots for the docs on the
+// demo's traffic (cutover demo --stay), where rollouts ran step by step.
+// It runs when CUTOVER_SCREENSHOTS names where to put them.
+func TestDashboardDemo(t *testing.T) {
+	if os.Getenv("CUTOVER_SCREENSHOTS") == "" {
+		t.Skip("CUTOVER_SCREENSHOTS is not set")
+	}
+	browser := newBrowser(t)
+	cmd := exec.Command(binary, "demo", "--stay")
+	cmd.Dir = t.TempDir()
+	cmd.Env = cleanEnv()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	urlRE := regexp.MustCompile(`The dashboard: (http://[0-9.:]+)/ui/`)
+	chainRE := regexp.MustCompile(`cutover chain --admin \S+ ([0-9a-f]{32})`)
+	found := make(chan [2]string, 1)
+	go func() {
+		var chainID string
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := chainRE.FindStringSubmatch(sc.Text()); m != nil {
+				chainID = m[1]
+			}
+			if m := urlRE.FindStringSubmatch(sc.Text()); m != nil {
+				found <- [2]string{m[1], chainID}
+			}
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	var base, chainID string
+	select {
+	case f := <-found:
+		base, chainID = f[0], f[1]
+	case <-time.After(demoTimeout):
+		t.Fatal("the demo did not print the dashboard's URL")
+	}
+	host := strings.TrimPrefix(base, "http://")
+	tb := newTab(t, browser)
+	tb.do("the overview", chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible(chromedp.CSS(`tr[data-route="stock"] [data-state="rolled_back"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-route="prices"] [data-state="promoted"]`)))
+	tb.screenshot("overview.png", true)
+	tb.do("the stock route", chromedp.Navigate(base+"/ui/routes/stock"), chromedp.WaitVisible(chromedp.CSS(`#timeline li.rolled_back`)),
+		chromedp.WaitVisible(chromedp.CSS(`#fields tr.real`)))
+	tb.screenshot("route.png", true)
+	sample := eval[string](tb, `document.querySelector('#fields tr.real .sample-link').getAttribute('href')`)
+	tb.do("a stock sample", chromedp.Navigate(base+sample), chromedp.WaitVisible(chromedp.CSS(`.side .line.mark`)))
+	tb.screenshot("sample.png", true)
+	tb.do("the orders route", chromedp.Navigate(base+"/ui/routes/orders"), chromedp.WaitVisible(chromedp.CSS(`#fields tr.noise`)))
+	tb.screenshot("route-noise.png", true)
+	if chainID == "" {
+		t.Fatal("the demo printed no chain ID")
+	}
+	tb.do("the failed chain", chromedp.Navigate(base+"/ui/chains/"+chainID), chromedp.WaitVisible(chromedp.CSS(`.wf-row.first-failure > .svc`)),
+		chromedp.WaitVisible(chromedp.CSS(`#hop-detail .message`)))
+	tb.screenshot("chain.png", true)
+	tb.do("the failed calls", chromedp.Navigate(base+"/ui/records?status=5xx"), chromedp.WaitVisible(chromedp.CSS(`#records tbody tr.failed`)))
+	tb.screenshot("records.png", true)
+	tb.check(host)
 }

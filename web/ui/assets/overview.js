@@ -1,10 +1,10 @@
 // Overview (/ui/): every route with its sides, rollout state, percent,
 // diff rate and its trend, error rate, latency ratio and what the rollout
 // waits for. Refreshes itself; routes needing attention come first.
-import { api, h, ms, num, rate, ratio, routeLink, set, sparkline, stateBadge, stateRank } from './lib.js';
+import { activeSpan, api, h, ms, num, rate, ratio, routeLink, set, sparkline, stateBadge, stateRank } from './lib.js';
 
 const REFRESH_MS = 3000;
-const TREND = 'since=15m&step=30s';
+const TREND = 'since=15m&step=10s';
 
 export async function render(app) {
   const tbody = h('tbody', {});
@@ -105,8 +105,9 @@ function fill(row, r, rep, s) {
   set(c.errors, errors ? h('span', { class: errors[0] > 0 ? 'bad' : null }, rate(ratio(errors[0], errors[1]))) : '–',
     errors ? h('div', { class: 'muted small' }, num(errors[0]) + ' of ' + num(errors[1]) + ' ' + errors[2]) : null);
   if (s && rep) {
-    const xs = s.points.map((p) => Date.parse(p.t) / 1000);
-    const ys = s.points.map((p) => (p.compared > 0 ? p.differing / p.compared : null));
+    const pts = s.points.slice(activeSpan(s.points));
+    const xs = pts.map((p) => Date.parse(p.t) / 1000);
+    const ys = pts.map((p) => (p.compared > 0 ? p.differing / p.compared : null));
     if (!row.spark) {
       c.trend.replaceChildren();
       row.spark = sparkline(c.trend, xs, ys);

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/cutover/cutover/diff"
+	"github.com/cutover/cutover/internal/redistest"
 	"github.com/cutover/cutover/rollout"
 )
 
@@ -370,4 +371,45 @@ func TestDashboardDemo(t *testing.T) {
 	tb.do("the failed calls", chromedp.Navigate(base+"/ui/records?status=5xx"), chromedp.WaitVisible(chromedp.CSS(`#records tbody tr.failed`)))
 	tb.screenshot("records.png", true)
 	tb.check(host)
+}
+
+// TestDashboardSeriesMerged spreads traffic over two replicas on one
+// Redis: the series' pair counts are every replica's, its request counts
+// each replica's own.
+func TestDashboardSeriesMerged(t *testing.T) {
+	redis := redistest.Start(t)
+	gs := startReplicas(t, 2, replicaConfig(redis.Addr, priceService(t, "old", 0), priceService(t, "new", 10), ""))
+	c := newClient(t)
+	const requests = 100
+	for n := range requests {
+		if resp, body := do(t, c, "GET", gs[n%2].url("/items/"+strconv.Itoa(n)), nil, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /items/%d answered %d: %s", n, resp.StatusCode, body)
+		}
+	}
+	type point struct {
+		Compared, Differing, Requests uint64
+	}
+	sum := func(g *gatewayProc) (p point) {
+		resp, body := do(t, c, "GET", g.adminURL("/api/report/series?route=items&since=15m&step=10s"), nil, nil)
+		var v struct{ Points []point }
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &v) != nil {
+			t.Fatalf("series answered %d: %s", resp.StatusCode, body)
+		}
+		for _, q := range v.Points {
+			p.Compared += q.Compared
+			p.Differing += q.Differing
+			p.Requests += q.Requests
+		}
+		return p
+	}
+	for i, g := range gs {
+		var p point
+		waitFor(t, "the merged series on replica "+strconv.Itoa(i), func() bool {
+			p = sum(g)
+			return p.Compared == requests && p.Requests == requests/2
+		})
+		if p.Differing != requests/10 {
+			t.Errorf("replica %d series: %d differing, want %d (every 10th price)", i, p.Differing, requests/10)
+		}
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -34,11 +33,7 @@ const (
 // (a type difference, the regression the rollout must catch).
 func catalogService(t *testing.T, regressEvery int, noisy bool) string {
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.Atoi(path.Base(r.URL.Path))
-		var price any = float64(n) + 0.5
-		if regressEvery > 0 && n%regressEvery == 0 {
-			price = strconv.Itoa(n) + ".50"
-		}
+		n, price := itemPrice(r, regressEvery)
 		w.Header().Set("Content-Type", "application/json")
 		reqID := uint64(n)
 		if noisy {

@@ -4,7 +4,7 @@
 import { activeSpan, api, h, ms, num, rate, ratio, routeLink, set, sparkline, stateBadge, stateRank } from './lib.js';
 
 const REFRESH_MS = 3000;
-const TREND = 'since=15m&step=10s';
+const TREND = 'since=10m&step=20s';
 
 export async function render(app) {
   const tbody = h('tbody', {});
@@ -12,7 +12,7 @@ export async function render(app) {
   app.replaceChildren(
     h('div', { class: 'page-head' },
       h('h1', {}, 'Routes'),
-      h('p', { class: 'muted' }, 'Every route of the gateway. Rolled back, holding, paused and failing routes come first. Diff rate since start, trend over the last 15 minutes. ', stamp)),
+      h('p', { class: 'muted' }, 'Every route of the gateway. Rolled back, holding, paused and failing routes come first. Diff rate since start, trend over the last 10 minutes. ', stamp)),
     h('table', { class: 'grid overview', id: 'routes' },
       h('thead', {}, h('tr', {},
         h('th', {}, 'Route'), h('th', {}, 'Old → new'), h('th', {}, 'State'), h('th', { class: 'num' }, 'Percent'),
@@ -100,7 +100,7 @@ function fill(row, r, rep, s) {
   } else if (s) {
     const e = s.points.reduce((a, p) => a + (r.upstream ? p.errors : p.new_errors), 0);
     const n = s.points.reduce((a, p) => a + (r.upstream ? p.requests : p.new_requests), 0);
-    if (n > 0) errors = [e, n, 'last 15m'];
+    if (n > 0) errors = [e, n, 'last 10m'];
   }
   set(c.errors, errors ? h('span', { class: errors[0] > 0 ? 'bad' : null }, rate(ratio(errors[0], errors[1]))) : '–',
     errors ? h('div', { class: 'muted small' }, num(errors[0]) + ' of ' + num(errors[1]) + ' ' + errors[2]) : null);

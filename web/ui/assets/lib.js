@@ -139,12 +139,12 @@ export function rate(r) {
   return p === 0 ? '<0.01%' : p + '%';
 }
 
-// activeSpan returns the index of the first point worth charting: a
-// minute before the first with any figure, leaving at least minPoints.
-export function activeSpan(points, minPoints = 12) {
+// activeSpan returns the index of the first point worth charting: lead
+// points before the first with any figure, leaving at least minPoints.
+export function activeSpan(points, minPoints = 12, lead = 6) {
   let first = points.findIndex((p) => p.compared > 0 || p.requests > 0 || p.noise_pairs > 0);
   if (first < 0) first = points.length;
-  return Math.max(0, Math.min(first - 6, points.length - minPoints));
+  return Math.max(0, Math.min(first - lead, points.length - minPoints));
 }
 
 export function ratio(n, d) { return d > 0 ? n / d : 0; }

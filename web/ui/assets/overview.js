@@ -105,7 +105,7 @@ function fill(row, r, rep, s) {
   set(c.errors, errors ? h('span', { class: errors[0] > 0 ? 'bad' : null }, rate(ratio(errors[0], errors[1]))) : '–',
     errors ? h('div', { class: 'muted small' }, num(errors[0]) + ' of ' + num(errors[1]) + ' ' + errors[2]) : null);
   if (s && rep) {
-    const pts = s.points.slice(activeSpan(s.points));
+    const pts = s.points.slice(activeSpan(s.points, 3, 0));
     const xs = pts.map((p) => Date.parse(p.t) / 1000);
     const ys = pts.map((p) => (p.compared > 0 ? p.differing / p.compared : null));
     if (!row.spark) {

@@ -110,7 +110,9 @@ function steps(ro) {
 // limit.
 function gates(view, info, rep, series) {
   const ro = info.rollout;
-  const sec = h('section', { class: 'card gates' }, h('h2', {}, ro ? 'Gate of step ' + ro.step : 'Figures over the last hour'));
+  const settled = ro && ['rolled_back', 'promoted', 'paused'].includes(ro.state);
+  const title = ro ? `Gate of step ${ro.step}${settled ? ', last readings (' + ro.state.replace('_', ' ') + ')' : ''}` : 'Figures over the last hour';
+  const sec = h('section', { class: 'card gates' }, h('h2', {}, title));
   const all = series ? series.points : [];
   const pts = all.slice(activeSpan(all));
   if (ro) {

@@ -151,7 +151,7 @@ routes:
 		full.do("loading /ui/", chromedp.Navigate(g.adminURL("/ui/")), chromedp.WaitVisible(chromedp.CSS("#token-input")))
 		full.do("typing the token", chromedp.SendKeys(chromedp.CSS("#token-input"), dashToken), chromedp.Click(chromedp.CSS("#token-ok")))
 		full.do("the routes", chromedp.WaitVisible(chromedp.CSS(`tr[data-route="items"] [data-state="rolled_back"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`tr[data-route="orders"] [data-state]`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-route="items"] .trend canvas`)))
+			chromedp.WaitVisible(chromedp.CSS(`tr[data-route="orders"] [data-state]`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-route="items"] .trend > *`)))
 		order := eval[[]string](full, `[...document.querySelectorAll('#routes tbody tr')].map((r) => r.dataset.route)`)
 		if len(order) != 5 || order[0] != "items" {
 			t.Errorf("overview rows %v: want the 5 routes, the rolled-back items first", order)

@@ -108,7 +108,12 @@ function fill(row, r, rep, s) {
     const pts = s.points.slice(activeSpan(s.points, 3, 0));
     const xs = pts.map((p) => Date.parse(p.t) / 1000);
     const ys = pts.map((p) => (p.compared > 0 ? p.differing / p.compared : null));
-    if (!row.spark) {
+    if (ys.filter((v) => v !== null).length < 2) {
+      // One step of data draws no line: say so rather than show a dot.
+      if (row.spark) row.spark.destroy();
+      row.spark = null;
+      set(c.trend, h('span', { class: 'muted small' }, ys.some((v) => v !== null) ? 'one 20 s step so far' : 'no pairs lately'));
+    } else if (!row.spark) {
       c.trend.replaceChildren();
       row.spark = sparkline(c.trend, xs, ys);
     } else {

@@ -9,7 +9,7 @@ STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME    ?= 20s
 
-.PHONY: all build test test-race redis-server promtool lint fuzz bench bench-go demo clean help
+.PHONY: all build test test-race redis-server promtool chromium lint fuzz bench bench-go demo clean help
 
 all: lint test build
 
@@ -19,10 +19,10 @@ help: ## list the targets
 build: ## build bin/cutover
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cutover
 
-test: redis-server promtool ## run every test (unit, fuzz seeds, end-to-end against the real binary)
+test: redis-server promtool chromium ## run every test (unit, fuzz seeds, end-to-end against the real binary)
 	$(GO) test -count=1 ./...
 
-test-race: redis-server promtool ## the tests under the race detector
+test-race: redis-server promtool chromium ## the tests under the race detector
 	$(GO) test -count=1 -race ./...
 
 # The store's Redis tests run a real redis-server (internal/redistest).
@@ -37,6 +37,12 @@ promtool: ## install promtool when it is missing (Debian's prometheus package)
 	@command -v promtool >/dev/null || { \
 	  if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; else sudo=; fi; \
 	  $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends prometheus; }
+
+# The dashboard's browser tests (e2e/dashboard_test.go) drive headless Chromium.
+chromium: ## install chromium when it is missing (Debian)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; else sudo=; fi; \
+	  $$sudo apt-get update && $$sudo apt-get install -y chromium; }
 
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

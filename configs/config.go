@@ -72,6 +72,12 @@ type Admin struct {
 	// ("https://cutover-admin.example.com"), for links in notifications.
 	// Empty means notifications carry no link.
 	ExternalURL string `yaml:"external_url"`
+	// ReadTokenEnv optionally names the environment variable holding a
+	// read-only bearer token: GET requests only, any action answers 403.
+	// It needs the full-access token too.
+	ReadTokenEnv string `yaml:"read_token_env"`
+	// ReadToken is the resolved value of ReadTokenEnv; empty means none.
+	ReadToken string `yaml:"-"`
 }
 
 // Chain configures chain-ID propagation.

@@ -81,6 +81,9 @@ func (c *Config) applyDefaults() {
 		c.Admin.TokenEnv = DefaultAdminTokenEnv
 	}
 	c.Admin.Token = os.Getenv(c.Admin.TokenEnv)
+	if c.Admin.ReadTokenEnv != "" {
+		c.Admin.ReadToken = os.Getenv(c.Admin.ReadTokenEnv)
+	}
 	if c.Chain.Header == "" {
 		c.Chain.Header = DefaultChainHeader
 	}

@@ -282,6 +282,27 @@ func TestAdminTokenFromEnv(t *testing.T) {
 	}
 }
 
+func TestAdminReadToken(t *testing.T) {
+	t.Setenv("CUTOVER_TEST_TOKEN", "s3cret")
+	t.Setenv("CUTOVER_TEST_READ", "look")
+	t.Setenv("CUTOVER_TEST_SAME", "s3cret")
+	c, err := Parse("t.yaml", []byte("admin: { token_env: CUTOVER_TEST_TOKEN, read_token_env: CUTOVER_TEST_READ }\n"+validBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Admin.ReadToken != "look" {
+		t.Errorf("read token %q", c.Admin.ReadToken)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"admin: { token_env: CUTOVER_TEST_UNSET_TOKEN, read_token_env: CUTOVER_TEST_READ }\n", "t.yaml:1: admin.read_token_env: a read-only token needs a full-access one"},
+		{"admin: { token_env: CUTOVER_TEST_TOKEN, read_token_env: CUTOVER_TEST_SAME }\n", "t.yaml:1: admin.read_token_env: the read-only token (CUTOVER_TEST_SAME) equals the full-access token"},
+	} {
+		if _, err := Parse("t.yaml", []byte(tc.yaml+validBase)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
 func TestExamplesAreValid(t *testing.T) {
 	files, err := filepath.Glob("examples/*.yaml")
 	if err != nil || len(files) == 0 {

@@ -103,6 +103,12 @@ func (c *Config) validateAdmin(errs *Errors) {
 	if c.Admin.Token == "" && !IsLoopback(c.Admin.Listen) {
 		c.errorf(errs, "admin.listen", "%s listens beyond loopback, so a bearer token is required: set the environment variable %s (named by admin.token_env)", c.Admin.Listen, c.Admin.TokenEnv)
 	}
+	switch {
+	case c.Admin.ReadToken != "" && c.Admin.Token == "":
+		c.errorf(errs, "admin.read_token_env", "a read-only token needs a full-access one: set the environment variable %s (named by admin.token_env) too, or every caller without a token would have full access", c.Admin.TokenEnv)
+	case c.Admin.ReadToken != "" && c.Admin.ReadToken == c.Admin.Token:
+		c.errorf(errs, "admin.read_token_env", "the read-only token (%s) equals the full-access token (%s): give them different values", c.Admin.ReadTokenEnv, c.Admin.TokenEnv)
+	}
 	if u := c.Admin.ExternalURL; u != "" && !isHTTPURL(u) {
 		c.errorf(errs, "admin.external_url", "%q is not an http:// or https:// URL", u)
 	}

@@ -306,6 +306,7 @@ func (t *tour) adminAPI(context.Context) error {
 		return err
 	}
 	t.p("\n   Try: curl http://%s/api/routes\n        curl http://%s/metrics\n", t.adminAddr, t.adminAddr)
+	t.p("\n   The dashboard: http://%s/ui/\n", t.adminAddr)
 	return nil
 }
 

@@ -21,16 +21,22 @@ import (
 // type difference, the kind of bug a 200 with a wrong body hides.
 func priceService(t *testing.T, name string, regressEvery int) string {
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
-		n, _ := strconv.Atoi(path.Base(r.URL.Path))
-		var price any = float64(n) + 0.5
-		if regressEvery > 0 && n%regressEvery == 0 {
-			price = strconv.Itoa(n) + ".50"
-		}
+		n, price := itemPrice(r, regressEvery)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set(hdrUpstream, name)
 		_ = json.NewEncoder(w).Encode(map[string]any{"id": n, "price": price})
 	})
 	return hostPort(srv)
+}
+
+// itemPrice returns the item N of GET /items/N and its price: N.5, or the
+// string "N.50" for every regressEvery-th item when regressEvery > 0.
+func itemPrice(r *http.Request, regressEvery int) (int, any) {
+	n, _ := strconv.Atoi(path.Base(r.URL.Path))
+	if regressEvery > 0 && n%regressEvery == 0 {
+		return n, strconv.Itoa(n) + ".50"
+	}
+	return n, float64(n) + 0.5
 }
 
 func rolloutConfig(oldAddr, newAddr, rollout string) string {

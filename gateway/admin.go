@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"github.com/cutover/cutover/internal/buildinfo"
+
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
@@ -12,12 +14,17 @@ import (
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/rollout"
 	"github.com/cutover/cutover/router"
+	"github.com/cutover/cutover/web"
 )
 
-// AdminHandler serves the admin API. When a token is configured every
-// path but /healthz and /readyz requires "Authorization: Bearer <token>";
-// the probes stay open because they reveal nothing and orchestrators call
-// them without credentials.
+// AdminHandler serves the admin API and the dashboard under /ui/. When a
+// token is configured every path but /healthz, /readyz and the
+// dashboard's files requires "Authorization: Bearer <token>": the probes
+// stay open because they reveal nothing and orchestrators call them
+// without credentials, and the dashboard's files hold no data (its pages
+// read the API with the token). The read-only token (admin.read_token_env)
+// is accepted for GET and HEAD only; any other method made with it answers
+// 403.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -39,6 +46,10 @@ func (g *Gateway) AdminHandler() http.Handler {
 	mux.HandleFunc("GET /api/records/{id}", g.serveRecord)
 	mux.HandleFunc("GET /api/chains/{id}", g.serveChain)
 	mux.HandleFunc("GET /api/report", g.serveReport)
+	mux.HandleFunc("GET /api/report/series", g.serveSeries)
+	mux.HandleFunc("GET /api/access", g.serveAccess)
+	mux.Handle(web.Prefix, web.Handler())
+	mux.Handle("GET /ui", http.RedirectHandler(web.Prefix, http.StatusMovedPermanently))
 	mux.HandleFunc("GET /api/samples/{id}", g.serveSample)
 	mux.HandleFunc("GET /api/rollouts", g.serveRollouts)
 	mux.HandleFunc("GET /api/rollouts/{route}", g.serveRollout)
@@ -56,17 +67,69 @@ func (g *Gateway) AdminHandler() http.Handler {
 
 func (g *Gateway) authorize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := g.snap.Load().cfg.Admin.Token
-		if token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="cutover admin"`)
-				writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "a valid bearer token is required"})
+		if openPath(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch accessOf(&g.snap.Load().cfg.Admin, r) {
+		case accessNone:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="cutover admin"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "a valid bearer token is required"})
+			return
+		case accessRead:
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				writeJSON(w, http.StatusForbidden, map[string]any{"error": "the read-only token allows GET only; " + r.Method + " needs the full-access token"})
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// openPath reports whether path is served without a token: the probes and
+// the dashboard's files.
+func openPath(path string) bool {
+	return path == "/healthz" || path == "/readyz" || path == "/ui" || strings.HasPrefix(path, web.Prefix)
+}
+
+// access is what a request's bearer token allows.
+type access int
+
+const (
+	accessNone access = iota // no valid token where one is required
+	accessRead               // the read-only token: GET and HEAD
+	accessFull               // the full-access token, or no token configured
+)
+
+func (a access) String() string {
+	return [...]string{"none", "read", "full"}[a]
+}
+
+// accessOf compares r's bearer token with the configured ones in constant
+// time.
+func accessOf(cfg *configs.Admin, r *http.Request) access {
+	if cfg.Token == "" {
+		return accessFull
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return accessNone
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(cfg.Token)) == 1 {
+		return accessFull
+	}
+	if cfg.ReadToken != "" && subtle.ConstantTimeCompare([]byte(got), []byte(cfg.ReadToken)) == 1 {
+		return accessRead
+	}
+	return accessNone
+}
+
+// serveAccess answers GET /api/access: what the caller's token allows
+// ("full" or "read") and whether tokens are configured, so the dashboard
+// can disable the actions a read-only token cannot take.
+func (g *Gateway) serveAccess(w http.ResponseWriter, r *http.Request) {
+	cfg := &g.snap.Load().cfg.Admin
+	writeJSON(w, http.StatusOK, map[string]any{"access": accessOf(cfg, r).String(), "token_required": cfg.Token != "", "replica": g.replica, "version": buildinfo.Version})
 }
 
 func (g *Gateway) serveReady(w http.ResponseWriter, r *http.Request) {

@@ -72,6 +72,7 @@ type Gateway struct {
 	rollouts *rollout.Controller
 
 	life lifecycle // what Open starts beyond New, for Close
+	figures  figures // the series endpoint's per-replica figures (series.go)
 }
 
 // snapshot is one compiled configuration. It never changes once published.
@@ -122,6 +123,7 @@ func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
 	g.snap.Store(snap)
 	g.reloadMu.Unlock()
 	g.metrics.lastReload.Store(snap.loaded.Unix())
+	g.figures.start(g)
 	g.server = &fasthttp.Server{
 		Handler:                       g.handle,
 		ErrorHandler:                  g.handleParseError,

@@ -123,6 +123,7 @@ func (g *Gateway) applyRolloutPercents() {
 func (g *Gateway) CloseRollouts(ctx context.Context) error {
 	err := g.rollouts.Close(ctx)
 	g.stopHealth() // the last user of the store's health
+	g.figures.stop()
 	return err
 }
 

@@ -80,6 +80,7 @@ type Mirror struct {
 	// the samples dropped beyond Options.Buffer. Flush goroutine only,
 	// but for the counter.
 	retry        []store.Sample
+	unstored     []store.Sample // guarded by mu: the flush's samples until stored, for Sample
 	samplesLost  atomic.Uint64
 	storeHealthy atomic.Bool
 }
@@ -266,9 +267,18 @@ func (m *Mirror) flush() {
 	samples := m.retry
 	m.retry = nil
 	for _, r := range routes {
+		// A sample stays findable by Sample while it moves from the
+		// route's queue to the store: it is published as unstored before
+		// it leaves the queue.
 		r.mu.Lock()
-		samples = append(samples, r.pending...)
-		r.pending = nil
+		batch := r.pending
+		r.mu.Unlock()
+		samples = append(samples, batch...)
+		m.mu.Lock()
+		m.unstored = samples
+		m.mu.Unlock()
+		r.mu.Lock()
+		r.pending = r.pending[len(batch):]
 		r.mu.Unlock()
 	}
 	healthy := true
@@ -289,6 +299,9 @@ func (m *Mirror) flush() {
 			m.logStoreError("cannot read the merged diff statistics", err)
 		}
 	}
+	m.mu.Lock()
+	m.unstored = m.retry
+	m.mu.Unlock()
 	m.storeHealthy.Store(healthy)
 }
 
@@ -374,6 +387,12 @@ func (m *Mirror) Sample(id store.SampleID) ([]byte, error) {
 		r.mu.Unlock()
 	}
 	m.mu.Lock()
+	for _, s := range m.unstored {
+		if s.ID == id {
+			m.mu.Unlock()
+			return s.Data, nil
+		}
+	}
 	st := m.st
 	m.mu.Unlock()
 	if st == nil {

@@ -200,12 +200,27 @@ func (m *Mirror) Report(r *Route, now time.Time, since time.Duration) (diff.Rout
 	if since < 0 || since > diff.MaxWindow {
 		return diff.RouteReport{}, fmt.Errorf("%w, not %v", diff.ErrWindow, since)
 	}
+	agg, err := m.readBack(st, r, now, since, true)
+	if err != nil {
+		return diff.RouteReport{}, err
+	}
+	r.merged.Store(agg)
+	return agg.Report(now, since)
+}
+
+// readBack adds what r counted since the last flush to the store, then
+// builds r's aggregator from the tallies of the window buckets within
+// since before now and, with total, of its since-start totals.
+func (m *Mirror) readBack(st Store, r *Route, now time.Time, since time.Duration, total bool) (*diff.Aggregator, error) {
 	if err := addStatistics(st, []*Route{r}); err != nil {
 		m.flushErrs.Add(1)
-		return diff.RouteReport{}, fmt.Errorf("%w: %v", ErrStoreUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", ErrStoreUnavailable, err)
 	}
 	key := routeKey(r.name)
-	keys := []string{key}
+	var keys []string
+	if total {
+		keys = append(keys, key)
+	}
 	var starts []int64
 	if since > 0 {
 		starts = diff.WindowStarts(now, since)
@@ -215,21 +230,20 @@ func (m *Mirror) Report(r *Route, now time.Time, since time.Duration) (diff.Rout
 	}
 	ts, err := st.Tallies(keys)
 	if err != nil {
-		return diff.RouteReport{}, fmt.Errorf("%w: %v", ErrStoreUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", ErrStoreUnavailable, err)
+	}
+	var totals store.Tally
+	if total {
+		totals, ts = ts[0], ts[1:]
 	}
 	var windows map[int64]store.Tally
 	if len(starts) > 0 {
 		windows = make(map[int64]store.Tally, len(starts))
 		for i, s := range starts {
-			windows[s] = ts[i+1]
+			windows[s] = ts[i]
 		}
 	}
-	agg, err := merged(r, ts[0], windows)
-	if err != nil {
-		return diff.RouteReport{}, err
-	}
-	r.merged.Store(agg)
-	return agg.Report(now, since)
+	return merged(r, totals, windows)
 }
 
 // ErrStoreUnavailable is returned by Report when the store cannot be

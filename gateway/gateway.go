@@ -71,8 +71,8 @@ type Gateway struct {
 
 	rollouts *rollout.Controller
 
-	life lifecycle // what Open starts beyond New, for Close
-	figures  figures // the series endpoint's per-replica figures (series.go)
+	life    lifecycle // what Open starts beyond New, for Close
+	figures figures   // the series endpoint's per-replica figures (series.go)
 }
 
 // snapshot is one compiled configuration. It never changes once published.

@@ -3,7 +3,6 @@ package shadow
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/internal/loopback"
 )
 
 // seenHeaders is what a shadow side saw of the copies it got.
@@ -35,19 +35,6 @@ func (s *seenHeaders) all() []map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]map[string]string(nil), s.reqs...)
-}
-
-// listen starts a loopback server with h and returns its address.
-func listen(t *testing.T, h fasthttp.RequestHandler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: h}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return ln.Addr().String()
 }
 
 // compiled builds the shadowing of one route, old → new, with shadow
@@ -158,13 +145,7 @@ func TestOfferSkipsByReason(t *testing.T) {
 // TestOfferSkipsDownSide: once every target of the shadow side refused,
 // copies are skipped unsent and counted as error until fail_timeout.
 func TestOfferSkipsDownSide(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close()
-	c := compiled(t, dead, "")
+	c := compiled(t, loopback.DeadAddr(t), "")
 	r := c.Route()
 	ctx, ch := answered("GET", "", `{"a":1}`)
 	c.Offer(ctx, ch, &Primary{Sent: time.Now()})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/diff"
+	"github.com/cutover/cutover/internal/loopback"
 	"github.com/cutover/cutover/store"
 	"github.com/cutover/cutover/upstream"
 )
@@ -32,6 +33,12 @@ func side(name, addr string, timeout time.Duration, maxBody int) *upstream.Servi
 // serve starts a loopback server with h and returns a shadow side for it.
 func serve(t *testing.T, name string, h fasthttp.RequestHandler) *upstream.Service {
 	t.Helper()
+	return side(name, listen(t, h), 5*time.Second, 0)
+}
+
+// listen starts a loopback server with h and returns its address.
+func listen(t *testing.T, h fasthttp.RequestHandler) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +46,7 @@ func serve(t *testing.T, name string, h fasthttp.RequestHandler) *upstream.Servi
 	srv := &fasthttp.Server{Handler: h}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
-	return side(name, ln.Addr().String(), 5*time.Second, 0)
+	return ln.Addr().String()
 }
 
 func settings(old, new *upstream.Service) *Settings {
@@ -116,12 +123,6 @@ func TestSubmitNeverBlocks(t *testing.T) {
 }
 
 func TestFailuresCountedByReason(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadAddr := ln.Addr().String()
-	ln.Close()
 	stuck := serve(t, "stuck", func(ctx *fasthttp.RequestCtx) { time.Sleep(300 * time.Millisecond) })
 	big := serve(t, "big", func(ctx *fasthttp.RequestCtx) { ctx.SetBody(make([]byte, 4096)) })
 	m := NewMirror(Options{})
@@ -129,7 +130,7 @@ func TestFailuresCountedByReason(t *testing.T) {
 		side   *upstream.Service
 		reason string
 	}{
-		{side("dead", deadAddr, 50*time.Millisecond, 0), ReasonError},
+		{side("dead", loopback.DeadAddr(t), 50*time.Millisecond, 0), ReasonError},
 		{side("stuck", stuck.Targets()[0].Addr(), 50*time.Millisecond, 0), ReasonTimeout},
 		{side("big", big.Targets()[0].Addr(), 50*time.Millisecond, 1024), ReasonBodyTooLarge},
 	} {

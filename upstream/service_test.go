@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/cutover/cutover/internal/loopback"
 )
 
 // server is a real loopback upstream that answers with its name and
@@ -60,18 +62,6 @@ func serve(t *testing.T, addr, body string) *server {
 	return s
 }
 
-// deadAddr returns a loopback address that refuses connections.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // call sends one GET through s as if at start and returns the body that
 // answered, or the error.
 func call(t *testing.T, s *Service, start time.Time) (string, *Target, error) {
@@ -114,7 +104,7 @@ func TestPickSkipsDownTargets(t *testing.T) {
 // one failed dial, is marked down, and the live targets share the calls
 // evenly; no call fails.
 func TestRoundRobinAroundDeadTarget(t *testing.T) {
-	a, b, dead := serve(t, "", "a"), serve(t, "", "b"), deadAddr(t)
+	a, b, dead := serve(t, "", "a"), serve(t, "", "b"), loopback.DeadAddr(t)
 	m := NewMetrics()
 	s := NewPool(m).Build().Service("app", Config{Targets: []string{a.addr, dead, b.addr}, Timeout: 5 * time.Second, FailTimeout: time.Minute})
 	served := map[string]int{}
@@ -144,7 +134,7 @@ func TestRoundRobinAroundDeadTarget(t *testing.T) {
 // fail_timeout has passed, then used again, and serves once it is back.
 func TestMarkDownAndRecovery(t *testing.T) {
 	a := serve(t, "", "a")
-	back := deadAddr(t)
+	back := loopback.DeadAddr(t)
 	const failTimeout = time.Minute
 	s := NewPool(nil).Build().Service("app", Config{Targets: []string{a.addr, back}, Timeout: 5 * time.Second, FailTimeout: failTimeout})
 	t0 := time.Now()
@@ -182,7 +172,7 @@ func TestMarkDownAndRecovery(t *testing.T) {
 // TestAllDown: with every target down, the proxy's policy still sends the
 // call (and fails with the refusal), the shadow's sends nothing.
 func TestAllDown(t *testing.T) {
-	dead1, dead2 := deadAddr(t), deadAddr(t)
+	dead1, dead2 := loopback.DeadAddr(t), loopback.DeadAddr(t)
 	m := NewMetrics()
 	b := NewPool(m).Build()
 	cfg := Config{Targets: []string{dead1, dead2}, Timeout: 5 * time.Second, FailTimeout: time.Minute}
@@ -268,7 +258,7 @@ func TestClientsReusedAcrossBuilds(t *testing.T) {
 // proxy's targets.
 func TestPoolsKeepApart(t *testing.T) {
 	big := serve(t, "", strings.Repeat("x", 4096))
-	dead := deadAddr(t)
+	dead := loopback.DeadAddr(t)
 	m := NewMetrics()
 	primary := NewPool(m).Build()
 	shadow := NewPool(nil).Build()
@@ -306,7 +296,7 @@ func TestPoolsKeepApart(t *testing.T) {
 }
 
 func TestDialMarksDown(t *testing.T) {
-	a, dead := serve(t, "", "a"), deadAddr(t)
+	a, dead := serve(t, "", "a"), loopback.DeadAddr(t)
 	s := NewPool(nil).Build().Service("app", Config{Targets: []string{a.addr, dead}, Timeout: 5 * time.Second, FailTimeout: time.Minute})
 	now := time.Now()
 	for i := range 3 {
@@ -328,7 +318,7 @@ func TestDialMarksDown(t *testing.T) {
 }
 
 func TestMetricsAppend(t *testing.T) {
-	dead := deadAddr(t)
+	dead := loopback.DeadAddr(t)
 	m := NewMetrics()
 	s := NewPool(m).Build().Service("app", Config{Targets: []string{dead}, Timeout: time.Second, FailTimeout: time.Minute})
 	now := time.Now()

@@ -199,7 +199,7 @@ type targetInfo struct {
 
 func (g *Gateway) serveRoutes(w http.ResponseWriter, r *http.Request) {
 	snap := g.snap.Load()
-	now := time.Now().UnixNano()
+	now := time.Now()
 	out := make([]routeInfo, 0, len(snap.routes))
 	for i, rt := range snap.table.Routes() {
 		rs := snap.routes[i]
@@ -231,8 +231,8 @@ func (g *Gateway) serveRoutes(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, name := range []string{rt.Upstream, rt.Old, rt.New} {
 			if svc := snap.services[name]; svc != nil {
-				for _, t := range svc.targets {
-					info.Targets = append(info.Targets, targetInfo{Service: name, Addr: t.addr, Up: t.up(now)})
+				for _, t := range svc.Targets() {
+					info.Targets = append(info.Targets, targetInfo{Service: name, Addr: t.Addr(), Up: t.Up(now)})
 				}
 			}
 		}

@@ -27,10 +27,10 @@ func (g *Gateway) Report(route string, since time.Duration, now time.Time) (*dif
 			continue
 		}
 		found = true
-		if sh.route == nil {
+		if sh == nil {
 			continue
 		}
-		rr, err := g.mirror.Report(sh.route, now, since)
+		rr, err := g.mirror.Report(sh.Route(), now, since)
 		if err != nil {
 			return nil, err
 		}

@@ -2,22 +2,22 @@ package gateway
 
 import (
 	"errors"
-	"io"
-	"net"
 	"strconv"
-	"syscall"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/cutover/cutover/upstream"
 )
 
 // Reasons name why a request failed, in the error body and in metrics.
+// Those of a failed upstream call are package upstream's (upstream.Reason).
 const (
 	reasonNoRoute     = "no_route"
-	reasonTimeout     = "timeout"
-	reasonRefused     = "refused"
-	reasonReset       = "reset"
-	reasonNoFreeConns = "no_free_conns"
-	reasonBadGateway  = "bad_gateway"
+	reasonTimeout     = upstream.ReasonTimeout
+	reasonRefused     = upstream.ReasonRefused
+	reasonReset       = upstream.ReasonReset
+	reasonNoFreeConns = upstream.ReasonNoFreeConns
+	reasonBadGateway  = upstream.ReasonBadGateway
 	reasonTooLarge    = "body_too_large"
 	reasonHeaderLarge = "header_too_large"
 	reasonMalformed   = "malformed"
@@ -42,34 +42,6 @@ var failures = map[string]failure{
 	reasonHeaderLarge: {fasthttp.StatusRequestHeaderFieldsTooLarge, reasonHeaderLarge, "request headers are too large"},
 	reasonMalformed:   {fasthttp.StatusBadRequest, reasonMalformed, "malformed request"},
 	reasonFraming:     {fasthttp.StatusBadRequest, reasonFraming, "request has both Content-Length and Transfer-Encoding"},
-}
-
-// upstreamReason classifies an error from an upstream call.
-func upstreamReason(err error) string {
-	var netErr net.Error
-	switch {
-	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout),
-		errors.As(err, &netErr) && netErr.Timeout():
-		return reasonTimeout
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return reasonRefused
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
-		errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return reasonReset
-	case errors.Is(err, fasthttp.ErrNoFreeConns):
-		return reasonNoFreeConns
-	}
-	return reasonBadGateway
-}
-
-// isConnectFailure reports whether err means no connection was made, so
-// the request never reached the target.
-func isConnectFailure(err error) bool {
-	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, fasthttp.ErrDialTimeout) {
-		return true
-	}
-	var opErr *net.OpError
-	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
 // parseErrorReason classifies an error from reading the client's request.

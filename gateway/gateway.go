@@ -1,7 +1,13 @@
-// Package gateway is cutover's inline proxy: the fasthttp server, one
-// keep-alive client pool per upstream target, chain-ID tagging, header
-// hygiene, the mapping of failures to statuses, configuration reloads and
-// the admin API.
+// Package gateway is cutover's inline proxy: the fasthttp server,
+// chain-ID tagging, header hygiene, the mapping of failures to statuses,
+// configuration reloads and the admin API.
+//
+// Who calls whom: the gateway asks package router for a request's route
+// and serving side, sends the request through package upstream (the
+// services, their targets and keep-alive clients), answers the client,
+// and then hands the request to the route's shadow (package shadow, which
+// decides itself whether and how to copy it) and to the recorder. Neither
+// package calls the gateway back.
 //
 // The running configuration is an immutable snapshot behind an
 // atomic.Pointer. A request loads it once and keeps it to the end, so a
@@ -23,10 +29,12 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/internal/throttle"
 	"github.com/cutover/cutover/record"
 	"github.com/cutover/cutover/rollout"
 	"github.com/cutover/cutover/router"
 	"github.com/cutover/cutover/shadow"
+	"github.com/cutover/cutover/upstream"
 )
 
 // HeaderSide names the service that answered, on responses when
@@ -52,13 +60,13 @@ type Gateway struct {
 	log     *slog.Logger
 	server  *fasthttp.Server
 
-	reloadMu sync.Mutex // serialises reloads; guards the fields below
-	path     string     // the config file, "" when built from a Config value
-	clients  map[clientKey]*fasthttp.HostClient
-	applied  []byte // the file content of the running configuration
-	lastErr  error  // the last failed reload, until one succeeds
+	reloadMu  sync.Mutex // serialises reloads; guards the fields below
+	path      string     // the config file, "" when built from a Config value
+	upstreams *upstream.Pool
+	applied   []byte // the file content of the running configuration
+	lastErr   error  // the last failed reload, until one succeeds
 
-	errorLog throttle
+	errorLog throttle.Throttle
 	draining atomic.Bool // set by Shutdown; /readyz then fails
 	health   storeHealth
 	replica  string // this gateway's name among replicas sharing a store
@@ -66,8 +74,7 @@ type Gateway struct {
 	recorder Recorder    // nil: nothing is recorded
 	records  RecordStore // nil: the record endpoints answer 503
 
-	mirror        *shadow.Mirror
-	shadowClients map[shadowClientKey]*fasthttp.HostClient // guarded by reloadMu
+	mirror *shadow.Mirror
 
 	rollouts *rollout.Controller
 
@@ -79,7 +86,7 @@ type Gateway struct {
 type snapshot struct {
 	cfg         *configs.Config
 	table       *router.Table
-	services    map[string]*service
+	services    map[string]*upstream.Service
 	routes      []routeState // by router.Route.Index
 	chainHeader string
 	chainCanon  []byte // chainHeader in fasthttp's normalised form
@@ -91,25 +98,23 @@ type snapshot struct {
 
 // routeState is what the hot path needs of one route.
 type routeState struct {
-	bySide  [numSides]*service // the baseline service of each side
+	bySide  [numSides]*upstream.Service // the baseline service of each side
 	metrics *routeMetrics
-	sample  float64 // share of chains recorded
-	shadow  shadowing
-	rollout *rollout.Feed // nil: the route has no rollout
+	sample  float64          // share of chains recorded
+	shadow  *shadow.Compiled // nil: the route is not shadowed
+	rollout *rollout.Feed    // nil: the route has no rollout
 }
 
 // New builds a gateway for cfg. path is the file cfg came from, used by
 // Reload; it may be empty.
 func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{
-		metrics:       newMetrics(),
-		log:           log,
-		path:          path,
-		clients:       map[clientKey]*fasthttp.HostClient{},
-		shadowClients: map[shadowClientKey]*fasthttp.HostClient{},
+		metrics: newMetrics(),
+		log:     log,
+		path:    path,
 	}
-	g.errorLog.every = time.Second
-	g.mirror = shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg), LogFailure: g.logShadowFailure, Buffer: int(cfg.Store.Buffer)})
+	g.upstreams = upstream.NewPool(g.metrics.upstream)
+	g.mirror = shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg), Buffer: int(cfg.Store.Buffer)})
 	g.replica = replicaName()
 	g.rollouts = rollout.New(rollout.Options{Logger: log, Apply: g.applyRolloutPercents, Replica: g.replica})
 	snap, err := g.compile(cfg)
@@ -146,12 +151,13 @@ func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
 }
 
 // compile turns a validated config into a snapshot, reusing upstream
-// clients whose address and settings did not change.
+// clients whose address and settings did not change. Only a config that
+// compiles whole hands its clients on to the next reload.
 func (g *Gateway) compile(cfg *configs.Config) (*snapshot, error) {
 	s := &snapshot{
 		cfg:         cfg,
 		table:       router.New(cfg.Routes, cfg.Environments),
-		services:    map[string]*service{},
+		services:    map[string]*upstream.Service{},
 		chainHeader: cfg.Chain.Header,
 		chainCanon:  canonicalKey(cfg.Chain.Header),
 		loaded:      time.Now(),
@@ -174,21 +180,14 @@ func (g *Gateway) compile(cfg *configs.Config) (*snapshot, error) {
 		}
 		s.trusted = append(s.trusted, prefix)
 	}
-	clients := map[clientKey]*fasthttp.HostClient{}
-	for key, hc := range g.clients {
-		clients[key] = hc
-	}
-	used := map[clientKey]*fasthttp.HostClient{}
+	services := g.upstreams.Build()
 	for name, sc := range cfg.Services {
-		s.services[name] = newService(name, sc, clients, g.metrics)
-		for _, t := range s.services[name].targets {
-			used[clientKey{t.addr, s.services[name].timeout, sc.MaxConns}] = t.client
-		}
+		s.services[name] = services.Service(name, upstream.ConfigOf(sc))
 	}
-	shadowClients := map[shadowClientKey]*fasthttp.HostClient{}
+	shadows := g.mirror.Build(cfg, s.inject)
 	for _, r := range s.table.Routes() {
 		rs := routeState{metrics: g.metrics.route(r.Name), sample: *cfg.Record.Sample}
-		sh, err := g.compileShadow(cfg, cfg.Routes[r.Index], s, shadowClients)
+		sh, err := shadows.Route(cfg.Routes[r.Index])
 		if err != nil {
 			return nil, fmt.Errorf("route %q: %w", r.Name, err)
 		}
@@ -201,8 +200,8 @@ func (g *Gateway) compile(cfg *configs.Config) (*snapshot, error) {
 		rs.bySide[router.SideNew] = s.services[r.New]
 		s.routes = append(s.routes, rs)
 	}
-	g.clients = used
-	g.shadowClients = shadowClients
+	services.Commit()
+	shadows.Commit()
 	return s, nil
 }
 
@@ -237,7 +236,7 @@ var statePool = sync.Pool{New: func() any {
 // gray decision.
 type call struct {
 	rs   *routeState
-	svc  *service
+	svc  *upstream.Service
 	side router.Side
 }
 
@@ -277,11 +276,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 
 	upgrade := isUpgrade(scan)
 	st.scratch = prepareUpstreamRequest(ctx, scan, snap.trusted, upgrade, st.scratch)
-	st.scratch = tagUpstream(&req.Header, scan, &c, snap, route.Name, cl.svc.name, st.scratch)
 	svc := cl.svc
-	if svc.host != nil {
-		req.Header.SetHostBytes(svc.host)
-	}
+	st.scratch = tagUpstream(&req.Header, scan, &c, snap, route.Name, svc.Name(), st.scratch)
+	svc.SetHost(&req.Header)
 	// Keep the Host header byte for byte: fasthttp would otherwise rebuild
 	// it from the parsed URI.
 	req.UseHostHeader = true
@@ -292,13 +289,13 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	}
 
 	sent := time.Now()
-	t, err := svc.do(req, &ctx.Response, sent)
+	t, err := svc.Do(req, &ctx.Response, sent)
 	latency := time.Since(sent)
 	reason := ""
 	if err != nil {
 		reason = g.upstreamFailed(ctx, cl, err, chainID, snap.chainHeader)
 	} else {
-		svc.metrics.observe(latency)
+		svc.Observe(latency)
 		finishResponse(&ctx.Response, cl, snap, chainID)
 	}
 	if f := cl.rs.rollout; f != nil && cl.side == router.SideNew && svc == cl.rs.bySide[router.SideNew] {
@@ -308,12 +305,15 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	recorded := r.rec != nil && record.Sampled(c.Trace, r.sample)
 	if recorded {
 		r.capture(&capturedCall{
-			trace: c.Trace, span: c.Span, parent: c.Parent, route: route.Name, tenant: st.tenant, side: cl.side, target: t.addr,
+			trace: c.Trace, span: c.Span, parent: c.Parent, route: route.Name, tenant: st.tenant, side: cl.side, target: t.Addr(),
 			sent: sent, latency: latency, reason: reason,
 		}, req, &ctx.Response)
 	}
-	if cl.rs.shadow.route != nil {
-		g.shadowCall(&cl.rs.shadow, ctx, &c, cl, st, t, sent, latency, err != nil, recorded)
+	if sh := cl.rs.shadow; sh != nil {
+		sh.Offer(ctx, &c, &shadow.Primary{
+			ServedNew: cl.side == router.SideNew, Tenant: st.tenant, Target: t.Addr(),
+			Sent: sent, Latency: latency, Failed: err != nil, Recorded: recorded,
+		})
 	}
 }
 
@@ -357,12 +357,11 @@ func finishResponse(resp *fasthttp.Response, cl call, snap *snapshot, chainID []
 // upstreamFailed answers a request whose upstream call failed and returns
 // the failure's reason.
 func (g *Gateway) upstreamFailed(ctx *fasthttp.RequestCtx, cl call, err error, chainID []byte, chainHeader string) string {
-	reason := upstreamReason(err)
-	cl.svc.metrics.fail(reason)
+	reason := cl.svc.Fail(err)
 	writeError(ctx, reason, chainID, chainHeader)
 	cl.rs.metrics.count(cl.side, ctx.Response.StatusCode())
-	if g.errorLog.allow() {
-		g.log.Warn("upstream failed", "service", cl.svc.name, "reason", reason, "err", err, "chain_id", string(chainID))
+	if g.errorLog.Allow() {
+		g.log.Warn("upstream failed", "service", cl.svc.Name(), "reason", reason, "err", err, "chain_id", string(chainID))
 	}
 	return reason
 }
@@ -399,19 +398,6 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 
 // Config returns the running configuration. Callers must not modify it.
 func (g *Gateway) Config() *configs.Config { return g.snap.Load().cfg }
-
-// throttle lets an event through at most once per interval, so a failing
-// upstream cannot flood the log from the hot path.
-type throttle struct {
-	every time.Duration
-	next  atomic.Int64
-}
-
-func (t *throttle) allow() bool {
-	now := time.Now().UnixNano()
-	next := t.next.Load()
-	return now >= next && t.next.CompareAndSwap(next, now+int64(t.every))
-}
 
 // fasthttpLogger routes fasthttp's own messages into slog at debug level:
 // they are per-connection noise (client resets) that metrics already count.

@@ -1,13 +1,9 @@
 package gateway
 
 import (
-	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -139,30 +135,6 @@ func TestCleanUpstreamResponse(t *testing.T) {
 	}
 }
 
-func TestUpstreamReason(t *testing.T) {
-	tests := []struct {
-		err  error
-		want string
-	}{
-		{fasthttp.ErrTimeout, reasonTimeout},
-		{fasthttp.ErrDialTimeout, reasonTimeout},
-		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, reasonRefused},
-		{fmt.Errorf("read: %w", syscall.ECONNRESET), reasonReset},
-		{io.EOF, reasonReset},
-		{fasthttp.ErrConnectionClosed, reasonReset},
-		{fasthttp.ErrNoFreeConns, reasonNoFreeConns},
-		{errors.New("cannot parse response status line"), reasonBadGateway},
-	}
-	for _, tt := range tests {
-		if got := upstreamReason(tt.err); got != tt.want {
-			t.Errorf("upstreamReason(%v) = %s, want %s", tt.err, got, tt.want)
-		}
-	}
-	if !isConnectFailure(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}) || isConnectFailure(fasthttp.ErrTimeout) {
-		t.Error("isConnectFailure misclassifies")
-	}
-}
-
 func TestWriteErrorBody(t *testing.T) {
 	var ctx fasthttp.RequestCtx
 	writeError(&ctx, reasonTimeout, []byte("4bf92f3577b34da6a3ce929d0e0e4736"), "X-Chain-Id")
@@ -172,30 +144,6 @@ func TestWriteErrorBody(t *testing.T) {
 	}
 	if string(ctx.Response.Header.Peek("X-Chain-Id")) != "4bf92f3577b34da6a3ce929d0e0e4736" {
 		t.Error("chain header missing on the error")
-	}
-}
-
-func TestServicePickSkipsDownTargets(t *testing.T) {
-	s := &service{}
-	for _, addr := range []string{"a", "b", "c"} {
-		s.targets = append(s.targets, &target{addr: addr, metrics: &targetMetrics{}})
-	}
-	s.targets[1].markDown(0, 1000)
-	seen := map[string]int{}
-	for range 30 {
-		seen[s.pick(10).addr]++
-	}
-	if seen["b"] != 0 || seen["a"] != 15 || seen["c"] != 15 {
-		t.Errorf("picks %v: want a and c evenly, never b", seen)
-	}
-	for _, tg := range s.targets {
-		tg.markDown(0, 1000)
-	}
-	if s.pick(10) == nil {
-		t.Error("all targets down: pick must still return one")
-	}
-	if got := s.pick(2000).addr; got == "" {
-		t.Error("after fail_timeout targets are used again")
 	}
 }
 

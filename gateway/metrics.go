@@ -5,13 +5,13 @@ import (
 	"io"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cutover/cutover/internal/buildinfo"
 	"github.com/cutover/cutover/router"
+	"github.com/cutover/cutover/upstream"
 )
 
 // numSides is the number of router.Side values, which index per-side
@@ -21,31 +21,18 @@ const numSides = int(router.SideNew) + 1
 // numSources is the number of router.Source values.
 const numSources = int(router.SourceJSON) + 1
 
-// latencyBuckets are the upper bounds, in seconds, of the upstream latency
-// histogram: fine below 100 ms where gateways live, coarse above.
-var latencyBuckets = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
-
-var latencyBucketNanos = func() (b [len(latencyBuckets)]int64) {
-	for i, s := range latencyBuckets {
-		b[i] = int64(s * 1e9)
-	}
-	return b
-}()
-
-var upstreamReasons = [...]string{reasonTimeout, reasonRefused, reasonReset, reasonNoFreeConns, reasonBadGateway}
-
 var rejectReasons = [...]string{reasonNoRoute, reasonMalformed, reasonFraming, reasonTooLarge, reasonHeaderLarge}
 
 // metrics holds every counter the gateway exports. Counters are kept by
-// route and service name across reloads, so a reload never resets them.
+// route name across reloads, so a reload never resets them; those of
+// services and targets are package upstream's, kept by service name.
 // Updates are lock-free atomics; the mutex only guards creating entries.
 type metrics struct {
-	start time.Time
+	start    time.Time
+	upstream *upstream.Metrics
 
-	mu       sync.Mutex
-	routes   map[string]*routeMetrics
-	services map[string]*serviceMetrics
-	targets  map[[2]string]*targetMetrics
+	mu     sync.Mutex
+	routes map[string]*routeMetrics
 
 	inflight      atomic.Int64
 	rejected      [len(rejectReasons)]atomic.Uint64
@@ -66,25 +53,11 @@ type routeMetrics struct {
 	tenants [numSources]atomic.Uint64
 }
 
-// serviceMetrics holds one service's upstream latency histogram and its
-// errors by reason.
-type serviceMetrics struct {
-	buckets  [len(latencyBuckets) + 1]atomic.Uint64 // last is +Inf
-	sumNanos atomic.Uint64
-	errors   [len(upstreamReasons)]atomic.Uint64
-}
-
-// targetMetrics counts how often passive health checking marked a target down.
-type targetMetrics struct {
-	failures atomic.Uint64
-}
-
 func newMetrics() *metrics {
 	return &metrics{
 		start:    time.Now(),
+		upstream: upstream.NewMetrics(),
 		routes:   map[string]*routeMetrics{},
-		services: map[string]*serviceMetrics{},
-		targets:  map[[2]string]*targetMetrics{},
 
 		environments: map[string]*atomic.Uint64{},
 	}
@@ -115,49 +88,12 @@ func (m *metrics) route(name string) *routeMetrics {
 	return r
 }
 
-func (m *metrics) service(name string) *serviceMetrics {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.services[name]
-	if s == nil {
-		s = &serviceMetrics{}
-		m.services[name] = s
-	}
-	return s
-}
-
-func (m *metrics) target(service, addr string) *targetMetrics {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	k := [2]string{service, addr}
-	t := m.targets[k]
-	if t == nil {
-		t = &targetMetrics{}
-		m.targets[k] = t
-	}
-	return t
-}
-
 func (r *routeMetrics) count(side router.Side, status int) {
 	class := status/100 - 1
 	if class < 0 || class > 4 {
 		class = 4
 	}
 	r.requests[side][class].Add(1)
-}
-
-func (s *serviceMetrics) observe(d time.Duration) {
-	n := int64(d)
-	i := 0
-	for i < len(latencyBucketNanos) && n > latencyBucketNanos[i] {
-		i++
-	}
-	s.buckets[i].Add(1)
-	s.sumNanos.Add(uint64(max(n, 0)))
-}
-
-func (s *serviceMetrics) fail(reason string) {
-	s.errors[slices.Index(upstreamReasons[:], reason)].Add(1)
 }
 
 func (m *metrics) reject(reason string) {
@@ -171,7 +107,6 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 	now := time.Now()
 	m.mu.Lock()
 	routeNames := sortedKeys(m.routes)
-	serviceNames := sortedKeys(m.services)
 	m.mu.Unlock()
 
 	b = help(b, "cutover_requests_total", "counter", "Requests answered, by route, serving side and status class.")
@@ -212,40 +147,7 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 	b = help(b, "cutover_upgrades_total", "counter", "Connections tunnelled after a protocol upgrade (WebSocket).")
 	b = fmt.Appendf(b, "cutover_upgrades_total %d\n", m.upgrades.Load())
 
-	b = help(b, "cutover_upstream_duration_seconds", "histogram", "Time from sending a request upstream to receiving its whole response, by service.")
-	for _, name := range serviceNames {
-		s := m.service(name)
-		var cum uint64
-		for i := range s.buckets {
-			cum += s.buckets[i].Load()
-			le := "+Inf"
-			if i < len(latencyBuckets) {
-				le = strconv.FormatFloat(latencyBuckets[i], 'g', -1, 64)
-			}
-			b = fmt.Appendf(b, "cutover_upstream_duration_seconds_bucket{service=%q,le=%q} %d\n", name, le, cum)
-		}
-		b = fmt.Appendf(b, "cutover_upstream_duration_seconds_sum{service=%q} %g\n", name, float64(s.sumNanos.Load())/1e9)
-		b = fmt.Appendf(b, "cutover_upstream_duration_seconds_count{service=%q} %d\n", name, cum)
-	}
-	b = help(b, "cutover_upstream_errors_total", "counter", "Upstream calls that failed, by service and reason.")
-	for _, name := range serviceNames {
-		s := m.service(name)
-		for i, reason := range upstreamReasons {
-			b = fmt.Appendf(b, "cutover_upstream_errors_total{service=%q,reason=%q} %d\n", name, reason, s.errors[i].Load())
-		}
-	}
-	b = help(b, "cutover_upstream_target_up", "gauge", "1 when passive health checking uses the target, 0 while it is skipped after a failure.")
-	for _, name := range sortedKeys(snap.services) {
-		for _, t := range snap.services[name].targets {
-			b = fmt.Appendf(b, "cutover_upstream_target_up{service=%q,target=%q} %d\n", name, t.addr, boolInt(t.up(now.UnixNano())))
-		}
-	}
-	b = help(b, "cutover_upstream_target_failures_total", "counter", "Times a target was marked down by passive health checking.")
-	for _, name := range sortedKeys(snap.services) {
-		for _, t := range snap.services[name].targets {
-			b = fmt.Appendf(b, "cutover_upstream_target_failures_total{service=%q,target=%q} %d\n", name, t.addr, t.metrics.failures.Load())
-		}
-	}
+	b = m.upstream.Append(b, snap.services, now)
 
 	b = help(b, "cutover_config_reloads_total", "counter", "Configuration reloads, by result.")
 	b = fmt.Appendf(b, "cutover_config_reloads_total{result=\"ok\"} %d\n", m.reloadsOK.Load())
@@ -267,13 +169,6 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 
 func help(b []byte, name, kind, text string) []byte {
 	return fmt.Appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, kind)
-}
-
-func boolInt(v bool) int {
-	if v {
-		return 1
-	}
-	return 0
 }
 
 func sortedKeys[V any](m map[string]V) []string {

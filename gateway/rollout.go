@@ -70,7 +70,7 @@ func (g *Gateway) configureRollouts(snap *snapshot) {
 	for _, r := range snap.table.Routes() {
 		rs := &snap.routes[r.Index]
 		rs.rollout = g.rollouts.Feed(r.Name)
-		if sr := rs.shadow.route; sr != nil {
+		if sr := rs.shadow.Route(); sr != nil {
 			if rs.rollout != nil {
 				sr.SetObserver(rs.rollout)
 			} else {

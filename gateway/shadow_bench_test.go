@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/cutover/cutover/internal/loopback"
 	"github.com/cutover/cutover/shadow"
 )
 
@@ -28,7 +29,7 @@ func BenchmarkProxyShadow(b *testing.B) {
 			route := "    shadow: { percent: 100 }\n"
 			switch side {
 			case "refused":
-				shadowAddr = closedAddr(b)
+				shadowAddr = loopback.DeadAddr(b)
 			case "silent":
 				shadowAddr = silentAddr(b)
 			case "rollout":
@@ -71,17 +72,6 @@ func BenchmarkProxyShadow(b *testing.B) {
 			b.ReportMetric(float64(dropped)/float64(b.N), "dropped/op")
 		})
 	}
-}
-
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(tb testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // silentAddr returns a loopback address that accepts connections and

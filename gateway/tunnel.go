@@ -21,19 +21,16 @@ import (
 // Tunnelled connections are not drained on shutdown; they end with the
 // process.
 func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, cl call, snap *snapshot, chainID []byte) {
-	svc := cl.svc
 	now := time.Now()
-	t := svc.pick(now.UnixNano())
-	up, err := net.DialTimeout("tcp", t.addr, svc.timeout)
+	up, err := cl.svc.Dial(now)
 	if err != nil {
-		t.markDown(now.UnixNano(), svc.failTimeout)
 		g.upstreamFailed(ctx, cl, err, chainID, snap.chainHeader)
 		return
 	}
 	// The handshake is written while ctx is still ours; after Hijack only
 	// the raw connection may be used.
 	ctx.Request.URI().DisablePathNormalizing = true
-	_ = up.SetDeadline(now.Add(svc.timeout))
+	_ = up.SetDeadline(now.Add(cl.svc.Timeout()))
 	bw := bufio.NewWriter(up)
 	if err = ctx.Request.Write(bw); err == nil {
 		err = bw.Flush()

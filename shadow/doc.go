@@ -2,14 +2,28 @@
 // route that did not serve them, compares the two answers with package
 // diff, and keeps the route's comparison statistics and samples.
 //
-// The gateway answers the client first and only then hands the request,
-// copied, to Route.Submit, which never blocks: a job that finds the queue
-// full, or the route's queued bytes over MaxQueuedBytes, is dropped and
-// counted. A fixed set of workers per route (shadow.concurrency) sends the
-// copies, each call bounded by its own deadline (shadow.timeout), through
-// upstream clients of its own, so shadow calls never take connections the
-// primary traffic needs. A slow or dead shadow side therefore costs the
-// primary nothing: its jobs wait in a bounded queue, then are dropped.
+// Who calls whom: the gateway builds each configuration's shadowing with
+// Mirror.Build (Build.Route per route, Build.Commit once the whole
+// configuration compiled) and, after answering a client, offers the
+// request to its route's Compiled.Offer; that is all it does. Package
+// shadow decides what to copy and what to skip, tags the copies, sends
+// them through package upstream, compares the answers with package diff,
+// and logs its own failed calls, throttled. It calls nothing back in the
+// gateway; the rollout controller sees the comparisons through a route's
+// Observer.
+//
+// Offer only copies, and Route.Submit never blocks: a job that finds the
+// queue full, or the route's queued bytes over MaxQueuedBytes, is dropped
+// and counted. A fixed set of workers per route (shadow.concurrency) sends
+// the copies, each call bounded by its own deadline (shadow.timeout),
+// through an upstream pool of the mirror's own: shadow calls never take
+// connections the primary traffic needs (each shadow client holds at most
+// shadow.concurrency connections and reads at most shadow.max_body), and a
+// shadow target that refuses connections is skipped for its fail_timeout
+// without ever being marked down for the primary. When every target of
+// the shadow side is down, the copy is skipped unsent and counted as
+// error. A slow or dead shadow side therefore costs the primary nothing:
+// its jobs wait in a bounded queue, then are dropped.
 //
 // What is skipped or dropped is counted by reason:
 //
@@ -21,7 +35,8 @@
 //   - primary_failed: the serving side gave no answer to compare with;
 //   - queue_full: the queue was full;
 //   - timeout: the shadow call passed its deadline;
-//   - error: the shadow call failed otherwise.
+//   - error: the shadow call failed otherwise, or every target of the
+//     shadow side was down.
 //
 // The copies carry X-Cutover-Shadow: 1, the request's chain ID with a
 // child span, and cutover=shadow in tracestate, so services behind can keep

@@ -10,8 +10,8 @@ import (
 )
 
 // Job is one request to shadow: the request as sent to the serving side
-// and the answer the client got. The gateway fills it from Route.NewJob
-// and gives it up with Submit.
+// and the answer the client got. Compiled.Offer fills it from
+// Route.NewJob and gives it up with Submit.
 type Job struct {
 	Req     fasthttp.Request
 	Primary fasthttp.Response

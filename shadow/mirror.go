@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/diff"
+	"github.com/cutover/cutover/internal/throttle"
 	"github.com/cutover/cutover/record"
 	"github.com/cutover/cutover/store"
+	"github.com/cutover/cutover/upstream"
 )
 
 // FlushInterval is how often samples and statistics go to the store.
@@ -46,10 +48,6 @@ var (
 type Options struct {
 	Redactor *record.Redactor // nil: the recording defaults
 	Logger   *slog.Logger
-	// LogFailure is told of each failed shadow call; it should throttle,
-	// since a dead shadow side fails at the request rate. Nil logs nothing:
-	// cutover_shadow_dropped_total counts the failures.
-	LogFailure func(route, service string, err error)
 	// Buffer bounds the bytes of samples kept for the next flush while
 	// the store cannot be written; DefaultBuffer when zero. Beyond it the
 	// oldest are dropped and counted.
@@ -71,6 +69,9 @@ type Mirror struct {
 	mu     sync.Mutex
 	routes map[string]*Route
 	closed bool
+
+	upstreams *upstream.Pool    // the shadow sides' clients, never the proxy's
+	failLog   throttle.Throttle // of failed shadow calls
 
 	stopFlush chan struct{}
 	flushDone chan struct{}
@@ -101,6 +102,7 @@ func NewMirror(opt Options) *Mirror {
 		opt:       opt,
 		log:       opt.Logger,
 		routes:    map[string]*Route{},
+		upstreams: upstream.NewPool(nil),
 		stopFlush: make(chan struct{}),
 		flushDone: make(chan struct{}),
 	}
@@ -399,12 +401,6 @@ func (m *Mirror) Sample(id store.SampleID) ([]byte, error) {
 		return nil, fmt.Errorf("sample %s: %w", id, store.ErrNotFound)
 	}
 	return st.Sample(id)
-}
-
-func (m *Mirror) logFailure(route, service string, err error) {
-	if m.opt.LogFailure != nil {
-		m.opt.LogFailure(route, service, err)
-	}
 }
 
 // WriteMetrics appends the shadow counters to w in Prometheus text format.

@@ -14,14 +14,8 @@ import (
 	"github.com/cutover/cutover/diff"
 	"github.com/cutover/cutover/record"
 	"github.com/cutover/cutover/store"
+	"github.com/cutover/cutover/upstream"
 )
-
-// HeaderShadow marks a shadow copy, so services behind cutover can keep
-// its writes out of their data.
-const HeaderShadow = "X-Cutover-Shadow"
-
-// TracestateEntry is the tracestate member a shadow copy carries.
-const TracestateEntry = "cutover=shadow"
 
 // MaxQueuedBytes bounds the request and response bytes a route's queue
 // holds, whatever its length: a slow shadow side with large bodies must
@@ -42,30 +36,23 @@ const (
 // Reasons lists the drop reasons in the order metrics print them.
 var Reasons = []string{ReasonMethod, ReasonShadowChain, ReasonBodyTooLarge, ReasonPrimaryFailed, ReasonQueueFull, ReasonTimeout, ReasonError}
 
-// Upstream sends a shadow copy to one service. Do must honour deadline
-// and may be called concurrently.
-type Upstream interface {
-	Name() string
-	Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) (target string, err error)
-}
-
-// Tagger rewrites the chain headers of a request copy for the shadow hop
-// c to service, marking it as a shadow copy. scratch is the caller's
-// reusable memory; the grown buffer is returned.
-type Tagger func(req *fasthttp.Request, c *chain.Chain, service string, scratch []byte) []byte
-
-// Settings are a route's shadowing rules, swapped whole on a reload.
+// Settings are what a route's workers need to send and compare a copy,
+// swapped whole on a reload.
 type Settings struct {
-	Old, New  Upstream
-	Secondary Upstream // nil: no noise measurement
+	// Old and New are the shadow sides, with clients of the mirror's own
+	// (their Timeout is shadow.timeout, their answers are capped at
+	// shadow.max_body) that skip a copy when every target is down.
+	Old, New  *upstream.Service
+	Secondary *upstream.Service // nil: no noise measurement
 	// SecondaryShare is the share (0 to 1) of shadowed requests that also
 	// go to Secondary.
 	SecondaryShare float64
-	Timeout        time.Duration
-	MaxBody        int
 	Rules          *diff.Compiled
 	Noise          diff.Thresholds
-	Tag            Tagger
+	// ChainHeader and Inject are the chain header and the trace formats
+	// the copies carry, as the primary hop's do.
+	ChainHeader string
+	Inject      chain.Format
 	// RecordMaxBody is how much of each body a recorded shadow call or a
 	// stored sample keeps (record.max_body).
 	RecordMaxBody int
@@ -141,9 +128,6 @@ func (r *Route) Name() string { return r.name }
 // Aggregator returns the route's comparison statistics.
 func (r *Route) Aggregator() *diff.Aggregator { return r.agg }
 
-// Settings returns the settings in force.
-func (r *Route) Settings() *Settings { return r.set.Load() }
-
 // Sampled reports whether the chain trace is shadowed at share (0 to 1).
 // It reads the trace ID's first 8 bytes, where recording reads the last 8,
 // so the two choices are independent of each other.
@@ -159,9 +143,6 @@ func Sampled(trace chain.TraceID, share float64) bool {
 
 // NewJob returns an empty job to fill and Submit.
 func (r *Route) NewJob() *Job { return getJob() }
-
-// Release returns a job that will not be submitted.
-func (r *Route) Release(j *Job) { putJob(j) }
 
 // Skip counts a request that was not shadowed, by reason.
 func (r *Route) Skip(reason string) { r.dropped[reasonIndex(reason)].Add(1) }
@@ -282,12 +263,17 @@ func (w *worker) run(j *Job) {
 
 	w.child = j.Chain.Child()
 	w.child.State = nil
-	w.tagBuf = set.Tag(&j.Req, &w.child, up.Name(), w.tagBuf)
+	w.tagBuf = tag(&j.Req.Header, &w.child, set, r.name, up.Name(), w.tagBuf)
+	up.SetHost(&j.Req.Header)
 	w.resp.Reset()
 	sent := time.Now()
-	target, err := up.Do(&j.Req, &w.resp, sent.Add(set.Timeout))
+	t, err := up.Do(&j.Req, &w.resp, sent)
 	latency := time.Since(sent)
 	reason := failure(err)
+	target := ""
+	if t != nil {
+		target = t.Addr()
+	}
 	shadowCall := func() *store.Record {
 		w.shadowRec.Reset()
 		fillCall(&w.shadowRec, r.name, j, shadowSide, target, w.child.Span, j.Chain.Span)
@@ -370,10 +356,11 @@ func (w *worker) compareSecondary(j *Job, set *Settings, old *diff.Response) {
 	r := w.r
 	w.child = j.Chain.Child()
 	w.child.State = nil
-	w.tagBuf = set.Tag(&j.Req, &w.child, set.Secondary.Name(), w.tagBuf)
+	w.tagBuf = tag(&j.Req.Header, &w.child, set, r.name, set.Secondary.Name(), w.tagBuf)
+	set.Secondary.SetHost(&j.Req.Header)
 	w.second.Reset()
 	sent := time.Now()
-	if _, err := set.Secondary.Do(&j.Req, &w.second, sent.Add(set.Timeout)); err != nil {
+	if _, err := set.Secondary.Do(&j.Req, &w.second, sent); err != nil {
 		r.m.logFailure(r.name, set.Secondary.Name(), err)
 		return
 	}

@@ -12,22 +12,32 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/diff"
+	"github.com/cutover/cutover/internal/loopback"
 	"github.com/cutover/cutover/store"
+	"github.com/cutover/cutover/upstream"
 )
 
-// hostUpstream is a real loopback upstream behind a fasthttp client.
-type hostUpstream struct {
-	name string
-	hc   *fasthttp.HostClient
+// sides builds shadow sides from a pool of their own, as Mirror.Build
+// does.
+var sides = upstream.NewPool(nil)
+
+// side returns a shadow side named name for addr: timeout bounds each
+// copy, maxBody caps the answers (0: no cap).
+func side(name, addr string, timeout time.Duration, maxBody int) *upstream.Service {
+	return sides.Build().Service(name, upstream.Config{
+		Targets: []string{addr}, Timeout: timeout, FailTimeout: time.Minute,
+		MaxResponseBodySize: maxBody, AllDown: upstream.AllDownSkip,
+	})
 }
 
-func (u *hostUpstream) Name() string { return u.name }
-func (u *hostUpstream) Do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) (string, error) {
-	return u.hc.Addr, u.hc.DoDeadline(req, resp, deadline)
+// serve starts a loopback server with h and returns a shadow side for it.
+func serve(t *testing.T, name string, h fasthttp.RequestHandler) *upstream.Service {
+	t.Helper()
+	return side(name, listen(t, h), 5*time.Second, 0)
 }
 
-// serve starts a loopback server with h and returns an upstream for it.
-func serve(t *testing.T, name string, h fasthttp.RequestHandler) *hostUpstream {
+// listen starts a loopback server with h and returns its address.
+func listen(t *testing.T, h fasthttp.RequestHandler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,21 +46,15 @@ func serve(t *testing.T, name string, h fasthttp.RequestHandler) *hostUpstream {
 	srv := &fasthttp.Server{Handler: h}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown() })
-	return &hostUpstream{name: name, hc: &fasthttp.HostClient{Addr: ln.Addr().String()}}
+	return ln.Addr().String()
 }
 
-func settings(old, new Upstream) *Settings {
+func settings(old, new *upstream.Service) *Settings {
 	rules, err := diff.Compile(diff.Rules{})
 	if err != nil {
 		panic(err)
 	}
-	return &Settings{
-		Old: old, New: new, Timeout: 5 * time.Second, MaxBody: 1 << 20, Rules: rules, RecordMaxBody: 1 << 10,
-		Tag: func(req *fasthttp.Request, c *chain.Chain, service string, scratch []byte) []byte {
-			req.Header.Set(HeaderShadow, "1")
-			return scratch
-		},
-	}
+	return &Settings{Old: old, New: new, Rules: rules, RecordMaxBody: 1 << 10, ChainHeader: "X-Chain-Id", Inject: chain.FormatW3C}
 }
 
 // job is a GET whose primary (old) answered body.
@@ -65,6 +69,9 @@ func job(r *Route, body string) *Job {
 	return j
 }
 
+// TestSubmitNeverBlocks: with the one worker stuck and the queue full,
+// Submit refuses at once; a Submit that blocked fails the test within a
+// bound instead of hanging it.
 func TestSubmitNeverBlocks(t *testing.T) {
 	release := make(chan struct{})
 	var calls atomic.Int64
@@ -76,12 +83,30 @@ func TestSubmitNeverBlocks(t *testing.T) {
 	m := NewMirror(Options{})
 	r := m.Route("items", settings(slow, slow), 1, 2)
 	const n = 10
-	for range n {
-		r.Submit(job(r, `{"a":1}`)) // returns at once though the one worker is stuck
+	accepted := make(chan int, 1)
+	go func() {
+		ok := 0
+		for range n {
+			if r.Submit(job(r, `{"a":1}`)) {
+				ok++
+			}
+		}
+		accepted <- ok
+	}()
+	var ok int
+	select {
+	case ok = <-accepted:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("Submit blocked behind a stuck worker and a full queue")
+	}
+	// One job in the stuck worker and two queued at most.
+	if ok > 3 {
+		t.Errorf("Submit accepted %d of %d with one stuck worker and a queue of 2, want at most 3", ok, n)
 	}
 	dropped := r.Dropped(ReasonQueueFull)
-	if dropped < n-3 {
-		t.Errorf("dropped %d of %d with one worker and a queue of 2, want at least %d", dropped, n, n-3)
+	if dropped != uint64(n-ok) {
+		t.Errorf("dropped %d as queue_full, want the %d refused", dropped, n-ok)
 	}
 	close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -98,23 +123,18 @@ func TestSubmitNeverBlocks(t *testing.T) {
 }
 
 func TestFailuresCountedByReason(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := &hostUpstream{name: "dead", hc: &fasthttp.HostClient{Addr: ln.Addr().String()}}
-	ln.Close()
 	stuck := serve(t, "stuck", func(ctx *fasthttp.RequestCtx) { time.Sleep(300 * time.Millisecond) })
 	big := serve(t, "big", func(ctx *fasthttp.RequestCtx) { ctx.SetBody(make([]byte, 4096)) })
-	big.hc.MaxResponseBodySize = 1024
 	m := NewMirror(Options{})
 	for _, c := range []struct {
-		side   *hostUpstream
+		side   *upstream.Service
 		reason string
-	}{{dead, ReasonError}, {stuck, ReasonTimeout}, {big, ReasonBodyTooLarge}} {
-		set := settings(c.side, c.side)
-		set.Timeout = 50 * time.Millisecond
-		r := m.Route(c.side.name, set, 2, 8)
+	}{
+		{side("dead", loopback.DeadAddr(t), 50*time.Millisecond, 0), ReasonError},
+		{side("stuck", stuck.Targets()[0].Addr(), 50*time.Millisecond, 0), ReasonTimeout},
+		{side("big", big.Targets()[0].Addr(), 50*time.Millisecond, 1024), ReasonBodyTooLarge},
+	} {
+		r := m.Route(c.side.Name(), settings(c.side, c.side), 2, 8)
 		for range 3 {
 			r.Submit(job(r, `{}`))
 		}
@@ -123,7 +143,7 @@ func TestFailuresCountedByReason(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		if got := r.Dropped(c.reason); got != 3 || r.Compared() != 0 {
-			t.Errorf("%s side: dropped %d as %s and compared %d, want 3 and 0", c.side.name, got, c.reason, r.Compared())
+			t.Errorf("%s side: dropped %d as %s and compared %d, want 3 and 0", c.side.Name(), got, c.reason, r.Compared())
 		}
 	}
 	_ = m.Close(context.Background())

@@ -176,7 +176,7 @@ func (g *Gateway) seriesPoints(route string, now time.Time, since, step time.Dur
 	}
 	var pts []diff.SeriesPoint
 	var err error
-	if sh := snap.routes[r.Index].shadow.route; sh != nil {
+	if sh := snap.routes[r.Index].shadow.Route(); sh != nil {
 		pts, err = g.mirror.Series(sh, now, since, step)
 	} else {
 		// Not shadowed: the points of an empty aggregate give the times.

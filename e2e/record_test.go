@@ -17,7 +17,7 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/chaintree"
-	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/store"
 )
 
@@ -385,13 +385,13 @@ func TestRecordDecodesCompressed(t *testing.T) {
 	}
 	found := false
 	for _, h := range rec.Headers {
-		found = found || h == [2]string{record.DecodedHeader, "gzip"}
+		found = found || h == [2]string{recorder.DecodedHeader, "gzip"}
 		if strings.EqualFold(h[0], "Content-Encoding") {
 			t.Errorf("recorded headers keep %v beside a decoded body", h)
 		}
 	}
 	if !found {
-		t.Errorf("recorded headers %v lack %s: gzip", rec.Headers, record.DecodedHeader)
+		t.Errorf("recorded headers %v lack %s: gzip", rec.Headers, recorder.DecodedHeader)
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
-	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/recorder"
 )
 
 // benchRequest is a typical browser-ish request with an incoming trace.
@@ -145,5 +145,5 @@ func benchProxy(b *testing.B, recording bool) {
 	rec := g.life.recorder
 	dropped := rec.Dropped()
 	b.ReportMetric(float64(rec.Written())/float64(b.N), "written/op")
-	b.ReportMetric(float64(dropped[record.ReasonQueueFull])/float64(b.N), "dropped/op")
+	b.ReportMetric(float64(dropped[recorder.ReasonQueueFull])/float64(b.N), "dropped/op")
 }

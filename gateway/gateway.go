@@ -30,7 +30,7 @@ import (
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/internal/throttle"
-	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/rollout"
 	"github.com/cutover/cutover/router"
 	"github.com/cutover/cutover/shadow"
@@ -71,8 +71,8 @@ type Gateway struct {
 	health   storeHealth
 	replica  string // this gateway's name among replicas sharing a store
 
-	recorder Recorder    // nil: nothing is recorded
-	records  RecordStore // nil: the record endpoints answer 503
+	recorder Recorder // nil: nothing is recorded
+	records  Store    // nil: the record endpoints answer 503
 
 	mirror *shadow.Mirror
 
@@ -302,7 +302,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		f.ObserveNewCall(err != nil || ctx.Response.StatusCode() >= 500)
 	}
 	r := g.recordingFor(snap, cl.rs)
-	recorded := r.rec != nil && record.Sampled(c.Trace, r.sample)
+	recorded := r.rec != nil && recorder.Sampled(c.Trace, r.sample)
 	if recorded {
 		r.capture(&capturedCall{
 			trace: c.Trace, span: c.Span, parent: c.Parent, route: route.Name, tenant: st.tenant, side: cl.side, target: t.Addr(),

@@ -66,8 +66,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
-	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/recorder"
+	"github.com/cutover/cutover/rollout"
+	"github.com/cutover/cutover/shadow"
 	"github.com/cutover/cutover/store"
 )
 
@@ -89,8 +92,13 @@ const (
 // comparison samples and statistics, rollout state. *store.Bolt (the
 // embedded driver) and *store.Redis (the redis driver) implement it.
 type Store interface {
-	RecordStore
-	record.Writer
+	// Records, Chain and Get read recorded calls back for the admin API.
+	Records(store.Query) (store.Page, error)
+	Chain(chain.TraceID) ([]*store.Record, error)
+	Get(store.ID) (*store.Record, error)
+	shadow.Store
+	rollout.Store
+	recorder.Writer
 	// Prune deletes records past retention; it returns how many.
 	Prune(now time.Time) (int, error)
 	Close() error
@@ -104,7 +112,7 @@ var (
 // lifecycle is what Open starts beyond New, for Close to stop.
 type lifecycle struct {
 	store         Store // nil: built by New alone
-	recorder      *record.Recorder
+	recorder      *recorder.Recorder
 	stopRetention context.CancelFunc
 	retained      chan struct{} // closed when the retention loop ends
 
@@ -142,7 +150,7 @@ func (g *Gateway) openStore(cfg *configs.Config) error {
 		return err
 	}
 	g.life.store = st
-	g.life.recorder = record.New(st, record.Options{
+	g.life.recorder = recorder.New(st, recorder.Options{
 		RedactHeaders: cfg.Record.Redact.Headers,
 		RedactJSON:    cfg.Record.Redact.JSON,
 		MaxBody:       int(cfg.Record.MaxBody),

@@ -8,14 +8,13 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cutover/cutover/chain"
-	"github.com/cutover/cutover/record"
-	"github.com/cutover/cutover/rollout"
+	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/router"
 	"github.com/cutover/cutover/shadow"
 	"github.com/cutover/cutover/store"
 )
 
-// Recorder takes captured calls off the hot path; *record.Recorder
+// Recorder takes captured calls off the hot path; *recorder.Recorder
 // implements it. Get and Submit must never block.
 type Recorder interface {
 	Get() *store.Record
@@ -28,26 +27,12 @@ type Recorder interface {
 	Held() int
 }
 
-// RecordStore reads recorded calls back for the admin API; *store.Bolt
-// and *store.Redis implement it.
-type RecordStore interface {
-	Records(store.Query) (store.Page, error)
-	Chain(chain.TraceID) ([]*store.Record, error)
-	Get(store.ID) (*store.Record, error)
-	shadow.Store
-	rollout.Store
-}
-
-var (
-	_ Recorder    = (*record.Recorder)(nil)
-	_ RecordStore = (*store.Bolt)(nil)
-	_ RecordStore = (*store.Redis)(nil)
-)
+var _ Recorder = (*recorder.Recorder)(nil)
 
 // setRecording makes the gateway record calls into rec and serve them from
 // rs on the admin API, and keep comparison samples, statistics and rollout
 // state in rs. Open calls it before Serve; nil rec records nothing.
-func (g *Gateway) setRecording(rec Recorder, rs RecordStore) error {
+func (g *Gateway) setRecording(rec Recorder, rs Store) error {
 	g.recorder = rec
 	g.records = rs
 	if p, ok := rs.(pinger); ok {
@@ -105,7 +90,7 @@ func (r recording) capture(c *capturedCall, req *fasthttp.Request, resp *fasthtt
 	rec.SetTenant(c.tenant)
 	rec.Side = c.side.String()
 	rec.Target = c.target
-	record.Fill(rec, req, resp, r.maxBody)
+	recorder.Fill(rec, req, resp, r.maxBody)
 	rec.Start = c.sent
 	rec.Latency = c.latency
 	rec.Error = c.reason
@@ -121,7 +106,7 @@ func writeRecorderMetrics(w io.Writer, rec Recorder) {
 	b = fmt.Appendf(b, "cutover_records_written_total %d\n", rec.Written())
 	b = help(b, "cutover_records_dropped_total", "counter", "Recorded calls dropped instead of slowing the proxy, by reason.")
 	dropped := rec.Dropped()
-	for _, reason := range []string{record.ReasonQueueFull, record.ReasonStoreError, record.ReasonClosed} {
+	for _, reason := range []string{recorder.ReasonQueueFull, recorder.ReasonStoreError, recorder.ReasonClosed} {
 		b = fmt.Appendf(b, "cutover_records_dropped_total{reason=%q} %d\n", reason, dropped[reason])
 	}
 	b = help(b, "cutover_records_queued", "gauge", "Recorded calls waiting for the store writer.")

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/cutover/cutover/configs"
-	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/recorder"
 )
 
 // The gateway's part in shadowing is small: compile builds each route's
@@ -14,8 +14,8 @@ import (
 
 // redactorFor builds the redaction applied to stored samples from the
 // recording rules.
-func redactorFor(cfg *configs.Config) *record.Redactor {
-	rd, _ := record.NewRedactor(cfg.Record.Redact.Headers, cfg.Record.Redact.JSON, int(cfg.Record.MaxBody))
+func redactorFor(cfg *configs.Config) *recorder.Redactor {
+	rd, _ := recorder.NewRedactor(cfg.Record.Redact.Headers, cfg.Record.Redact.JSON, int(cfg.Record.MaxBody))
 	return rd
 }
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/cutover/cutover/diff"
 	"github.com/cutover/cutover/internal/throttle"
-	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/store"
 	"github.com/cutover/cutover/upstream"
 )
@@ -21,7 +21,7 @@ import (
 // FlushInterval is how often samples and statistics go to the store.
 const FlushInterval = 2 * time.Second
 
-// Recorder takes recorded calls; *record.Recorder implements it. Get and
+// Recorder takes recorded calls; *recorder.Recorder implements it. Get and
 // Submit must never block.
 type Recorder interface {
 	Get() *store.Record
@@ -39,14 +39,14 @@ type Store interface {
 }
 
 var (
-	_ Recorder = (*record.Recorder)(nil)
+	_ Recorder = (*recorder.Recorder)(nil)
 	_ Store    = (*store.Bolt)(nil)
 	_ Store    = (*store.Redis)(nil)
 )
 
 // Options configure a Mirror. Every field may be zero.
 type Options struct {
-	Redactor *record.Redactor // nil: the recording defaults
+	Redactor *recorder.Redactor // nil: the recording defaults
 	Logger   *slog.Logger
 	// Buffer bounds the bytes of samples kept for the next flush while
 	// the store cannot be written; DefaultBuffer when zero. Beyond it the
@@ -93,7 +93,7 @@ func NewMirror(opt Options) *Mirror {
 		opt.Logger = slog.Default()
 	}
 	if opt.Redactor == nil {
-		opt.Redactor, _ = record.NewRedactor(nil, nil, 0)
+		opt.Redactor, _ = recorder.NewRedactor(nil, nil, 0)
 	}
 	if opt.Buffer <= 0 {
 		opt.Buffer = DefaultBuffer
@@ -133,7 +133,7 @@ func (m *Mirror) SetStore(st Store, rec Recorder) error {
 }
 
 // SetRedactor swaps the redaction rules applied to stored samples.
-func (m *Mirror) SetRedactor(rd *record.Redactor) {
+func (m *Mirror) SetRedactor(rd *recorder.Redactor) {
 	m.mu.Lock()
 	m.opt.Redactor = rd
 	m.mu.Unlock()

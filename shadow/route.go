@@ -12,7 +12,7 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/diff"
-	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/store"
 	"github.com/cutover/cutover/upstream"
 )
@@ -259,7 +259,7 @@ func (w *worker) run(j *Job) {
 	}
 	// The primary's header lines as they went out, in case the pair
 	// becomes a sample: the copy's chain headers are about to replace them.
-	w.primaryHeaders = append(w.primaryHeaders[:0], record.HeaderLines(j.Req.Header.Header())...)
+	w.primaryHeaders = append(w.primaryHeaders[:0], recorder.HeaderLines(j.Req.Header.Header())...)
 
 	w.child = j.Chain.Child()
 	w.child.State = nil
@@ -278,7 +278,7 @@ func (w *worker) run(j *Job) {
 		w.shadowRec.Reset()
 		fillCall(&w.shadowRec, r.name, j, shadowSide, target, w.child.Span, j.Chain.Span)
 		w.shadowRec.Shadow = true
-		record.Fill(&w.shadowRec, &j.Req, &w.resp, set.RecordMaxBody)
+		recorder.Fill(&w.shadowRec, &j.Req, &w.resp, set.RecordMaxBody)
 		w.shadowRec.Start, w.shadowRec.Latency, w.shadowRec.Error = sent, latency, reason
 		if err != nil {
 			w.shadowRec.Status = 0
@@ -299,8 +299,8 @@ func (w *worker) run(j *Job) {
 	}
 
 	// A diff is oriented old → new whichever side served.
-	primary := diff.Response{Status: j.Primary.StatusCode(), Headers: record.HeaderLines(j.Primary.Header.Header()), Body: j.Primary.Body()}
-	shadowed := diff.Response{Status: w.resp.StatusCode(), Headers: record.HeaderLines(w.resp.Header.Header()), Body: w.resp.Body()}
+	primary := diff.Response{Status: j.Primary.StatusCode(), Headers: recorder.HeaderLines(j.Primary.Header.Header()), Body: j.Primary.Body()}
+	shadowed := diff.Response{Status: w.resp.StatusCode(), Headers: recorder.HeaderLines(w.resp.Header.Header()), Body: w.resp.Body()}
 	oldResp, newResp := &primary, &shadowed
 	oldLatency, newLatency := j.PrimaryLatency, latency
 	if j.ServedNew {
@@ -334,7 +334,7 @@ func (w *worker) run(j *Job) {
 	if keep {
 		w.primary.Reset()
 		fillCall(&w.primary, r.name, j, servedSide, j.PrimaryTarget, j.Chain.Span, j.Chain.Parent)
-		record.Fill(&w.primary, &j.Req, &j.Primary, set.RecordMaxBody)
+		recorder.Fill(&w.primary, &j.Req, &j.Primary, set.RecordMaxBody)
 		w.primary.SetReqHeaders(w.primaryHeaders)
 		w.primary.Start, w.primary.Latency = j.Start, j.PrimaryLatency
 		oldRec, newRec := &w.primary, shadowCall()
@@ -364,7 +364,7 @@ func (w *worker) compareSecondary(j *Job, set *Settings, old *diff.Response) {
 		r.m.logFailure(r.name, set.Secondary.Name(), err)
 		return
 	}
-	second := diff.Response{Status: w.second.StatusCode(), Headers: record.HeaderLines(w.second.Header.Header()), Body: w.second.Body()}
+	second := diff.Response{Status: w.second.StatusCode(), Headers: recorder.HeaderLines(w.second.Header.Header()), Body: w.second.Body()}
 	w.noise = w.cmp.Compare(old, &second, set.Rules, w.noise[:0])
 	r.agg.AddNoise(sent, w.noise)
 	r.noise.Add(1)

@@ -1,5 +1,5 @@
 //go:build !race
 
-package record
+package recorder
 
 const raceEnabled = false

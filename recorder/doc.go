@@ -1,4 +1,4 @@
-// Package record is cutover's recorder: it decides which chains are
+// Package recorder captures calls for cutover: it decides which chains are
 // recorded, takes each captured call off the gateway's hot path, redacts
 // it and writes it to the store in batches.
 //
@@ -65,4 +65,4 @@
 // (RedactedUnreadable). A complete body that does not scan as JSON is
 // stored as it came: it is not JSON, and the rules are about JSON values.
 // Without RedactJSON rules, bodies are not touched.
-package record
+package recorder

@@ -1,6 +1,6 @@
 //go:build race
 
-package record
+package recorder
 
 // raceEnabled is set under the race detector, whose sync.Pool drops items
 // on purpose, so allocation counts are not meaningful there.

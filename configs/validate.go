@@ -28,6 +28,9 @@ func (c *Config) applyDefaults() {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(DefaultShutdownTimeout)
 	}
+	if c.ClientHeaderTimeout == 0 {
+		c.ClientHeaderTimeout = Duration(DefaultClientHeaderTimeout)
+	}
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = DefaultAdminListen
 	}

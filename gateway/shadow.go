@@ -292,7 +292,7 @@ func inShadowChain(state []byte) bool {
 // redactorFor builds the redaction applied to stored samples from the
 // recording rules.
 func redactorFor(cfg *configs.Config) *record.Redactor {
-	rd, _ := record.NewRedactor(cfg.Record.Redact.Headers, cfg.Record.Redact.JSON, int(cfg.Record.MaxBody))
+	rd, _ := record.NewRedactor(record.RulesFor(cfg))
 	return rd
 }
 

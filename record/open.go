@@ -63,11 +63,12 @@ func Start(cfg *configs.Config, log *slog.Logger) (*Recording, error) {
 		return nil, err
 	}
 	rec := New(st, Options{
-		RedactHeaders: cfg.Record.Redact.Headers,
-		RedactJSON:    cfg.Record.Redact.JSON,
-		MaxBody:       int(cfg.Record.MaxBody),
-		Buffer:        int(cfg.Store.Buffer),
-		Logger:        log,
+		RedactHeaders:   cfg.Record.Redact.Headers,
+		RedactJSON:      cfg.Record.Redact.JSON,
+		RedactExactCase: cfg.Record.Redact.ExactCase,
+		MaxBody:         int(cfg.Record.MaxBody),
+		Buffer:          int(cfg.Store.Buffer),
+		Logger:          log,
 	})
 	ctx, stop := context.WithCancel(context.Background())
 	r := &Recording{Store: st, Recorder: rec, log: log, stop: stop, done: make(chan struct{})}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
+	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/store"
 )
 
@@ -15,12 +17,13 @@ const (
 	// RedactedValue replaces a redacted header value, and (as a JSON
 	// string) a redacted JSON value.
 	RedactedValue = "[redacted]"
-	// RedactedTruncated replaces a truncated JSON body that is also
-	// malformed: it cannot be read with confidence, so none of it is kept.
-	RedactedTruncated = "[redacted: truncated JSON]"
-	// RedactedUnreadable replaces a JSON body the recorder will not walk:
-	// compressed (Content-Encoding) or nested deeper than it follows.
-	RedactedUnreadable = "[redacted: unreadable JSON]"
+	// Withheld starts the text that replaces a body the JSON rules apply
+	// to but that cannot be read with certainty: declared or shaped as
+	// JSON, but malformed, cut short where it is malformed, compressed in
+	// an encoding the recorder does not decode, or nested deeper than it
+	// follows. The text goes on with the body's length and content type:
+	// "[withheld: not redactable] 57 bytes of application/json".
+	Withheld = "[withheld: not redactable]"
 )
 
 // ErrBadPath is returned by CheckPath.
@@ -77,22 +80,34 @@ type ruleElem struct {
 	every bool // "#"
 }
 
-func (e *ruleElem) matches(p *pathElem) bool {
+func (e *ruleElem) matches(p *pathElem, exactCase bool) bool {
 	if p.index >= 0 {
 		return e.every || e.index == p.index
 	}
-	return !e.every && bytes.Equal(e.key, p.key)
+	return !e.every && sameKey(e.key, p.key, exactCase)
+}
+
+// sameKey compares a rule's key with a body's, by Unicode case folding
+// unless exactCase: a service that binds "Password" to its password field
+// (as Go's encoding/json and many others do) must not see it stored.
+func sameKey(rule, key []byte, exactCase bool) bool {
+	if exactCase {
+		return bytes.Equal(rule, key)
+	}
+	return bytes.EqualFold(rule, key)
 }
 
 // jsonRules are compiled JSON redaction paths.
 type jsonRules struct {
-	names [][]byte     // bare names, matched at any depth
-	paths [][]ruleElem // dotted paths, matched from the root
+	names     [][]byte     // bare names, matched at any depth
+	paths     [][]ruleElem // dotted paths, matched from the root
+	exactCase bool         // keys compared byte for byte, not case-folded
 }
 
 // compileRules compiles paths; a path that CheckPath refuses is returned
 // in bad and left out.
-func compileRules(paths []string) (rules jsonRules, bad []string) {
+func compileRules(paths []string, exactCase bool) (rules jsonRules, bad []string) {
+	rules.exactCase = exactCase
 	for _, p := range paths {
 		if CheckPath(p) != nil {
 			bad = append(bad, p)
@@ -124,7 +139,7 @@ func (r *jsonRules) match(path []pathElem) bool {
 	}
 	if last := &path[len(path)-1]; last.index < 0 {
 		for _, name := range r.names {
-			if bytes.Equal(name, last.key) {
+			if sameKey(name, last.key, r.exactCase) {
 				return true
 			}
 		}
@@ -135,7 +150,7 @@ next:
 			continue
 		}
 		for i := range rule {
-			if !rule[i].matches(&path[i]) {
+			if !rule[i].matches(&path[i], r.exactCase) {
 				continue next
 			}
 		}
@@ -144,23 +159,59 @@ next:
 	return false
 }
 
+// Rules are the redaction rules applied before a call is stored.
+type Rules struct {
+	// Headers are header names whose values are replaced, compared
+	// case-insensitively. Nil means DefaultRedactHeaders; an empty,
+	// non-nil slice redacts no header.
+	Headers []string
+	// JSON are paths of JSON body values to replace; see CheckPath.
+	JSON []string
+	// ExactCase compares JSON keys byte for byte; by default they are
+	// compared by Unicode case folding, so "Password" is a password.
+	ExactCase bool
+	// MaxBody caps a gzip or deflate body once decoded; DefaultMaxBody
+	// when 0.
+	MaxBody int
+}
+
+// RulesFor returns the rules of cfg's record section.
+func RulesFor(cfg *configs.Config) Rules {
+	return Rules{
+		Headers:   cfg.Record.Redact.Headers,
+		JSON:      cfg.Record.Redact.JSON,
+		ExactCase: cfg.Record.Redact.ExactCase,
+		MaxBody:   int(cfg.Record.MaxBody),
+	}
+}
+
 // redactor applies the recorder's rules to records. It is owned by the
 // writer goroutine: its scratch buffers are reused from record to record.
 type redactor struct {
-	dec     decoder
-	headers [][]byte // names, compared case-insensitively
-	json    jsonRules
-	scan    scanner
-	buf     []byte
+	dec      decoder
+	headers  [][]byte // names, compared case-insensitively
+	json     jsonRules
+	scan     scanner
+	buf      []byte
+	withheld *atomic.Uint64 // bodies withheld, counted for the metrics
 }
 
-func newRedactor(headers, paths []string, maxBody int) (*redactor, []string) {
-	rd := &redactor{dec: decoder{limit: maxBody}}
-	for _, h := range headers {
+// newRedactor compiles rules, applying their defaults; the JSON paths
+// that CheckPath refuses are returned and skipped. withheld counts the
+// bodies it withholds.
+func newRedactor(rules Rules, withheld *atomic.Uint64) (*redactor, []string) {
+	if rules.Headers == nil {
+		rules.Headers = DefaultRedactHeaders
+	}
+	if rules.MaxBody <= 0 {
+		rules.MaxBody = DefaultMaxBody
+	}
+	rd := &redactor{dec: decoder{limit: rules.MaxBody}, withheld: withheld}
+	for _, h := range rules.Headers {
 		rd.headers = append(rd.headers, []byte(strings.TrimSpace(h)))
 	}
 	var bad []string
-	rd.json, bad = compileRules(paths)
+	rd.json, bad = compileRules(rules.JSON, rules.ExactCase)
 	rd.scan.rules = &rd.json
 	return rd, bad
 }
@@ -233,14 +284,20 @@ func (rd *redactor) body(body, headers []byte, truncated bool) []byte {
 		return body
 	}
 	ctJSON, encoded := contentInfo(headers)
-	if encoded && (ctJSON || looksJSON(body)) {
-		return append(body[:0], RedactedUnreadable...)
+	ct := mediaType(headers)
+	ctJSON = ctJSON || isJSONType(ct)
+	if encoded {
+		// Compressed bytes cannot be scanned; unless they are declared to
+		// be something other than JSON, they may hold a secret.
+		if ctJSON || len(ct) == 0 || looksJSON(body) {
+			return rd.withhold(body, ct)
+		}
+		return body
 	}
 	if !ctJSON && !looksJSON(body) {
 		return body
 	}
-	err := rd.scan.scan(body)
-	switch {
+	switch err := rd.scan.scan(body); {
 	case err == nil || err == errEOF && truncated:
 		if rd.scan.copied == 0 {
 			return body
@@ -248,21 +305,69 @@ func (rd *redactor) body(body, headers []byte, truncated bool) []byte {
 		out := append(rd.scan.out, body[rd.scan.copied:]...)
 		rd.scan.out = out
 		return append(body[:0], out...)
-	case err == errDepth:
-		return append(body[:0], RedactedUnreadable...)
-	case truncated:
-		return append(body[:0], RedactedTruncated...)
 	default:
-		// A complete body that is not JSON is stored as it came.
-		return body
+		// Malformed (before the cut, if cut), or nested too deep: what a
+		// service makes of these bytes cannot be known, so none is kept.
+		return rd.withhold(body, ct)
 	}
 }
 
-// looksJSON reports whether b starts, after whitespace, like a JSON object
-// or array.
+// mediaType returns the media type of the Content-Type in raw header
+// lines, without parameters, or nil.
+func mediaType(raw []byte) []byte {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.EqualFold(bytes.TrimSpace(name), []byte("Content-Type")) {
+			mt, _, _ := bytes.Cut(value, []byte(";"))
+			return bytes.TrimSpace(mt)
+		}
+	}
+	return nil
+}
+
+// maxWithheldType bounds the content type quoted in a withheld notice.
+const maxWithheldType = 100
+
+// withhold replaces body with the Withheld notice, naming its length and
+// content type, and counts it.
+func (rd *redactor) withhold(body, ct []byte) []byte {
+	if rd.withheld != nil {
+		rd.withheld.Add(1)
+	}
+	n := len(body)
+	out := append(body[:0], Withheld+" "...)
+	out = strconv.AppendInt(out, int64(n), 10)
+	out = append(out, " bytes"...)
+	if len(ct) > 0 {
+		out = append(out, " of "...)
+		out = append(out, ct[:min(len(ct), maxWithheldType)]...)
+	}
+	return out
+}
+
+// looksJSON reports whether b starts like a JSON object or array, after a
+// byte-order mark, an anti-XSSI prefix and whitespace.
 func looksJSON(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n")
+	b = bytes.TrimLeft(b[skipPrefix(b):], " \t\r\n\x1e")
 	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
+}
+
+// isJSONType reports whether a media type names JSON: application/json,
+// any +json type, and the streaming kinds (application/x-ndjson,
+// application/json-seq, application/jsonl), by "json" anywhere in it.
+func isJSONType(mt []byte) bool {
+	for i := 0; i+4 <= len(mt); i++ {
+		if bytes.EqualFold(mt[i:i+4], []byte("json")) {
+			return true
+		}
+	}
+	return false
 }
 
 // contentInfo reads Content-Type and Content-Encoding from raw header

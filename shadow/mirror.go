@@ -88,7 +88,7 @@ func NewMirror(opt Options) *Mirror {
 		opt.Logger = slog.Default()
 	}
 	if opt.Redactor == nil {
-		opt.Redactor, _ = record.NewRedactor(nil, nil, 0)
+		opt.Redactor, _ = record.NewRedactor(record.Rules{})
 	}
 	if opt.Buffer <= 0 {
 		opt.Buffer = DefaultBuffer

@@ -33,7 +33,9 @@ var latencyBucketNanos = func() (b [len(latencyBuckets)]int64) {
 
 var upstreamReasons = [...]string{reasonTimeout, reasonRefused, reasonReset, reasonNoFreeConns, reasonBadGateway}
 
-var rejectReasons = [...]string{reasonNoRoute, reasonMalformed, reasonFraming, reasonTooLarge, reasonHeaderLarge}
+// rejectReasons are the failures the gateway answers itself, counted
+// under their failure's reason: reasonRequestTimeout as "timeout".
+var rejectReasons = [...]string{reasonNoRoute, reasonMalformed, reasonFraming, reasonTooLarge, reasonHeaderLarge, reasonMethodNotAllowed, reasonRequestTimeout}
 
 // metrics holds every counter the gateway exports. Counters are kept by
 // route and service name across reloads, so a reload never resets them.
@@ -204,7 +206,7 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 	b = fmt.Appendf(b, "cutover_environment_unknown_total %d\n", m.envUnknown.Load())
 	b = help(b, "cutover_requests_rejected_total", "counter", "Requests answered by the gateway itself, without an upstream, by reason.")
 	for i, reason := range rejectReasons {
-		b = fmt.Appendf(b, "cutover_requests_rejected_total{reason=%q} %d\n", reason, m.rejected[i].Load())
+		b = fmt.Appendf(b, "cutover_requests_rejected_total{reason=%q} %d\n", failures[reason].reason, m.rejected[i].Load())
 	}
 	b = help(b, "cutover_inflight_requests", "gauge", "Requests being proxied now.")
 	b = fmt.Appendf(b, "cutover_inflight_requests %d\n", m.inflight.Load())

@@ -79,8 +79,8 @@ routes:
 	// Every call is recorded twice: served by old, and its shadow copy.
 	var page struct {
 		Records []struct {
-			ID       string `json:"id"`
-			URI      string `json:"uri"`
+			ID       string                `json:"id"`
+			URI      string                `json:"uri"`
 			Request  struct{ Body string } `json:"request"`
 			Response struct{ Body string } `json:"response"`
 		} `json:"records"`

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tidwall/gjson"
-
 	"github.com/cutover/cutover/store"
 )
 
@@ -89,8 +87,8 @@ func TestRedactJSON(t *testing.T) {
 			if string(r.ReqBody) != tc.want {
 				t.Errorf("got  %s\nwant %s", r.ReqBody, tc.want)
 			}
-			if !strings.ContainsAny(tc.in, "\xef\x1e)w") && !strings.Contains(tc.in, ",]") && !strings.Contains(tc.in, "}{") && !strings.Contains(tc.in, "}\n{") && !gjson.ValidBytes(r.ReqBody) {
-				t.Error("redacted body is not valid JSON")
+			if err := checkRedacted(r.ReqBody, false); err != nil {
+				t.Error(err)
 			}
 		})
 	}

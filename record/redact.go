@@ -315,13 +315,7 @@ func (rd *redactor) body(body, headers []byte, truncated bool) []byte {
 // mediaType returns the media type of the Content-Type in raw header
 // lines, without parameters, or nil.
 func mediaType(raw []byte) []byte {
-	for len(raw) > 0 {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = nil
-		}
+	for line := range bytes.Lines(raw) {
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if ok && bytes.EqualFold(bytes.TrimSpace(name), []byte("Content-Type")) {
 			mt, _, _ := bytes.Cut(value, []byte(";"))

@@ -38,8 +38,8 @@ ARG TARGETARCH
 RUN --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath \
-      -ldflags "-s -w -X github.com/cutover/cutover/gateway.Version=${VERSION}" \
-      -o /out/cutover . \
+      -ldflags "-s -w -X github.com/cutover/cutover/internal/buildinfo.Version=${VERSION}" \
+      -o /out/cutover ./cmd/cutover \
  && mkdir -p /out/etc/cutover /out/var/lib/cutover
 
 # ---- run --------------------------------------------------------------------

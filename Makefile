@@ -4,12 +4,12 @@
 GO          ?= go
 BIN         ?= bin/cutover
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS     := -s -w -X github.com/cutover/cutover/gateway.Version=$(VERSION)
+LDFLAGS     := -s -w -X github.com/cutover/cutover/internal/buildinfo.Version=$(VERSION)
 STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME    ?= 20s
 
-.PHONY: all build test test-race redis-server lint fuzz bench bench-go demo clean help
+.PHONY: all build test test-race redis-server promtool lint fuzz bench bench-go demo clean help
 
 all: lint test build
 
@@ -17,12 +17,12 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build bin/cutover
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/cutover
 
-test: redis-server ## run every test (unit, fuzz seeds, end-to-end against the real binary)
+test: redis-server promtool ## run every test (unit, fuzz seeds, end-to-end against the real binary)
 	$(GO) test -count=1 ./...
 
-test-race: redis-server ## the tests under the race detector
+test-race: redis-server promtool ## the tests under the race detector
 	$(GO) test -count=1 -race ./...
 
 # The store's Redis tests run a real redis-server (internal/redistest).
@@ -30,6 +30,13 @@ redis-server: ## install redis-server when it is missing (Debian)
 	@command -v redis-server >/dev/null || { \
 	  if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; else sudo=; fi; \
 	  $$sudo apt-get update && $$sudo apt-get install -y redis-server; }
+
+# The alerting rules are checked by promtool (e2e/observability_test.go);
+# Debian ships it in the prometheus package.
+promtool: ## install promtool when it is missing (Debian's prometheus package)
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then sudo=sudo; else sudo=; fi; \
+	  $$sudo apt-get update && $$sudo apt-get install -y --no-install-recommends prometheus; }
 
 lint: $(STATICCHECK) ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -50,7 +57,7 @@ bench: build ## cutover vs nginx on this machine (installs nginx, wrk), then Go 
 	CUTOVER_BIN=$(BIN) bash bench/run.sh
 	$(MAKE) bench-go
 
-bench-go: ## Go micro-benchmarks of the hot paths
+bench-go: redis-server ## Go micro-benchmarks of the hot paths (the Redis store's run on a real redis-server)
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1s ./...
 
 demo: build ## the self-contained tour

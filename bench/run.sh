@@ -483,7 +483,7 @@ ensure_cutover() {
     [[ $CUTOVER_BIN == "$ROOT/bin/cutover" ]] || die "CUTOVER_BIN=$CUTOVER_BIN is not an executable file"
     have go || die "bin/cutover missing and no go toolchain to build it"
     log "building bin/cutover"
-    (cd "$ROOT" && go build -o bin/cutover .) || die "go build failed"
+    (cd "$ROOT" && go build -o bin/cutover ./cmd/cutover) || die "go build failed"
   fi
   CUTOVER_BIN=$(cd "$(dirname "$CUTOVER_BIN")" && pwd)/$(basename "$CUTOVER_BIN")
 }

@@ -8,71 +8,19 @@
 // flow mapping (`{ targets: [...], timeout: 3s }`) puts several keys on one
 // line, so the loader walks the YAML node tree itself and records the path of
 // every key ("routes[0].match.path_prefix") with its line.
+//
+// cutover.schema.json, the JSON Schema editors validate against, is
+// generated from these structs and their doc comments (schema.go). After
+// adding or changing a key, regenerate it with
+//
+//	go generate ./configs
+//
+// (the same as go test ./configs -run TestSchemaUpToDate -update);
+// TestSchemaUpToDate fails until then.
 package configs
-
-import "time"
-
-// Defaults applied by Load when a key is absent or zero.
-const (
-	DefaultListen          = ":8080"
-	DefaultAdminListen     = "127.0.0.1:9901"
-	DefaultAdminTokenEnv   = "CUTOVER_ADMIN_TOKEN"
-	DefaultMaxBody         = 32 << 20
-	DefaultShutdownTimeout = 10 * time.Second
-	DefaultChainHeader     = "X-Chain-Id"
-	DefaultServiceTimeout  = 15 * time.Second
-	DefaultFailTimeout     = 10 * time.Second
-	DefaultMaxConns        = 1024
-	DefaultStoreDriver     = "embedded"
-	DefaultStorePath       = "./data/cutover.db"
-	DefaultRetention       = 72 * time.Hour
-	DefaultStoreBuffer     = 64 << 20
-	DefaultRedisPrefix     = "cutover:"
-	DefaultRecordSample    = 1.0
-	DefaultRecordMaxBody   = 64 << 10
-	// DefaultTenantJSONMax caps the request body a json tenant source reads;
-	// a larger body skips that source, so a huge upload costs no parse.
-	DefaultTenantJSONMax = 64 << 10
-
-	DefaultShadowPercent          = 100
-	DefaultShadowSecondaryPercent = 5
-	DefaultShadowTimeout          = 2 * time.Second
-	DefaultShadowMaxBody          = 1 << 20
-	DefaultShadowConcurrency      = 64
-	DefaultShadowQueue            = 1024
-	DefaultNoiseRelative          = 20   // percent
-	DefaultNoiseAbsolute          = 0.03 // percentage points
-
-	DefaultRolloutMinSamples   = 500
-	DefaultRolloutMinDuration  = 10 * time.Minute
-	DefaultRolloutMaxDiffRate  = 0.5 // percent
-	DefaultRolloutMaxErrorRate = 1   // percent
-	DefaultRolloutMaxP99Ratio  = 1.5
-	DefaultRolloutOnFail       = "rollback"
-	DefaultRolloutConfidence   = 95 // percent
-)
-
-// DefaultClientHeaderTimeout bounds how long a client may take to send a
-// request's header, so idle and slowloris connections are shed in seconds.
-const DefaultClientHeaderTimeout = 10 * time.Second
-
-// DefaultRolloutSteps are the percents of a rollout without steps.
-var DefaultRolloutSteps = []Percent{1, 2, 10, 20, 40, 80, 100}
 
 // DiffKinds are the difference kinds block_kinds may name.
 var DiffKinds = []string{"value", "type", "missing", "extra", "order", "length", "status", "header", "body"}
-
-// DefaultShadowMethods are the methods shadowed when shadow.methods is
-// absent: reads only, so a copy cannot write twice.
-var DefaultShadowMethods = []string{"GET", "HEAD"}
-
-// DefaultRedactHeaders are the header names whose values are never stored
-// when record.redact.headers is absent.
-var DefaultRedactHeaders = []string{"Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization"}
-
-// DefaultInject is the list of trace formats written upstream when
-// chain.inject is absent.
-var DefaultInject = []string{"w3c"}
 
 // Config is one cutover configuration file.
 type Config struct {
@@ -126,6 +74,10 @@ type Admin struct {
 	TokenEnv string `yaml:"token_env"`
 	// Token is the resolved value of TokenEnv; empty means no token.
 	Token string `yaml:"-"`
+	// ExternalURL is how people reach the admin listener
+	// ("https://cutover-admin.example.com"), for links in notifications.
+	// Empty means notifications carry no link.
+	ExternalURL string `yaml:"external_url"`
 }
 
 // Chain configures chain-ID propagation.
@@ -289,8 +241,8 @@ type Rollout struct {
 	// Confidence is the level of the Wilson intervals the gate reads.
 	// Default 95%.
 	Confidence Percent `yaml:"confidence"`
-	// Webhook is a URL that gets every transition as a JSON POST.
-	Webhook string `yaml:"webhook"`
+	// Webhook gets every transition as a POST: a URL, or {url, format}.
+	Webhook Webhook `yaml:"webhook"`
 }
 
 // Shadow configures the copies of a route's requests sent to the side

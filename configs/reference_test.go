@@ -9,7 +9,10 @@ import (
 	"testing"
 )
 
-// keyPaths lists every YAML key of t as the README's reference writes it:
+// referencePage is the configuration reference, relative to this package.
+const referencePage = "../docs/configuration.md"
+
+// keyPaths lists every YAML key of t as the configuration reference writes it:
 // "services.<name>.timeout", "routes[].match.path_prefix".
 func keyPaths(t reflect.Type, prefix string) []string {
 	var out []string
@@ -38,10 +41,11 @@ func keyPaths(t reflect.Type, prefix string) []string {
 	return out
 }
 
-// TestReadmeReference keeps the README's configuration reference and the
+// TestConfigurationReference keeps the configuration reference
+// (docs/configuration.md, between its config-reference markers) and the
 // documented structs in step: every key in one is in the other.
-func TestReadmeReference(t *testing.T) {
-	data, err := os.ReadFile("../README.md")
+func TestConfigurationReference(t *testing.T) {
+	data, err := os.ReadFile(referencePage)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +53,7 @@ func TestReadmeReference(t *testing.T) {
 	start := strings.Index(text, "<!-- config-reference:start -->")
 	end := strings.Index(text, "<!-- config-reference:end -->")
 	if start < 0 || end < start {
-		t.Fatal("README.md has no config-reference markers")
+		t.Fatalf("%s has no config-reference markers", referencePage)
 	}
 	rows := regexp.MustCompile("(?m)^\\| `([^`]+)` \\|").FindAllStringSubmatch(text[start:end], -1)
 	var documented []string
@@ -59,12 +63,12 @@ func TestReadmeReference(t *testing.T) {
 	want := keyPaths(reflect.TypeFor[Config](), "")
 	for _, k := range want {
 		if !slices.Contains(documented, k) {
-			t.Errorf("README reference lacks `%s`", k)
+			t.Errorf("%s lacks `%s`", referencePage, k)
 		}
 	}
 	for _, k := range documented {
 		if !slices.Contains(want, k) {
-			t.Errorf("README reference documents `%s`, which the config does not have", k)
+			t.Errorf("%s documents `%s`, which the config does not have", referencePage, k)
 		}
 	}
 }

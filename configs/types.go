@@ -138,19 +138,8 @@ func (u *Unordered) UnmarshalYAML(n *yaml.Node) error {
 		u.Path = n.Value
 		return nil
 	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if v.Kind != yaml.ScalarNode {
-				return fmt.Errorf("%s: want a string", k.Value)
-			}
-			switch k.Value {
-			case "path":
-				u.Path = v.Value
-			case "key":
-				u.Key = v.Value
-			default:
-				return fmt.Errorf("unknown key %q (want path and optionally key)", k.Value)
-			}
+		if err := scalarFields(n, map[string]*string{"path": &u.Path, "key": &u.Key}, "path and optionally key"); err != nil {
+			return err
 		}
 		if u.Path == "" {
 			return errors.New("path is required")
@@ -158,4 +147,55 @@ func (u *Unordered) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	return errors.New("want a path such as items, or {path: items, key: sku}")
+}
+
+// WebhookFormats are the payloads rollout.webhook.format accepts: json (the
+// transition as cutover's API writes it), slack (an incoming-webhook
+// message) and teams (a message card).
+var WebhookFormats = []string{"json", "slack", "teams"}
+
+// Webhook is where a rollout's transitions are posted. It is written as a
+// URL, which posts JSON, or as a mapping with url and format.
+type Webhook struct {
+	// URL is the http:// or https:// address posted to.
+	URL string `yaml:"url"`
+	// Format is the payload: json, slack or teams. Default json.
+	Format string `yaml:"format"`
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler: "https://…" or {url, format}.
+func (w *Webhook) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		w.URL, w.Format = n.Value, "json"
+		return nil
+	case yaml.MappingNode:
+		w.Format = "json"
+		if err := scalarFields(n, map[string]*string{"url": &w.URL, "format": &w.Format}, "url and optionally format"); err != nil {
+			return err
+		}
+		if w.URL == "" {
+			return errors.New("url is required")
+		}
+		return nil
+	}
+	return errors.New("want a URL, or {url: URL, format: json|slack|teams}")
+}
+
+// scalarFields decodes mapping n, whose values are scalars, into the
+// strings fields names by key; want lists the keys for the error on an
+// unknown one.
+func scalarFields(n *yaml.Node, fields map[string]*string, want string) error {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("%s: want a string", k.Value)
+		}
+		f := fields[k.Value]
+		if f == nil {
+			return fmt.Errorf("unknown key %q (want %s)", k.Value, want)
+		}
+		*f = v.Value
+	}
+	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -15,105 +14,6 @@ import (
 
 // InjectFormats are the trace formats chain.inject accepts.
 var InjectFormats = []string{"w3c", "b3", "jaeger", "sw8"}
-
-// applyDefaults fills every zero value that has a default. It is the one
-// place defaults are applied.
-func (c *Config) applyDefaults() {
-	if c.Listen == "" {
-		c.Listen = DefaultListen
-	}
-	if c.MaxBody == 0 {
-		c.MaxBody = DefaultMaxBody
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = Duration(DefaultShutdownTimeout)
-	}
-	if c.ClientHeaderTimeout == 0 {
-		c.ClientHeaderTimeout = Duration(DefaultClientHeaderTimeout)
-	}
-	if c.Admin.Listen == "" {
-		c.Admin.Listen = DefaultAdminListen
-	}
-	if c.Admin.TokenEnv == "" {
-		c.Admin.TokenEnv = DefaultAdminTokenEnv
-	}
-	c.Admin.Token = os.Getenv(c.Admin.TokenEnv)
-	if c.Chain.Header == "" {
-		c.Chain.Header = DefaultChainHeader
-	}
-	if c.Chain.Inject == nil {
-		c.Chain.Inject = slices.Clone(DefaultInject)
-	}
-	if c.Store.Driver == "" {
-		c.Store.Driver = DefaultStoreDriver
-	}
-	if c.Store.Path == "" {
-		c.Store.Path = DefaultStorePath
-	}
-	if c.Store.Buffer == 0 {
-		c.Store.Buffer = DefaultStoreBuffer
-	}
-	if c.Store.Redis.Prefix == "" {
-		c.Store.Redis.Prefix = DefaultRedisPrefix
-	}
-	if c.Store.Redis.PasswordEnv != "" {
-		c.Store.Redis.Password = os.Getenv(c.Store.Redis.PasswordEnv)
-	}
-	if c.Store.Retention == 0 {
-		c.Store.Retention = Duration(DefaultRetention)
-	}
-	if c.Record.Sample == nil {
-		sample := DefaultRecordSample
-		c.Record.Sample = &sample
-	}
-	if c.Record.MaxBody == 0 {
-		c.Record.MaxBody = DefaultRecordMaxBody
-	}
-	if c.Record.Redact.Headers == nil {
-		c.Record.Redact.Headers = slices.Clone(DefaultRedactHeaders)
-	}
-	for _, s := range c.Services {
-		if s == nil {
-			continue
-		}
-		if s.Timeout == 0 {
-			s.Timeout = Duration(DefaultServiceTimeout)
-		}
-		if s.FailTimeout == 0 {
-			s.FailTimeout = Duration(DefaultFailTimeout)
-		}
-		if s.MaxConns == 0 {
-			s.MaxConns = DefaultMaxConns
-		}
-	}
-	for _, r := range c.Routes {
-		if r == nil {
-			continue
-		}
-		for i, m := range r.Match.Methods {
-			r.Match.Methods[i] = strings.ToUpper(m)
-		}
-		if sh := r.Shadow; sh != nil {
-			sh.applyDefaults()
-		}
-		if ro := r.Rollout; ro != nil {
-			ro.applyDefaults()
-			if r.Gray == nil && r.New != "" {
-				// The rollout splits by the gray decision's percent.
-				r.Gray = &Gray{}
-			}
-		}
-		if r.Diff == nil {
-			r.Diff = &Diff{}
-		}
-		if r.Diff.Noise.Relative == 0 {
-			r.Diff.Noise.Relative = DefaultNoiseRelative
-		}
-		if r.Diff.Noise.Absolute == 0 {
-			r.Diff.Noise.Absolute = DefaultNoiseAbsolute
-		}
-	}
-}
 
 // errorf records a problem at path, placed at the nearest line known for
 // path or one of its parents (a missing key has no line of its own).
@@ -203,6 +103,15 @@ func (c *Config) validateAdmin(errs *Errors) {
 	if c.Admin.Token == "" && !IsLoopback(c.Admin.Listen) {
 		c.errorf(errs, "admin.listen", "%s listens beyond loopback, so a bearer token is required: set the environment variable %s (named by admin.token_env)", c.Admin.Listen, c.Admin.TokenEnv)
 	}
+	if u := c.Admin.ExternalURL; u != "" && !isHTTPURL(u) {
+		c.errorf(errs, "admin.external_url", "%q is not an http:// or https:// URL", u)
+	}
+}
+
+// isHTTPURL reports whether s is an absolute http:// or https:// URL.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func (c *Config) validateService(errs *Errors, name string, s *Service) {
@@ -301,36 +210,6 @@ func (c *Config) validateRoute(errs *Errors, path string, r *Route) {
 	}
 }
 
-func (ro *Rollout) applyDefaults() {
-	if ro.Steps == nil {
-		ro.Steps = slices.Clone(DefaultRolloutSteps)
-	}
-	if ro.MinSamples == 0 {
-		ro.MinSamples = DefaultRolloutMinSamples
-	}
-	if ro.MinDuration == 0 {
-		ro.MinDuration = Duration(DefaultRolloutMinDuration)
-	}
-	if ro.MaxDiffRate == nil {
-		p := Percent(DefaultRolloutMaxDiffRate)
-		ro.MaxDiffRate = &p
-	}
-	if ro.MaxErrorRate == nil {
-		p := Percent(DefaultRolloutMaxErrorRate)
-		ro.MaxErrorRate = &p
-	}
-	if ro.MaxP99Ratio == nil {
-		v := DefaultRolloutMaxP99Ratio
-		ro.MaxP99Ratio = &v
-	}
-	if ro.OnFail == "" {
-		ro.OnFail = DefaultRolloutOnFail
-	}
-	if ro.Confidence == 0 {
-		ro.Confidence = DefaultRolloutConfidence
-	}
-}
-
 func (c *Config) validateRollout(errs *Errors, path string, r *Route) {
 	ro := r.Rollout
 	switch {
@@ -376,39 +255,11 @@ func (c *Config) validateRollout(errs *Errors, path string, r *Route) {
 	if ro.Confidence < 50 || ro.Confidence > 99.9 {
 		c.errorf(errs, path+".confidence", "must be between 50%% and 99.9%%, not %s", ro.Confidence)
 	}
-	if ro.Webhook != "" {
-		if u, err := url.Parse(ro.Webhook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			c.errorf(errs, path+".webhook", "%q is not an http:// or https:// URL", ro.Webhook)
-		}
+	if ro.Webhook.URL != "" && !isHTTPURL(ro.Webhook.URL) {
+		c.errorf(errs, path+".webhook", "%q is not an http:// or https:// URL", ro.Webhook.URL)
 	}
-}
-
-func (sh *Shadow) applyDefaults() {
-	if sh.Percent == nil {
-		p := Percent(DefaultShadowPercent)
-		sh.Percent = &p
-	}
-	if sh.Methods == nil {
-		sh.Methods = slices.Clone(DefaultShadowMethods)
-	}
-	for i, m := range sh.Methods {
-		sh.Methods[i] = strings.ToUpper(m)
-	}
-	if sh.Secondary != "" && sh.SecondaryPercent == nil {
-		p := Percent(DefaultShadowSecondaryPercent)
-		sh.SecondaryPercent = &p
-	}
-	if sh.Timeout == 0 {
-		sh.Timeout = Duration(DefaultShadowTimeout)
-	}
-	if sh.MaxBody == 0 {
-		sh.MaxBody = DefaultShadowMaxBody
-	}
-	if sh.Concurrency == 0 {
-		sh.Concurrency = DefaultShadowConcurrency
-	}
-	if sh.Queue == 0 {
-		sh.Queue = DefaultShadowQueue
+	if ro.Webhook.Format != "" && !slices.Contains(WebhookFormats, ro.Webhook.Format) {
+		c.errorf(errs, path+".webhook.format", "unknown format %q (want one of %s)", ro.Webhook.Format, strings.Join(WebhookFormats, ", "))
 	}
 }
 

@@ -10,11 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -22,9 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/chaintree"
 	"github.com/cutover/cutover/gateway"
-	"github.com/cutover/cutover/record"
 )
 
 // Options tune the tour.
@@ -40,248 +36,37 @@ type Options struct {
 // DefaultRequests is the load phase's size when Options.Requests is 0.
 const DefaultRequests = 2000
 
-// Run runs the tour.
+// Run runs the tour: it starts the services and the gateway (with
+// gateway.Open), runs the steps in order, and closes everything (with
+// Gateway.Close) when one fails, when ctx ends, or after the last.
 func Run(ctx context.Context, opt Options) error {
 	if opt.Requests <= 0 {
 		opt.Requests = DefaultRequests
 	}
-	out := opt.Out
-	p := func(format string, args ...any) { fmt.Fprintf(out, format, args...) }
-
-	// Two instances of the old service, one of the new: the route sends
-	// everything to old until gray rules move tenants over.
-	oldA, err := startService("order-v1", "a")
+	t, err := startTour(opt.Out, opt.Requests)
+	defer t.close()
 	if err != nil {
 		return err
 	}
-	defer oldA.close()
-	oldB, err := startService("order-v1", "b")
-	if err != nil {
-		return err
-	}
-	defer oldB.close()
-	newA, err := startService("order-v2", "a")
-	if err != nil {
-		return err
-	}
-	defer newA.close()
-	// A third old instance outside the route's pool: the secondary that
-	// gets a third copy of some shadowed requests, to measure noise.
-	oldC, err := startService("order-v1", "c")
-	if err != nil {
-		return err
-	}
-	defer oldC.close()
-	// The rollout step's routes: price-v2 is a clean rewrite of price-v1,
-	// stock-v2 a buggy one of stock-v1; price-v1/b is prices' secondary.
-	var ramp []*service
-	for _, s := range [][2]string{{"price-v1", "a"}, {"price-v1", "b"}, {"price-v2", "a"}, {"stock-v1", "a"}, {"stock-v2", "a"}} {
-		svc, err := startService(s[0], s[1])
-		if err != nil {
-			return err
-		}
-		defer svc.close()
-		ramp = append(ramp, svc)
-	}
-	dead, err := freeAddr() // a port nobody listens on
-	if err != nil {
-		return err
-	}
-
-	dir, err := os.MkdirTemp("", "cutover-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	// Listening before the config is written leaves no moment in which
-	// another process could take the ports; the servers close them.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	defer ln.Close() // on a return before the gateway serves
-	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	defer adminLn.Close()
-	listen, adminAddr := ln.Addr().String(), adminLn.Addr().String()
-	checkout, err := startService("checkout", "a")
-	if err != nil {
-		return err
-	}
-	defer checkout.close()
-	// The services call each other through the gateway, forwarding the
-	// traceparent they received, as OpenTelemetry-instrumented services do.
-	for _, s := range []*service{oldA, oldB, oldC, newA, checkout} {
-		s.gateway = "http://" + listen
-	}
-	cfgText := fmt.Sprintf(demoConfig, listen, adminAddr, filepath.Join(dir, "cutover.db"), oldA.addr, oldB.addr, oldC.addr, newA.addr, dead, checkout.addr,
-		ramp[0].addr, ramp[1].addr, ramp[2].addr, ramp[3].addr, ramp[4].addr)
-	cfgPath := filepath.Join(dir, "cutover.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
-		return err
-	}
-	cfg, err := configs.Load(cfgPath)
-	if err != nil {
-		return fmt.Errorf("demo config: %w", err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	g, err := gateway.New(cfg, cfgPath, log)
-	if err != nil {
-		return err
-	}
-	rec, err := record.Start(cfg, log)
-	if err != nil {
-		_ = g.CloseRollouts(context.Background())
-		return err
-	}
-	// Deferred before the gateway's shutdown, so it runs after it (defers
-	// run last-in-first-out). The order inside is serve's: the last shadow
-	// comparisons count in the rollouts, and the rollouts write their state
-	// before the store closes.
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = g.CloseShadows(cctx)
-		_ = g.CloseRollouts(cctx)
-		_ = rec.Close(cctx)
-	}()
-	if err := g.SetRecording(rec.Recorder, rec.Store); err != nil {
-		return err
-	}
-	go func() { _ = g.Serve(ln) }()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = g.Shutdown(sctx)
-	}()
-	admin := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = admin.Serve(adminLn) }()
-	defer admin.Close()
-
-	base := "http://" + listen
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
-
-	p("cutover demo\n============\n\n")
-	p("Started on loopback:\n")
-	p("  order-v1  (old)  %s, %s; a third instance, %s, is the noise secondary\n", oldA.addr, oldB.addr, oldC.addr)
-	p("  order-v2  (new)  %s\n", newA.addr)
-	p("  price-v1  (old)  %s; a second instance, %s, is the noise secondary\n", ramp[0].addr, ramp[1].addr)
-	p("  price-v2  (new)  %s\n", ramp[2].addr)
-	p("  stock-v1  (old)  %s\n", ramp[3].addr)
-	p("  stock-v2  (new)  %s\n", ramp[4].addr)
-	p("  gateway          %s\n", base)
-	p("  admin            http://%s\n\n", adminAddr)
-	p("Config (%s):\n%s\n", cfgPath, indent(cfgText))
-
-	p("1. A request without trace headers gets a new chain ID, returned in X-Chain-Id\n")
-	r, err := call(client, "GET", base+"/api/orders/7", nil)
-	if err != nil {
-		return err
-	}
-	p("   GET /api/orders/7 -> %d, X-Chain-Id: %s\n   served by %s; upstream saw traceparent %s\n\n", r.status, r.chainID, r.served(), r.upstreamTraceparent())
-
-	const incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	p("2. An incoming W3C traceparent is continued: same chain, a new span for this hop\n")
-	r, err = call(client, "GET", base+"/api/orders/8", map[string]string{"traceparent": incoming})
-	if err != nil {
-		return err
-	}
-	p("   sent     traceparent %s\n   upstream traceparent %s\n   X-Chain-Id %s\n\n", incoming, r.upstreamTraceparent(), r.chainID)
-
-	p("3. A malformed trace header is replaced, never forwarded\n")
-	r, err = call(client, "GET", base+"/api/orders/9", map[string]string{"traceparent": "00-00000000000000000000000000000000-00f067aa0ba902b7-01"})
-	if err != nil {
-		return err
-	}
-	p("   sent an all-zero trace ID; upstream got %s\n\n", r.upstreamTraceparent())
-
-	p("4. Failures become clear statuses with the chain ID in a JSON body\n")
-	for _, c := range []struct{ path, what string }{
-		{"/api/payments/1", "route to a service that is down"},
-		{"/nowhere", "no route matches"},
+	t.intro()
+	for _, step := range []func(*tour, context.Context) error{
+		(*tour).newChain,       // 1
+		(*tour).continuedChain, // 2
+		(*tour).malformedTrace, // 3
+		(*tour).errorStatuses,  // 4
+		(*tour).grayRouting,    // 5
+		(*tour).load,           // 6
+		(*tour).recordedChain,  // 7
+		(*tour).diffReport,     // 8
+		(*tour).rollout,        // 9
+		(*tour).adminAPI,       // 10
 	} {
-		r, err = call(client, "GET", base+c.path, nil)
-		if err != nil {
+		if err := step(t, ctx); err != nil {
 			return err
 		}
-		p("   GET %-16s (%s) -> %d %s", c.path, c.what, r.status, r.body)
 	}
-	p("\n")
-
-	p("5. Gray routing: the tenant is read from X-Org-Id; acme is always served by new,\n   globex never, and 20%% of the other tenants by their sticky bucket\n")
-	for _, tenant := range []string{"acme", "globex", "org-7", "org-12"} {
-		r, err = call(client, "GET", base+"/api/orders/1", map[string]string{"X-Org-Id": tenant})
-		if err != nil {
-			return err
-		}
-		var b gateway.BucketInfo
-		if err := getJSON(client, "http://"+adminAddr+"/api/routes/orders/bucket?tenant="+tenant, &b); err != nil {
-			return err
-		}
-		why := "reason " + b.Reason
-		if b.Bucket >= 0 {
-			why = fmt.Sprintf("bucket %d of 10000; new serves buckets below %d", b.Bucket, int(b.Percent*100))
-		}
-		p("   X-Org-Id: %-7s -> %s (X-Cutover-Side: %s; %s)\n", tenant, r.served(), r.side, why)
-	}
-	p("   Ask the gateway about any tenant: cutover bucket --admin %s --route orders TENANT\n\n", adminAddr)
-
-	p("6. Load: %d requests from 500 tenants, 8 at a time: old spreads over its two\n   instances, new gets the tenants whose bucket is below 20%%\n", opt.Requests)
-	stats, err := drive(ctx, client, base+"/api/orders/", opt.Requests, 8, out)
-	if err != nil {
-		return err
-	}
-	p("   %d requests in %s (%.0f req/s), statuses %v, latency p50 %s p99 %s\n",
-		stats.n, stats.elapsed.Round(time.Millisecond), float64(stats.n)/stats.elapsed.Seconds(),
-		stats.statuses, stats.p50.Round(time.Microsecond), stats.p99.Round(time.Microsecond))
-	p("   served by: %s\n\n", stats.servedBy())
-
-	p("7. Recording: checkout calls orders through the gateway, orders calls payments\n   through the gateway, and payments is down. Every hop is recorded under one chain\n")
-	r, err = call(client, "GET", base+"/checkout/7", map[string]string{"X-Org-Id": "globex"})
-	if err != nil {
-		return err
-	}
-	p("   GET /checkout/7 -> %d, X-Chain-Id: %s\n", r.status, r.chainID)
-	var tree record.ChainTree
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err = getJSON(client, "http://"+adminAddr+"/api/chains/"+r.chainID, &tree)
-		if err == nil && countCalls(tree.Roots) == 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		return fmt.Errorf("reading the recorded chain: %w", err)
-	}
-	p("   cutover chain --admin %s %s\n\n", adminAddr, r.chainID)
-	var tb strings.Builder
-	if err := record.Print(&tb, tree.Roots, false); err != nil {
-		return err
-	}
-	p("%s\n", indent(tb.String()))
-	p("   The innermost call failed: payments refused the connection, and the\n   failure travelled back up the chain. Bodies and headers of each call:\n   curl 'http://%s/api/records?status=5xx&limit=3'\n\n", adminAddr)
-
-	// Steps 1, 2, 3 and 5 sent 7 GETs to the orders route before the load.
-	if err := tourReport(client, "http://"+adminAddr, stats.n+7, out); err != nil {
-		return err
-	}
-
-	if err := tourRollout(ctx, g.Rollouts(), client, base, "http://"+adminAddr, out); err != nil {
-		return err
-	}
-
-	p("10. The admin API (http://%s)\n", adminAddr)
-	if err := printRoutes(client, "http://"+adminAddr, out); err != nil {
-		return err
-	}
-	p("\n   Try: curl http://%s/api/routes\n        curl http://%s/metrics\n", adminAddr, adminAddr)
 	if opt.Stay {
-		p("\nEverything keeps running; press Ctrl-C to stop.\n")
-		p("   curl -i %s/api/orders/1\n", base)
-		<-ctx.Done()
+		t.stay(ctx)
 	}
 	return nil
 }
@@ -436,7 +221,7 @@ func (s *service) callNext(w http.ResponseWriter, r *http.Request, path string) 
 	_, _ = io.Copy(w, resp.Body)
 }
 
-func countCalls(nodes []*record.Node) int {
+func countCalls(nodes []*chaintree.Node) int {
 	n := 0
 	for _, c := range nodes {
 		n += 1 + countCalls(c.Children)

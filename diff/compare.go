@@ -3,13 +3,13 @@ package diff
 import (
 	"bytes"
 	"cmp"
-	"compress/gzip"
-	"io"
 	"slices"
 	"strings"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/cutover/cutover/message"
 )
 
 // Comparer compares responses, keeping scratch memory (decoders, decode
@@ -42,14 +42,12 @@ type Comparer struct {
 
 	intern map[string]string // path strings of reported differences
 
-	hdr    [2][]byte // joined header values, old and new
-	encBuf []byte
+	// Joined header values and Content-Encoding lists, old and new.
+	hdr [2][]byte
+	enc [2][]byte
 
-	// Decoders, reset for every body, and the buffers they decode into.
-	br   bytes.Reader
-	gz   *gzip.Reader
-	zl   io.ReadCloser
-	fl   io.ReadCloser
+	// The decoder, and the buffers it decodes into, old and new.
+	dec  message.Decoder
 	bufs [2][]byte
 }
 
@@ -129,8 +127,8 @@ func (c *Comparer) release() {
 // compareHeader compares the joined values of header name.
 func (c *Comparer) compareHeader(oldBlock, newBlock []byte, name string) {
 	var okOld, okNew bool
-	c.hdr[0], okOld = appendHeader(c.hdr[0][:0], oldBlock, name)
-	c.hdr[1], okNew = appendHeader(c.hdr[1][:0], newBlock, name)
+	c.hdr[0], okOld = message.AppendValues(c.hdr[0][:0], oldBlock, name)
+	c.hdr[1], okNew = message.AppendValues(c.hdr[1][:0], newBlock, name)
 	if okOld != okNew || !bytes.Equal(c.hdr[0], c.hdr[1]) {
 		c.add(name, KindHeader)
 	}
@@ -138,9 +136,9 @@ func (c *Comparer) compareHeader(oldBlock, newBlock []byte, name string) {
 
 // compareBody decodes both bodies and compares them.
 func (c *Comparer) compareBody(old, new *Response) {
-	encOld, encNew := c.encodingOf(old.Headers), c.encodingOf(new.Headers)
-	if encOld == encNew && bytes.Equal(old.Body, new.Body) {
-		return // the same bytes in the same coding decode the same way
+	encOld, encNew := c.contentEncoding(old.Headers, 0), c.contentEncoding(new.Headers, 1)
+	if bytes.EqualFold(encOld, encNew) && bytes.Equal(old.Body, new.Body) {
+		return // the same bytes in the same codings decode the same way
 	}
 	ob, nb := c.decode(encOld, old.Body, 0), c.decode(encNew, new.Body, 1)
 	if bytes.Equal(ob, nb) {

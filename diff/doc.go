@@ -23,16 +23,21 @@
 // of spaces and tabs, are joined with ", " and compared exactly; a header
 // present on one side only (even with an empty value) differs. The path is
 // the canonical name ("Content-Type"). Response.Headers is the raw block
-// "Name: value\r\n…"; LF-only lines, a missing final line end and lines
-// without a colon are tolerated. Ignore rules never apply to headers.
+// "Name: value\r\n…", read by the rules of package message: LF-only
+// lines, a missing final line end and lines without a colon are
+// tolerated, a folded line continues its field. Ignore rules never apply
+// to headers.
 //
-// Content-Encoding: a body whose Content-Encoding is gzip, x-gzip or deflate
-// (zlib, or raw DEFLATE when the zlib header does not parse) is decoded
-// before comparing, each side on its own, up to MaxDecoded (8 MiB) decoded
-// bytes; a body that fails to decode (bad header, bad checksum, trailing
-// garbage) or decodes to more is compared as its raw bytes. A list of
-// codings ("gzip, br"), br and unknown codings are not decoded. When both
-// sides name the same coding and carry the same bytes, nothing is decoded.
+// Content-Encoding: a body is decoded before comparing, each side on its
+// own, by its Content-Encoding list (all its lines joined, the codings
+// undone last first) as package message decodes it: gzip, x-gzip, deflate
+// (zlib, or raw DEFLATE when the first bytes are not a zlib header) and
+// identity, up to MaxDecoded (8 MiB) decoded bytes. The recorder reads
+// the same list, so a stored sample shows the bytes that were compared. A
+// body that fails to decode (bad header, bad checksum, trailing garbage)
+// or decodes to more is compared as its raw bytes, and so is one whose
+// list names br or another coding that is not decoded. When both sides
+// name the same codings and carry the same bytes, nothing is decoded.
 //
 // Body, in this order: byte-identical (decoded) bodies are equal; bodies
 // that are both empty or JSON whitespace only (space, tab, CR, LF) are

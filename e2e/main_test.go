@@ -39,7 +39,7 @@ func runMain(m *testing.M) int {
 	// E2E_BUILD_FLAGS adds go build flags, e.g. "-race" to run the
 	// gateway itself under the race detector.
 	args := append([]string{"build", "-o", binary}, strings.Fields(os.Getenv("E2E_BUILD_FLAGS"))...)
-	build := exec.Command("go", append(args, ".")...)
+	build := exec.Command("go", append(args, "./cmd/cutover")...)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: go build failed: %v\n%s", err, out)

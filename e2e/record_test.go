@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/chain"
+	"github.com/cutover/cutover/chaintree"
 	"github.com/cutover/cutover/record"
 	"github.com/cutover/cutover/store"
 )
@@ -144,7 +145,7 @@ routes:
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if strings.Contains(out, "\x1b[") || len(lines) < 4 || !strings.Contains(out, "/a/checkout") ||
-		!strings.Contains(out, "/c/charge") || strings.Count(out, record.FailedMark) != 3 {
+		!strings.Contains(out, "/c/charge") || strings.Count(out, chaintree.FailedMark) != 3 {
 		t.Errorf("cutover chain output:\n%s", out)
 	}
 	code, _, errOut = runCLI(t, "chain", "--admin", g.admin, "0123456789abcdef0123456789abcdef")

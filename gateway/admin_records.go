@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/chain"
-	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/chaintree"
 	"github.com/cutover/cutover/store"
 )
 
@@ -115,5 +115,5 @@ func (g *Gateway) serveChain(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "no recorded calls for chain " + id.String() + " (not sampled, not yet written, or past retention)"})
 		return
 	}
-	writeJSON(w, http.StatusOK, record.ChainTree{ID: id, Roots: record.Tree(recs)})
+	writeJSON(w, http.StatusOK, chaintree.Tree{ID: id, Roots: chaintree.Build(recs)})
 }

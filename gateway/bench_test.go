@@ -113,15 +113,10 @@ func BenchmarkProxyRecording(b *testing.B) { benchProxy(b, true) }
 
 func benchProxy(b *testing.B, recording bool) {
 	g := benchGateway(b, benchUpstream(b))
-	var rec *record.Recording
 	if recording {
 		cfg := *g.Config()
 		cfg.Store.Path = b.TempDir() + "/bench.db"
-		var err error
-		if rec, err = record.Start(&cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-			b.Fatal(err)
-		}
-		if err := g.SetRecording(rec.Recorder, rec.Store); err != nil {
+		if err := g.openStore(&cfg); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -140,14 +135,15 @@ func benchProxy(b *testing.B, recording bool) {
 			b.Fatalf("status %d, %d bytes", ctx.Response.StatusCode(), len(ctx.Response.Body()))
 		}
 	}
-	if rec == nil {
+	if !recording {
 		return
 	}
 	b.StopTimer()
-	if err := rec.Close(context.Background()); err != nil {
+	if err := g.Close(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	dropped := rec.Recorder.Dropped()
-	b.ReportMetric(float64(rec.Recorder.Written())/float64(b.N), "written/op")
+	rec := g.life.recorder
+	dropped := rec.Dropped()
+	b.ReportMetric(float64(rec.Written())/float64(b.N), "written/op")
 	b.ReportMetric(float64(dropped[record.ReasonQueueFull])/float64(b.N), "dropped/op")
 }

@@ -29,10 +29,6 @@ import (
 	"github.com/cutover/cutover/shadow"
 )
 
-// Version is the binary's version, set at build time with
-// -ldflags "-X github.com/cutover/cutover/gateway.Version=v1.2.3".
-var Version = "dev"
-
 // HeaderSide names the service that answered, on responses when
 // debug_headers is on.
 const HeaderSide = "X-Cutover-Side"
@@ -73,6 +69,8 @@ type Gateway struct {
 	shadowClients map[shadowClientKey]*fasthttp.HostClient // guarded by reloadMu
 
 	rollouts *rollout.Controller
+
+	life lifecycle // what Open starts beyond New, for Close
 }
 
 // snapshot is one compiled configuration. It never changes once published.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cutover/cutover/internal/buildinfo"
 	"github.com/cutover/cutover/router"
 )
 
@@ -256,7 +257,7 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 	b = help(b, "cutover_start_time_seconds", "gauge", "When the gateway started.")
 	b = fmt.Appendf(b, "cutover_start_time_seconds %d\n", m.start.Unix())
 	b = help(b, "cutover_build_info", "gauge", "Version of the running binary.")
-	b = fmt.Appendf(b, "cutover_build_info{version=%q,goversion=%q} 1\n", Version, runtime.Version())
+	b = fmt.Appendf(b, "cutover_build_info{version=%q,goversion=%q} 1\n", buildinfo.Version, runtime.Version())
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	b = help(b, "cutover_go_heap_bytes", "gauge", "Bytes of allocated heap objects.")

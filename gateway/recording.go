@@ -46,20 +46,13 @@ var (
 	_ RecordStore = (*store.Redis)(nil)
 )
 
-// SetRecording makes the gateway record calls into rec and serve them from
-// st on the admin API, and keep comparison samples, statistics and rollout
-// state in st. Call it before Serve; nil rec records nothing.
-func (g *Gateway) SetRecording(rec Recorder, st record.Store) error {
+// setRecording makes the gateway record calls into rec and serve them from
+// rs on the admin API, and keep comparison samples, statistics and rollout
+// state in rs. Open calls it before Serve; nil rec records nothing.
+func (g *Gateway) setRecording(rec Recorder, rs RecordStore) error {
 	g.recorder = rec
-	if st == nil {
-		return nil
-	}
-	rs, ok := st.(RecordStore)
-	if !ok {
-		return fmt.Errorf("gateway: the store %T cannot serve records", st)
-	}
 	g.records = rs
-	if p, ok := st.(pinger); ok {
+	if p, ok := rs.(pinger); ok {
 		g.startHealth(p)
 	}
 	var sr shadow.Recorder

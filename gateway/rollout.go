@@ -12,17 +12,20 @@ import (
 	"github.com/cutover/cutover/router"
 )
 
-// rolloutConfig compiles a route's rollout: block.
-func rolloutConfig(ro *configs.Rollout) *rollout.Config {
+// rolloutConfig compiles a route's rollout: block; page is the route's
+// page on the admin UI that chat notifications link to, or "".
+func rolloutConfig(ro *configs.Rollout, page string) *rollout.Config {
 	c := &rollout.Config{
-		MinSamples:   uint64(ro.MinSamples),
-		MinDuration:  ro.MinDuration.D(),
-		MaxDiffRate:  float64(*ro.MaxDiffRate) / 100,
-		MaxErrorRate: float64(*ro.MaxErrorRate) / 100,
-		MaxP99Ratio:  *ro.MaxP99Ratio,
-		OnFail:       ro.OnFail,
-		Confidence:   float64(ro.Confidence) / 100,
-		Webhook:      ro.Webhook,
+		MinSamples:    uint64(ro.MinSamples),
+		MinDuration:   ro.MinDuration.D(),
+		MaxDiffRate:   float64(*ro.MaxDiffRate) / 100,
+		MaxErrorRate:  float64(*ro.MaxErrorRate) / 100,
+		MaxP99Ratio:   *ro.MaxP99Ratio,
+		OnFail:        ro.OnFail,
+		Confidence:    float64(ro.Confidence) / 100,
+		Webhook:       ro.Webhook.URL,
+		WebhookFormat: ro.Webhook.Format,
+		RoutePage:     page,
 	}
 	for _, p := range ro.Steps {
 		c.Steps = append(c.Steps, float64(p))
@@ -49,7 +52,7 @@ func (g *Gateway) configureRollouts(snap *snapshot) {
 		}
 		spec := rollout.RouteSpec{
 			Name:   r.Name,
-			Config: rolloutConfig(rc.Rollout),
+			Config: rolloutConfig(rc.Rollout, rollout.RoutePage(snap.cfg.Admin.ExternalURL, r.Name)),
 			Noise:  diff.Thresholds{Relative: float64(rc.Diff.Noise.Relative) / 100, Absolute: float64(rc.Diff.Noise.Absolute) / 100},
 		}
 		if rc.Shadow != nil && rc.Shadow.Secondary != "" {

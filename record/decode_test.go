@@ -90,3 +90,54 @@ func TestDecodeCompressedBodies(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeContentEncodingList: every Content-Encoding line is one list,
+// read as the comparison reads it, and every line is renamed once the
+// body is decoded.
+func TestDecodeContentEncodingList(t *testing.T) {
+	const doc = `{"id":7}`
+	tests := []struct {
+		name, headers string
+		body          []byte
+		wantBody      string
+		wantHeaders   string
+	}{
+		{
+			"two lines, gzip then identity",
+			"Content-Encoding: gzip\r\nX-A: 1\r\ncontent-encoding : identity\r\n\r\n",
+			compress(t, "gzip", []byte(doc)), doc,
+			DecodedHeader + ": gzip\r\nX-A: 1\r\n" + DecodedHeader + ": identity\r\n\r\n",
+		},
+		{
+			"codings undone last first",
+			"Content-Encoding: deflate, gzip\r\n",
+			compress(t, "gzip", compress(t, "zlib", []byte(doc))), doc,
+			DecodedHeader + ": deflate, gzip\r\n",
+		},
+		{
+			"a list naming br stays",
+			"Content-Encoding: gzip\r\nContent-Encoding: br\r\n",
+			compress(t, "gzip", []byte(doc)), string(compress(t, "gzip", []byte(doc))),
+			"Content-Encoding: gzip\r\nContent-Encoding: br\r\n",
+		},
+		{
+			"identity stays as it is",
+			"Content-Encoding: identity\r\n",
+			[]byte(doc), doc,
+			"Content-Encoding: identity\r\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rd, _ := newRedactor(Rules{Headers: []string{}, MaxBody: 1 << 10}, nil)
+			r := &store.Record{RespHeaders: []byte(tt.headers), RespBody: append([]byte(nil), tt.body...)}
+			rd.record(r)
+			if string(r.RespBody) != tt.wantBody {
+				t.Errorf("body %q, want %q", r.RespBody, tt.wantBody)
+			}
+			if string(r.RespHeaders) != tt.wantHeaders {
+				t.Errorf("headers %q, want %q", r.RespHeaders, tt.wantHeaders)
+			}
+		})
+	}
+}

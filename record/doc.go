@@ -1,7 +1,6 @@
 // Package record is cutover's recorder: it decides which chains are
 // recorded, takes each captured call off the gateway's hot path, redacts
-// it and writes it to the store in batches, and arranges a chain's calls
-// into a tree for the admin API and `cutover chain`.
+// it and writes it to the store in batches.
 //
 // # The path of one record
 //
@@ -28,15 +27,17 @@
 //
 // # Compressed bodies
 //
-// Before redaction, a body whose Content-Encoding is gzip (or x-gzip) or
-// deflate (zlib-wrapped, or raw as some servers send it) is replaced by
-// its decoded content, cut at MaxBody and then marked truncated, and its
-// Content-Encoding line is renamed DecodedHeader: the stored headers
-// describe the stored body and still say how it travelled. Compressed
-// bytes would be unreadable in the API, and JSON inside them could not be
-// redacted. A body cut at the capture cap decodes as far as it goes.
-// Other encodings (br, zstd, several at once) and bytes that do not
-// decode are left as they are, and so fall under the rule below.
+// Before redaction, a compressed body is replaced by its decoded content,
+// cut at MaxBody and then marked truncated, and its Content-Encoding
+// lines are renamed DecodedHeader: the stored headers describe the stored
+// body and still say how it travelled. Compressed bytes would be
+// unreadable in the API, and JSON inside them could not be redacted. The
+// body is decoded by its Content-Encoding list as package message decodes
+// it (every line joined, the codings undone last first; gzip, x-gzip,
+// deflate zlib-wrapped or raw, identity), the same list a comparison
+// decodes by. A body cut at the capture cap decodes as far as it goes. A
+// list naming another coding (br, zstd) and bytes that do not decode are
+// left as they are, and so fall under the rule below.
 //
 // # Redaction
 //

@@ -41,7 +41,7 @@ const (
 var DefaultRedactHeaders = []string{"Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization"}
 
 // Reasons a record is dropped, the label values of the gateway's
-// cutover_record_dropped_total.
+// cutover_records_dropped_total.
 const (
 	ReasonQueueFull  = "queue_full"  // Submit found the queue full
 	ReasonStoreError = "store_error" // the Writer failed and the buffer was full

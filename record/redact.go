@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/message"
 	"github.com/cutover/cutover/store"
 )
 
@@ -189,10 +190,11 @@ func RulesFor(cfg *configs.Config) Rules {
 // writer goroutine: its scratch buffers are reused from record to record.
 type redactor struct {
 	dec      decoder
-	headers  [][]byte // names, compared case-insensitively
+	headers  []string // names, compared case-insensitively
 	json     jsonRules
 	scan     scanner
 	buf      []byte
+	ct       []byte         // the body's media type, scratch
 	withheld *atomic.Uint64 // bodies withheld, counted for the metrics
 }
 
@@ -208,7 +210,7 @@ func newRedactor(rules Rules, withheld *atomic.Uint64) (*redactor, []string) {
 	}
 	rd := &redactor{dec: decoder{limit: rules.MaxBody}, withheld: withheld}
 	for _, h := range rules.Headers {
-		rd.headers = append(rd.headers, []byte(strings.TrimSpace(h)))
+		rd.headers = append(rd.headers, strings.TrimSpace(h))
 	}
 	var bad []string
 	rd.json, bad = compileRules(rules.JSON, rules.ExactCase)
@@ -233,31 +235,24 @@ func (rd *redactor) headerLines(raw []byte) []byte {
 		return raw
 	}
 	out, copied, folded := rd.buf[:0], 0, false
-	for pos := 0; pos < len(raw); {
-		end := bytes.IndexByte(raw[pos:], '\n')
-		if end < 0 {
-			end = len(raw)
-		} else {
-			end += pos
-		}
-		line := raw[pos:end]
-		switch colon := bytes.IndexByte(line, ':'); {
-		case len(line) > 0 && (line[0] == ' ' || line[0] == '\t'):
+	s := message.Scan(raw)
+	for s.Next() {
+		switch f := s.Field(); {
+		case f.Folded:
 			// An obsolete folded continuation (RFC 9112 section 5.2)
 			// of a redacted header goes with it.
 			if folded {
-				out = append(out, raw[copied:pos]...)
-				copied = min(end+1, len(raw))
+				out = append(out, raw[copied:f.Start]...)
+				copied = f.End
 			}
-		case colon > 0 && rd.redactedHeader(line[:colon]):
-			out = append(out, raw[copied:pos+colon+1]...)
+		case f.Name != nil && rd.redactedHeader(f.Name):
+			out = append(out, raw[copied:f.Start+bytes.IndexByte(f.Line, ':')+1]...)
 			out = append(out, " "+RedactedValue...)
-			copied = pos + len(bytes.TrimSuffix(line, []byte("\r")))
+			copied = f.Start + len(f.Line)
 			folded = true
 		default:
 			folded = false
 		}
-		pos = end + 1
 	}
 	if copied == 0 {
 		return raw
@@ -268,9 +263,8 @@ func (rd *redactor) headerLines(raw []byte) []byte {
 }
 
 func (rd *redactor) redactedHeader(name []byte) bool {
-	name = bytes.TrimSpace(name)
 	for _, h := range rd.headers {
-		if bytes.EqualFold(name, h) {
+		if message.EqualFold(name, h) {
 			return true
 		}
 	}
@@ -283,9 +277,9 @@ func (rd *redactor) body(body, headers []byte, truncated bool) []byte {
 	if rd.json.empty() || len(body) == 0 {
 		return body
 	}
-	ctJSON, encoded := contentInfo(headers)
-	ct := mediaType(headers)
-	ctJSON = ctJSON || isJSONType(ct)
+	ct, encoded := contentInfo(rd.ct[:0], headers)
+	rd.ct = ct[:0]
+	ctJSON := isJSONType(ct)
 	if encoded {
 		// Compressed bytes cannot be scanned; unless they are declared to
 		// be something other than JSON, they may hold a secret.
@@ -310,19 +304,6 @@ func (rd *redactor) body(body, headers []byte, truncated bool) []byte {
 		// service makes of these bytes cannot be known, so none is kept.
 		return rd.withhold(body, ct)
 	}
-}
-
-// mediaType returns the media type of the Content-Type in raw header
-// lines, without parameters, or nil.
-func mediaType(raw []byte) []byte {
-	for line := range bytes.Lines(raw) {
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if ok && bytes.EqualFold(bytes.TrimSpace(name), []byte("Content-Type")) {
-			mt, _, _ := bytes.Cut(value, []byte(";"))
-			return bytes.TrimSpace(mt)
-		}
-	}
-	return nil
 }
 
 // maxWithheldType bounds the content type quoted in a withheld notice.
@@ -365,30 +346,12 @@ func isJSONType(mt []byte) bool {
 }
 
 // contentInfo reads Content-Type and Content-Encoding from raw header
-// lines: whether the body is declared JSON (application/json, any
-// +json type, text/json), and whether it is encoded (compressed).
-func contentInfo(raw []byte) (ctJSON, encoded bool) {
-	for len(raw) > 0 {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = nil
-		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			continue
-		}
-		name, value = bytes.TrimSpace(name), bytes.TrimSpace(value)
-		switch {
-		case bytes.EqualFold(name, []byte("Content-Type")):
-			mt, _, _ := bytes.Cut(value, []byte(";"))
-			mt = bytes.TrimSpace(mt)
-			ctJSON = len(mt) > 5 && (mt[len(mt)-5] == '/' || mt[len(mt)-5] == '+') &&
-				bytes.EqualFold(mt[len(mt)-4:], []byte("json"))
-		case bytes.EqualFold(name, []byte("Content-Encoding")):
-			encoded = len(value) > 0 && !bytes.EqualFold(value, []byte("identity"))
-		}
-	}
-	return ctJSON, encoded
+// lines: the media type without its parameters (appended to dst, so it
+// outlives the call), and whether the body is encoded (compressed).
+func contentInfo(dst, raw []byte) (mediaType []byte, encoded bool) {
+	value, _ := message.AppendValues(dst, raw, "Content-Type")
+	mt, _, _ := bytes.Cut(value, []byte(";"))
+	var scratch [64]byte
+	enc, _ := message.AppendValues(scratch[:0], raw, "Content-Encoding")
+	return bytes.TrimSpace(mt), !message.IsIdentity(enc)
 }

@@ -433,11 +433,7 @@ func (c *Controller) record(r *routeRollout, ev Event) {
 	}
 	c.log.Log(context.Background(), level, "rollout "+string(ev.To), "route", ev.Route, "from", ev.From,
 		"step", ev.Step, "percent", ev.Percent, "by", ev.By, "reason", ev.Reason)
-	if url := r.spec.Config.Webhook; url != "" {
-		if body, err := json.Marshal(ev); err == nil {
-			c.hooks.send(url, ev.Route, body)
-		}
-	}
+	c.hooks.notify(r.spec.Config, ev)
 }
 
 // persist writes the state of the routes that changed, and the counts of

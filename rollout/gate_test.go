@@ -50,7 +50,7 @@ func TestPairsToPass(t *testing.T) {
 
 // TestGateErrorRates measures, by simulation with a fixed seed, how often
 // the gate rolls back a service that is within its limit, and how soon it
-// catches one that is not — the figures the README quotes. The decision
+// catches one that is not — the figures docs/rollout.md quotes. The decision
 // is taken after every differing pair, as often as it could change.
 func TestGateErrorRates(t *testing.T) {
 	z := zFor(0.95)

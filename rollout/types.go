@@ -41,6 +41,12 @@ type Config struct {
 	BlockKinds   []diff.Kind   // a non-noise difference of these kinds fails the step
 	Confidence   float64       // of the Wilson intervals, 0.5 to 0.999
 	Webhook      string        // "" sends no notification
+	// WebhookFormat is the payload posted to Webhook: WebhookJSON ("" too),
+	// WebhookSlack or WebhookTeams.
+	WebhookFormat string
+	// RoutePage is the route's page on the admin UI that chat messages
+	// link to; "" links nothing.
+	RoutePage string
 }
 
 // Fingerprint identifies the rules that decide a rollout; a reload that

@@ -3,13 +3,26 @@ package rollout
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+)
+
+// Webhook payload formats (Config.WebhookFormat).
+const (
+	// WebhookJSON posts the Event as the API writes it.
+	WebhookJSON = "json"
+	// WebhookSlack posts a Slack incoming-webhook message.
+	WebhookSlack = "slack"
+	// WebhookTeams posts a Microsoft Teams message card.
+	WebhookTeams = "teams"
 )
 
 // Defaults of WebhookOptions.
@@ -105,6 +118,20 @@ func newWebhookSender(opt WebhookOptions) *webhookSender {
 	}
 	go w.run()
 	return w
+}
+
+// notify queues ev for cfg's webhook in cfg's format; a route without a
+// webhook sends nothing.
+func (w *webhookSender) notify(cfg *Config, ev Event) {
+	if cfg.Webhook == "" {
+		return
+	}
+	body, err := webhookPayload(cfg, ev)
+	if err != nil {
+		w.log.Warn("rollout: webhook payload", "route", ev.Route, "error", err)
+		return
+	}
+	w.send(cfg.Webhook, ev.Route, body)
 }
 
 // send queues body, a JSON document, for url on behalf of route and
@@ -255,4 +282,120 @@ func redactURL(s string) string {
 		out += "/…"
 	}
 	return out
+}
+
+// RoutePage returns the route's page on the admin UI under base, the
+// admin listener's address as people reach it, or "" when base is "".
+func RoutePage(base, route string) string {
+	if base == "" {
+		return ""
+	}
+	return strings.TrimRight(base, "/") + "/ui/routes/" + url.PathEscape(route)
+}
+
+// webhookPayload renders ev in cfg's webhook format.
+func webhookPayload(cfg *Config, ev Event) ([]byte, error) {
+	switch cfg.WebhookFormat {
+	case WebhookSlack:
+		return json.Marshal(slackMessage(ev, cfg.RoutePage))
+	case WebhookTeams:
+		return json.Marshal(teamsCard(ev, cfg.RoutePage))
+	}
+	return json.Marshal(ev)
+}
+
+// notice is a transition in words, shared by the chat formats.
+type notice struct {
+	title      string // "Rollout of orders rolled back"
+	transition string // "progressing → rolled back, step 3 at 0% new, by controller"
+	reason     string
+	color      string // hex, by how much the transition needs a person
+	emoji      string // Slack's shortcode for the same
+}
+
+// noticeOf puts ev in words.
+func noticeOf(ev Event) notice {
+	n := notice{
+		title:      "Rollout of " + ev.Route + " " + stateWords(ev.To),
+		transition: stateWords(ev.To),
+		reason:     oneLine(ev.Reason),
+		color:      "439FE0", // blue: progress
+		emoji:      ":arrow_forward:",
+	}
+	if ev.From != "" {
+		n.transition = stateWords(ev.From) + " → " + n.transition
+	}
+	n.transition += ", step " + strconv.Itoa(ev.Step) + " at " + fmtPercent(ev.Percent) + " new, by " + ev.By
+	switch ev.To {
+	case RolledBack:
+		n.color, n.emoji = "D0021B", ":rotating_light:" // red
+	case Holding, Paused:
+		n.color, n.emoji = "F5A623", ":warning:" // amber
+	case Promoted:
+		n.color, n.emoji = "2EB886", ":white_check_mark:" // green
+	}
+	return n
+}
+
+// stateWords is a state as a sentence says it.
+func stateWords(s State) string { return strings.ReplaceAll(string(s), "_", " ") }
+
+// slackMessage is an incoming-webhook payload: text for notifications
+// and clients without blocks, and blocks for the message itself, with a
+// button to the route's page.
+func slackMessage(ev Event, page string) map[string]any {
+	n := noticeOf(ev)
+	text := n.emoji + " *" + slackEscape(n.title) + "*\n" + slackEscape(n.transition)
+	if n.reason != "" {
+		text += "\n>" + slackEscape(n.reason)
+	}
+	blocks := []map[string]any{
+		{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": text}},
+	}
+	if page != "" {
+		blocks = append(blocks, map[string]any{
+			"type": "actions",
+			"elements": []map[string]any{{
+				"type": "button",
+				"text": map[string]any{"type": "plain_text", "text": "Open " + ev.Route},
+				"url":  page,
+			}},
+		})
+		text += "\n<" + page + "|Open " + slackEscape(ev.Route) + ">"
+	}
+	return map[string]any{"text": text, "blocks": blocks}
+}
+
+// slackEscape escapes the three characters Slack's mrkdwn reserves.
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// teamsCard is an Office 365 connector message card, which Teams'
+// incoming webhooks take.
+func teamsCard(ev Event, page string) map[string]any {
+	n := noticeOf(ev)
+	facts := []map[string]string{
+		{"name": "Route", "value": ev.Route},
+		{"name": "Transition", "value": n.transition},
+	}
+	if n.reason != "" {
+		facts = append(facts, map[string]string{"name": "Reason", "value": n.reason})
+	}
+	card := map[string]any{
+		"@type":      "MessageCard",
+		"@context":   "https://schema.org/extensions",
+		"summary":    n.title,
+		"title":      n.title,
+		"themeColor": n.color,
+		"sections":   []map[string]any{{"facts": facts}},
+	}
+	if page != "" {
+		card["potentialAction"] = []map[string]any{{
+			"@type":   "OpenUri",
+			"name":    "Open " + ev.Route,
+			"targets": []map[string]string{{"os": "default", "uri": page}},
+		}}
+	}
+	return card
 }

@@ -3,6 +3,7 @@ package rollout
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -325,6 +326,119 @@ func TestWebhookURLRedacted(t *testing.T) {
 	} {
 		if got := redactURL(in); got != want {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestWebhookFormats posts one rollback in each format to a real receiver
+// and reads back what a chat tool would show: the route, the transition,
+// the reason and the link to the route's page.
+func TestWebhookFormats(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string][]byte{} // by path: /json, /slack, /teams
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got[r.URL.Path] = body
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	ev := Event{
+		Time: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), Route: "orders", From: Progressing, To: RolledBack,
+		Step: 3, Percent: 0, By: ByController, Reason: "step 3 (10%) failed: diff rate 4% > 0.5% <limit>",
+	}
+	page := RoutePage("https://gw.example.com/admin/", "orders")
+	if page != "https://gw.example.com/admin/ui/routes/orders" {
+		t.Fatalf("RoutePage = %q", page)
+	}
+	w := startWebhook(t, WebhookOptions{})
+	for _, f := range []string{WebhookJSON, WebhookSlack, WebhookTeams} {
+		w.notify(&Config{Webhook: srv.URL + "/" + f, WebhookFormat: f, RoutePage: page}, ev)
+	}
+	w.notify(&Config{WebhookFormat: WebhookSlack}, ev) // no webhook: nothing sent
+	closeWebhook(t, w)
+	wantCounts(t, w, map[string]WebhookCounts{"orders": {Delivered: 3}})
+	mu.Lock()
+	defer mu.Unlock()
+
+	var back Event
+	if err := json.Unmarshal(got["/json"], &back); err != nil || !reflect.DeepEqual(back, ev) {
+		t.Errorf("json payload %s decodes to %+v (%v), want %+v", got["/json"], back, err, ev)
+	}
+
+	var slack struct {
+		Text   string `json:"text"`
+		Blocks []struct {
+			Type string `json:"type"`
+			Text struct {
+				Text string `json:"text"`
+			} `json:"text"`
+			Elements []struct {
+				URL string `json:"url"`
+			} `json:"elements"`
+		} `json:"blocks"`
+	}
+	if err := json.Unmarshal(got["/slack"], &slack); err != nil {
+		t.Fatalf("slack payload %s: %v", got["/slack"], err)
+	}
+	for _, want := range []string{"Rollout of orders rolled back", "progressing → rolled back, step 3", "&lt;limit&gt;", "<" + page + "|Open orders>"} {
+		if !strings.Contains(slack.Text, want) {
+			t.Errorf("slack text %q lacks %q", slack.Text, want)
+		}
+	}
+	if len(slack.Blocks) != 2 || !strings.Contains(slack.Blocks[0].Text.Text, "diff rate 4%") ||
+		len(slack.Blocks[1].Elements) != 1 || slack.Blocks[1].Elements[0].URL != page {
+		t.Errorf("slack blocks = %+v, want the message and a button to %s", slack.Blocks, page)
+	}
+
+	var teams struct {
+		Type     string `json:"@type"`
+		Title    string `json:"title"`
+		Sections []struct {
+			Facts []struct{ Name, Value string } `json:"facts"`
+		} `json:"sections"`
+		Actions []struct {
+			Type    string                 `json:"@type"`
+			Targets []struct{ URI string } `json:"targets"`
+		} `json:"potentialAction"`
+	}
+	if err := json.Unmarshal(got["/teams"], &teams); err != nil {
+		t.Fatalf("teams payload %s: %v", got["/teams"], err)
+	}
+	if teams.Type != "MessageCard" || teams.Title != "Rollout of orders rolled back" {
+		t.Errorf("teams card %s: type %q title %q", got["/teams"], teams.Type, teams.Title)
+	}
+	facts := map[string]string{}
+	for _, s := range teams.Sections {
+		for _, f := range s.Facts {
+			facts[f.Name] = f.Value
+		}
+	}
+	if facts["Route"] != "orders" || !strings.HasPrefix(facts["Transition"], "progressing → rolled back") || facts["Reason"] != ev.Reason {
+		t.Errorf("teams facts = %v", facts)
+	}
+	if len(teams.Actions) != 1 || teams.Actions[0].Type != "OpenUri" || len(teams.Actions[0].Targets) != 1 || teams.Actions[0].Targets[0].URI != page {
+		t.Errorf("teams actions = %+v, want one OpenUri to %s", teams.Actions, page)
+	}
+}
+
+// TestWebhookChatWithoutPage: with no admin.external_url the chat formats
+// carry no link.
+func TestWebhookChatWithoutPage(t *testing.T) {
+	ev := Event{Route: "orders", From: Holding, To: Promoted, Step: 4, Percent: 100, By: ByHand, Reason: "promoted by hand"}
+	if RoutePage("", "orders") != "" {
+		t.Fatal(`RoutePage("", …) is not empty`)
+	}
+	for _, f := range []string{WebhookSlack, WebhookTeams} {
+		body, err := webhookPayload(&Config{Webhook: "http://127.0.0.1:1/", WebhookFormat: f}, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(body, []byte("/ui/routes/")) || bytes.Contains(body, []byte("potentialAction")) || bytes.Contains(body, []byte(`"actions"`)) {
+			t.Errorf("%s payload links without a page: %s", f, body)
+		}
+		if !bytes.Contains(body, []byte("Rollout of orders promoted")) {
+			t.Errorf("%s payload lacks the title: %s", f, body)
 		}
 	}
 }

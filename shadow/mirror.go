@@ -357,22 +357,8 @@ func (m *Mirror) recordCall(src *store.Record) {
 		return
 	}
 	rec := m.recorder.Get()
-	copyRecord(rec, src)
+	src.CopyTo(rec)
 	m.recorder.Submit(rec)
-}
-
-func copyRecord(dst, src *store.Record) {
-	dst.Chain, dst.Span, dst.Parent = src.Chain, src.Span, src.Parent
-	dst.Route, dst.Side, dst.Target, dst.Shadow = src.Route, src.Side, src.Target, src.Shadow
-	dst.SetTenant(src.Tenant)
-	dst.SetMethod(src.Method)
-	dst.SetURI(src.URI)
-	dst.SetReqHeaders(src.ReqHeaders)
-	dst.SetRespHeaders(src.RespHeaders)
-	dst.ReqBody = append(dst.ReqBody[:0], src.ReqBody...)
-	dst.RespBody = append(dst.RespBody[:0], src.RespBody...)
-	dst.ReqTruncated, dst.RespTruncated = src.ReqTruncated, src.RespTruncated
-	dst.Status, dst.Start, dst.Latency, dst.Error = src.Status, src.Start, src.Latency, src.Error
 }
 
 // Sample is the stored form of one compared pair: both calls, redacted
@@ -393,8 +379,8 @@ func (m *Mirror) keepSample(r *Route, id store.SampleID, oldCall, newCall *store
 	rd := m.opt.Redactor
 	m.mu.Unlock()
 	s := Sample{ID: id.String(), Route: r.name, Served: served, Differences: append([]diff.Difference{}, diffs...), Old: new(store.Record), New: new(store.Record)}
-	copyRecord(s.Old, oldCall)
-	copyRecord(s.New, newCall)
+	oldCall.CopyTo(s.Old)
+	newCall.CopyTo(s.New)
 	rd.Record(s.Old)
 	rd.Record(s.New)
 	data, err := json.Marshal(&s)
@@ -451,6 +437,14 @@ func (m *Mirror) WriteMetrics(w io.Writer) {
 	b = append(b, "# HELP cutover_shadow_noise_pairs_total Old/secondary pairs compared to measure noise.\n# TYPE cutover_shadow_noise_pairs_total counter\n"...)
 	for _, r := range routes {
 		b = fmt.Appendf(b, "cutover_shadow_noise_pairs_total{route=%q} %d\n", r.name, r.noise.Load())
+	}
+	b = append(b, "# HELP cutover_shadow_differing_total Old/new pairs with any difference, noise included.\n# TYPE cutover_shadow_differing_total counter\n"...)
+	for _, r := range routes {
+		b = fmt.Appendf(b, "cutover_shadow_differing_total{route=%q} %d\n", r.name, r.differing.Load())
+	}
+	b = append(b, "# HELP cutover_shadow_noise_differing_total Old/secondary pairs with any difference.\n# TYPE cutover_shadow_noise_differing_total counter\n"...)
+	for _, r := range routes {
+		b = fmt.Appendf(b, "cutover_shadow_noise_differing_total{route=%q} %d\n", r.name, r.noiseDiffering.Load())
 	}
 	b = append(b, "# HELP cutover_shadow_queued Shadow copies waiting for a worker.\n# TYPE cutover_shadow_queued gauge\n"...)
 	for _, r := range routes {

@@ -87,6 +87,10 @@ type Route struct {
 	compared atomic.Uint64
 	noise    atomic.Uint64
 	inflight atomic.Int64
+	// differing and noiseDiffering count the compared and the noise pairs
+	// with any difference, for the diff and noise rates on dashboards.
+	differing      atomic.Uint64
+	noiseDiffering atomic.Uint64
 
 	dirty atomic.Bool // the aggregator changed since the last flush
 
@@ -340,6 +344,9 @@ func (w *worker) run(j *Job) {
 		obs.ObservePair(&w.pair)
 	}
 	r.compared.Add(1)
+	if len(w.diffs) > 0 {
+		r.differing.Add(1)
+	}
 	r.dirty.Store(true)
 	if keep {
 		w.primary.Reset()
@@ -377,6 +384,9 @@ func (w *worker) compareSecondary(j *Job, set *Settings, old *diff.Response) {
 	w.noise = w.cmp.Compare(old, &second, set.Rules, w.noise[:0])
 	r.agg.AddNoise(sent, w.noise)
 	r.noise.Add(1)
+	if len(w.noise) > 0 {
+		r.noiseDiffering.Add(1)
+	}
 }
 
 // fillCall sets what a record knows of a call besides its messages.

@@ -9,6 +9,8 @@ import (
 	"math"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cutover/cutover/message"
 )
 
 // recordJSON is the API form of a Record. IDs are lowercase hex, a zero
@@ -59,8 +61,8 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 		Shadow:    r.Shadow,
 		Method:    string(r.Method),
 		URI:       string(r.URI),
-		Request:   message(r.ReqHeaders, r.ReqBody, r.ReqTruncated),
-		Response:  responseJSON{Status: r.Status, messageJSON: message(r.RespHeaders, r.RespBody, r.RespTruncated)},
+		Request:   messageOf(r.ReqHeaders, r.ReqBody, r.ReqTruncated),
+		Response:  responseJSON{Status: r.Status, messageJSON: messageOf(r.RespHeaders, r.RespBody, r.RespTruncated)},
 		Start:     FormatTime(r.Start),
 		LatencyMS: Millis(r.Latency),
 		Error:     r.Error,
@@ -76,7 +78,8 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-func message(headers, body []byte, truncated bool) messageJSON {
+// messageOf is the API form of one side of a call.
+func messageOf(headers, body []byte, truncated bool) messageJSON {
 	m := messageJSON{Headers: HeaderPairs(headers), Truncated: truncated}
 	if utf8.Valid(body) {
 		s := string(body)
@@ -88,7 +91,8 @@ func message(headers, body []byte, truncated bool) messageJSON {
 }
 
 // UnmarshalJSON reads the API form of a record, for clients of the admin
-// API.
+// API. It is the one decoder of that form: a call of a chain tree, which
+// carries the record's fields but for its messages, is read with it too.
 func (r *Record) UnmarshalJSON(data []byte) error {
 	var v recordJSON
 	if err := json.Unmarshal(data, &v); err != nil {
@@ -132,9 +136,14 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// body decodes the body of one side; a side without one (a call in a
+// chain tree) has none.
 func (m *messageJSON) body() ([]byte, error) {
-	if m.Body != nil {
+	switch {
+	case m.Body != nil:
 		return []byte(*m.Body), nil
+	case m.BodyBase64 == "":
+		return nil, nil
 	}
 	b, err := base64.StdEncoding.DecodeString(m.BodyBase64)
 	if err != nil {
@@ -143,7 +152,7 @@ func (m *messageJSON) body() ([]byte, error) {
 	return b, nil
 }
 
-// decodeHexField decodes an ID field; "" leaves dst zero.
+// DecodeHexField decodes an ID field; "" leaves dst zero.
 func DecodeHexField(name, s string, dst []byte) error {
 	if s == "" {
 		return nil
@@ -157,25 +166,29 @@ func DecodeHexField(name, s string, dst []byte) error {
 	return nil
 }
 
-// HeaderPairs splits raw header lines into name and value pairs, in order.
-// Lines end in CRLF or LF; the value loses the spaces around it; an empty
-// line ends the block, and a line without a colon is kept as a name with
-// an empty value so nothing recorded disappears from view.
+// HeaderPairs splits raw header lines into name and value pairs, in order,
+// read by the rules of package message: the name and the value lose the
+// spaces and tabs around them, an empty line ends the block, and a folded
+// line joins the value above it with one space. A line that is not a
+// field line is kept whole as a name with an empty value, so nothing
+// recorded disappears from view.
 func HeaderPairs(raw []byte) [][2]string {
 	pairs := [][2]string{}
-	for len(raw) > 0 {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = nil
+	s := message.Scan(raw)
+	for s.Next() {
+		f := s.Field()
+		switch {
+		case f.Name != nil:
+			pairs = append(pairs, [2]string{string(f.Name), string(f.Value)})
+		case f.Folded && len(pairs) > 0:
+			if p := &pairs[len(pairs)-1]; p[1] == "" {
+				p[1] = string(f.Value)
+			} else if len(f.Value) > 0 {
+				p[1] += " " + string(f.Value)
+			}
+		default:
+			pairs = append(pairs, [2]string{string(bytes.TrimSpace(f.Line)), ""})
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			break
-		}
-		name, value, _ := bytes.Cut(line, []byte(":"))
-		pairs = append(pairs, [2]string{string(name), string(bytes.TrimSpace(value))})
 	}
 	return pairs
 }

@@ -71,6 +71,26 @@ func (r *Record) Reset() {
 	}
 }
 
+// CopyTo makes dst a copy of r that shares no memory with it: every field
+// is copied, and the byte slices into dst's own buffers, reusing their
+// capacity, so a pooled dst takes a copy without allocating. A field added
+// to Record is copied without a change here, unless it holds memory
+// (TestCopyToCopiesEveryField fails until it is copied deeply).
+func (r *Record) CopyTo(dst *Record) {
+	if dst == r {
+		return
+	}
+	keep := *dst
+	*dst = *r
+	dst.Tenant = append(keep.Tenant[:0], r.Tenant...)
+	dst.Method = append(keep.Method[:0], r.Method...)
+	dst.URI = append(keep.URI[:0], r.URI...)
+	dst.ReqHeaders = append(keep.ReqHeaders[:0], r.ReqHeaders...)
+	dst.RespHeaders = append(keep.RespHeaders[:0], r.RespHeaders...)
+	dst.ReqBody = append(keep.ReqBody[:0], r.ReqBody...)
+	dst.RespBody = append(keep.RespBody[:0], r.RespBody...)
+}
+
 // SetTenant copies b into r.Tenant.
 func (r *Record) SetTenant(b []byte) { r.Tenant = append(r.Tenant[:0], b...) }
 

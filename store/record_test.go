@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -190,5 +191,82 @@ func TestHeaderPairs(t *testing.T) {
 	want := [][2]string{{"A", "1"}, {"B", "2"}, {"NoColon", ""}, {"C", "spaced"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("HeaderPairs = %q, want %q", got, want)
+	}
+	// A folded line continues the value above it; one with nothing above
+	// is kept as a line.
+	got = HeaderPairs([]byte(" lead\r\nA: 1\r\n  2\r\nE:\r\n\tx\r\n"))
+	want = [][2]string{{"lead", ""}, {"A", "1 2"}, {"E", "x"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("HeaderPairs = %q, want %q", got, want)
+	}
+}
+
+// fillEveryField sets every field of r to a value that is not zero and
+// depends on seed, by reflection, so a field added to Record is filled
+// without a change here. It fails on a kind of field it cannot fill.
+func fillEveryField(t *testing.T, r *Record, seed byte) {
+	t.Helper()
+	v := reflect.ValueOf(r).Elem()
+	for i := range v.NumField() {
+		f, name := v.Field(i), v.Type().Field(i).Name
+		switch {
+		case f.Type() == reflect.TypeOf(time.Time{}):
+			f.Set(reflect.ValueOf(time.Unix(1_700_000_000+int64(seed), int64(i)).UTC()))
+		case f.Kind() == reflect.String:
+			f.SetString(fmt.Sprintf("%s-%d", name, seed))
+		case f.Kind() == reflect.Bool:
+			f.SetBool(true)
+		case f.CanInt():
+			f.SetInt(int64(i) + int64(seed)*1000 + 1)
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Uint8:
+			f.SetBytes([]byte(fmt.Sprintf("%s bytes %d", name, seed)))
+		case f.Kind() == reflect.Array && f.Type().Elem().Kind() == reflect.Uint8:
+			for j := range f.Len() {
+				f.Index(j).SetUint(uint64(i+j) + uint64(seed))
+			}
+		default:
+			t.Fatalf("fillEveryField cannot fill %s of type %s: teach it, and make sure CopyTo copies it deeply", name, f.Type())
+		}
+	}
+}
+
+func TestCopyToCopiesEveryField(t *testing.T) {
+	var src, dst Record
+	fillEveryField(t, &src, 1)
+	fillEveryField(t, &dst, 2) // a used record, as from a pool
+	src.CopyTo(&dst)
+	if !reflect.DeepEqual(&dst, &src) {
+		t.Fatalf("copy differs:\n got %+v\nwant %+v", dst, src)
+	}
+	// The byte slices are copies: writing to the source's memory leaves
+	// the copy as it was.
+	want := dst
+	w, v := reflect.ValueOf(&want).Elem(), reflect.ValueOf(&src).Elem()
+	for i := range v.NumField() {
+		if f := v.Field(i); f.Kind() == reflect.Slice {
+			w.Field(i).SetBytes(bytes.Clone(w.Field(i).Bytes()))
+			for j := range f.Len() {
+				f.Index(j).SetUint(0)
+			}
+		}
+	}
+	if !reflect.DeepEqual(&dst, &want) {
+		t.Fatalf("the copy shares memory with its source:\n got %+v\nwant %+v", dst, want)
+	}
+}
+
+func TestCopyToReusesBuffers(t *testing.T) {
+	src, dst := fullRecord(1), fullRecord(2)
+	src.CopyTo(src) // copying onto itself changes nothing
+	if !reflect.DeepEqual(src, fullRecord(1)) {
+		t.Fatal("CopyTo onto itself changed the record")
+	}
+	if allocs := testing.AllocsPerRun(50, func() { src.CopyTo(dst) }); allocs != 0 {
+		t.Fatalf("%v allocations copying into a record with room", allocs)
+	}
+	// An empty source leaves the copy's slices empty, not the old bytes.
+	(&Record{}).CopyTo(dst)
+	if len(dst.ReqBody) != 0 || len(dst.Tenant) != 0 || dst.Status != 0 || !dst.Start.IsZero() {
+		t.Fatalf("copy of an empty record: %+v", dst)
 	}
 }

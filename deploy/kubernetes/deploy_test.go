@@ -1,4 +1,6 @@
-package main
+// Package kubernetes holds no code: its tests check the manifests beside
+// them and the Dockerfile at the repository's root.
+package kubernetes
 
 import (
 	"bytes"
@@ -18,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/gateway"
 )
 
 // These tests hold the deployment files (Dockerfile, .dockerignore and
@@ -28,12 +31,17 @@ import (
 // none, and TestDeployChecksCatchMistakes breaks the files one way at a time
 // and wants each break found, so that no check is one that cannot fail.
 
-const deployDir = "deploy/kubernetes"
+// deployDir is where the manifests are from the repository's root, as
+// the problems name them; repoRoot is that root from this directory.
+const (
+	deployDir = "deploy/kubernetes"
+	repoRoot  = "../.."
+)
 
 // shutdownAfterDrain is what serve spends on SIGTERM after the drain of
-// in-flight requests (shutdown_timeout): queued shadow comparisons, rollout
-// notifications, queued records. 5s + 5s + 10s today.
-const shutdownAfterDrain = shadowDrainTimeout + rolloutCloseTimeout + recordFlushTimeout
+// in-flight requests (shutdown_timeout), in Gateway.Close: queued shadow
+// comparisons, rollout notifications, queued records. 5s + 5s + 10s today.
+const shutdownAfterDrain = gateway.ShadowDrainTimeout + gateway.RolloutCloseTimeout + gateway.RecordFlushTimeout
 
 // Secrets the config's *_env keys name; the test sets them as the pods do.
 var deployEnv = map[string]string{
@@ -96,6 +104,7 @@ func TestDeployChecksCatchMistakes(t *testing.T) {
 		{"kustomization names a missing file", kust, "  - pdb.yaml\n", "  - pdb.yaml\n  - hpa.yaml\n", "hpa.yaml"},
 		{"final stage not distroless", "Dockerfile", "FROM gcr.io/distroless/static-debian12:nonroot", "FROM debian:bookworm-slim", "distroless"},
 		{"cgo build", "Dockerfile", "CGO_ENABLED=0", "CGO_ENABLED=1", "CGO_ENABLED=0"},
+		{"build of the module root", "Dockerfile", "-o /out/cutover ./cmd/cutover", "-o /out/cutover .", "./cmd/cutover"},
 		{"root user", "Dockerfile", "USER nonroot", "USER root", "USER nonroot"},
 		{"modules not cached", "Dockerfile", "COPY go.mod go.sum ./\n", "", "go.mod"},
 		{"git in the context", ".dockerignore", ".git\n", "", ".git"},
@@ -141,13 +150,13 @@ func readDeployFiles(t *testing.T) map[string]string {
 	t.Helper()
 	files := map[string]string{}
 	for _, p := range []string{"Dockerfile", ".dockerignore"} {
-		b, err := os.ReadFile(p)
+		b, err := os.ReadFile(filepath.Join(repoRoot, p))
 		if err != nil {
 			t.Fatal(err)
 		}
 		files[p] = string(b)
 	}
-	entries, err := os.ReadDir(deployDir)
+	entries, err := os.ReadDir(filepath.Join(repoRoot, deployDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +164,7 @@ func readDeployFiles(t *testing.T) map[string]string {
 		if e.IsDir() {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(deployDir, e.Name()))
+		b, err := os.ReadFile(filepath.Join(repoRoot, deployDir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -689,7 +698,7 @@ func checkDockerfile(ps *deployProblems, df, ignore string) {
 	}
 	build := df[:strings.LastIndex(df, froms[len(froms)-1][0])]
 	final := df[len(build):]
-	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "go build", "ARG VERSION", "gateway.Version=${VERSION}"} {
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "go build", "ARG VERSION", "buildinfo.Version=${VERSION}", "./cmd/cutover"} {
 		if !strings.Contains(build, want) {
 			ps.add("Dockerfile: the build stage lacks %s", want)
 		}

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cutover/cutover/chaintree"
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/gateway"
-	"github.com/cutover/cutover/record"
 	"github.com/cutover/cutover/router"
 )
 
@@ -257,7 +257,7 @@ func cmdChain(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("chain", "chain [--admin URL] [--color auto|always|never] [--format text|json] CHAIN_ID",
 		"Print the recorded calls of one chain as a tree by parent span: each call's\n"+
 			"method, URI, status, route, serving side and target, latency and start offset.\n"+
-			"Failed calls (an upstream error or a 5xx) are marked "+record.FailedMark+", and red on a terminal.\n"+
+			"Failed calls (an upstream error or a 5xx) are marked "+chaintree.FailedMark+", and red on a terminal.\n"+
 			"The chain ID is the X-Chain-Id of any response in the chain.", stderr)
 	color := fs.String("color", "auto", "`when` to color failed calls: auto (a terminal, unless NO_COLOR is set), always or never")
 	format := fs.String("format", "text", "output `format`: text or json")
@@ -279,7 +279,7 @@ func cmdChain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "cutover chain:", err)
 		return exitUsage
 	}
-	var tree record.ChainTree
+	var tree chaintree.Tree
 	if err := newAdminClient(*base, *tokenEnv).get("/api/chains/"+url.PathEscape(pos[0]), &tree); err != nil {
 		fmt.Fprintln(stderr, "cutover chain:", err)
 		return exitError
@@ -288,7 +288,7 @@ func cmdChain(args []string, stdout, stderr io.Writer) int {
 		return printJSON(stdout, tree)
 	}
 	fmt.Fprintf(stdout, "chain %s\n", tree.ID)
-	if err := record.Print(stdout, tree.Roots, useColor); err != nil {
+	if err := chaintree.Print(stdout, tree.Roots, useColor); err != nil {
 		fmt.Fprintln(stderr, "cutover chain:", err)
 		return exitError
 	}

@@ -1,10 +1,12 @@
-package record
+// Package chaintree arranges one chain's recorded calls into a tree by
+// parent span, and gives that tree its two forms: the JSON of the admin
+// API's GET /api/chains/ID (Tree), and the indented text of
+// `cutover chain` and the demo (Print).
+package chaintree
 
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -18,12 +20,12 @@ type Node struct {
 	Children []*Node
 }
 
-// Tree arranges one chain's calls by parent span. A root is a call whose
+// Build arranges one chain's calls by parent span. A root is a call whose
 // parent is zero, whose parent span is not among recs (a caller that was
 // not recorded), or that sits on a cycle of parents. Roots and children
 // are ordered by start time, then ID. A span recorded twice (a call and
 // its shadow copy) gets its children under the first one to start.
-func Tree(recs []*store.Record) []*Node {
+func Build(recs []*store.Record) []*Node {
 	nodes := make([]*Node, len(recs))
 	for i, r := range recs {
 		nodes[i] = &Node{Record: r}
@@ -89,7 +91,7 @@ func walk(nodes []*Node, fn func(*Node)) {
 	}
 }
 
-// ChainTree is one chain's calls as a tree, in the form of the admin API's
+// Tree is one chain's calls as a tree, in the form of the admin API's
 // GET /api/chains/ID:
 //
 //	{"chain_id": "…", "calls": 3, "errors": 1, "duration_ms": 14.2,
@@ -102,7 +104,7 @@ func walk(nodes []*Node, fn func(*Node)) {
 // duration_ms runs from the first call's start to the last call's end;
 // offset_ms is a call's start after the first call's. Bodies and headers
 // are left out: GET /api/records has them.
-type ChainTree struct {
+type Tree struct {
 	ID    chain.TraceID
 	Roots []*Node
 }
@@ -149,7 +151,7 @@ func span(nodes []*Node) (first, last time.Time) {
 }
 
 // MarshalJSON returns the API form of t.
-func (t ChainTree) MarshalJSON() ([]byte, error) {
+func (t Tree) MarshalJSON() ([]byte, error) {
 	first, last := span(t.Roots)
 	out := chainJSON{ChainID: t.ID.String(), DurationMS: store.Millis(last.Sub(first))}
 	walk(t.Roots, func(n *Node) {
@@ -193,13 +195,18 @@ func callViews(nodes []*Node, first time.Time) []*callJSON {
 
 // UnmarshalJSON reads the API form back, so a client such as
 // `cutover chain ID` can Print what the admin API returned. The records
-// carry the summary fields only.
-func (t *ChainTree) UnmarshalJSON(data []byte) error {
-	var in chainJSON
+// carry the summary fields only. Each call is read by store.Record's
+// UnmarshalJSON, the one decoder of a record's API form; only the status,
+// which a call carries at its top, and the children are read here.
+func (t *Tree) UnmarshalJSON(data []byte) error {
+	var in struct {
+		ChainID string            `json:"chain_id"`
+		Roots   []json.RawMessage `json:"roots"`
+	}
 	if err := json.Unmarshal(data, &in); err != nil {
 		return err
 	}
-	var out ChainTree
+	var out Tree
 	if err := store.DecodeHexField("chain_id", in.ChainID, out.ID[:]); err != nil {
 		return err
 	}
@@ -212,34 +219,24 @@ func (t *ChainTree) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-func callNodes(views []*callJSON) ([]*Node, error) {
-	nodes := make([]*Node, 0, len(views))
-	for _, v := range views {
-		r := &store.Record{
-			Route: v.Route, Side: v.Side, Target: v.Target, Error: v.Error,
-			Tenant: []byte(v.Tenant), Method: []byte(v.Method), URI: []byte(v.URI),
-			Shadow: v.Shadow, Status: v.Status,
-			Latency: time.Duration(math.Round(v.LatencyMS * 1e6)),
-		}
-		var err error
-		if v.ID != "" {
-			if r.ID, err = store.ParseID(v.ID); err != nil {
-				return nil, err
-			}
-		}
-		if err := store.DecodeHexField("span_id", v.SpanID, r.Span[:]); err != nil {
+func callNodes(calls []json.RawMessage) ([]*Node, error) {
+	nodes := make([]*Node, 0, len(calls))
+	for _, data := range calls {
+		r := new(store.Record)
+		if err := r.UnmarshalJSON(data); err != nil {
 			return nil, err
 		}
-		if err := store.DecodeHexField("parent_span_id", v.ParentSpanID, r.Parent[:]); err != nil {
+		var call struct {
+			Status   int               `json:"status"`
+			Children []json.RawMessage `json:"children"`
+		}
+		if err := json.Unmarshal(data, &call); err != nil {
 			return nil, err
 		}
-		if v.Start != "" {
-			if r.Start, err = time.Parse(time.RFC3339Nano, v.Start); err != nil {
-				return nil, fmt.Errorf("record: bad start %q: %w", v.Start, err)
-			}
-		}
+		r.Status = call.Status
 		n := &Node{Record: r}
-		if n.Children, err = callNodes(v.Children); err != nil {
+		var err error
+		if n.Children, err = callNodes(call.Children); err != nil {
 			return nil, err
 		}
 		nodes = append(nodes, n)

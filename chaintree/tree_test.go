@@ -1,4 +1,4 @@
-package record
+package chaintree
 
 import (
 	"bytes"
@@ -51,7 +51,7 @@ func shape(nodes []*Node) string {
 	return b.String()
 }
 
-func TestTree(t *testing.T) {
+func TestBuild(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		recs []*store.Record
@@ -72,31 +72,31 @@ func TestTree(t *testing.T) {
 			"1(2(3) 2)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := shape(Tree(tc.recs)); got != tc.want {
-				t.Errorf("Tree = %q, want %q", got, tc.want)
+			if got := shape(Build(tc.recs)); got != tc.want {
+				t.Errorf("Build = %q, want %q", got, tc.want)
 			}
 		})
 	}
 }
 
-func TestTreeKeepsEveryCall(t *testing.T) {
+func TestBuildKeepsEveryCall(t *testing.T) {
 	// A dense mix of parents, cycles and strangers: no call may vanish.
 	var recs []*store.Record
 	for i := range 60 {
 		recs = append(recs, call(byte(i%20+1), byte((i*7)%23), float64(i%13), 200, ""))
 	}
 	n := 0
-	walk(Tree(recs), func(*Node) { n++ })
+	walk(Build(recs), func(*Node) { n++ })
 	if n != len(recs) {
 		t.Errorf("the tree holds %d calls, want %d", n, len(recs))
 	}
 }
 
-func TestChainTreeJSON(t *testing.T) {
+func TestTreeJSON(t *testing.T) {
 	recs := []*store.Record{call(1, 0, 0, 200, ""), call(2, 1, 1, 502, "bad_gateway"), call(3, 1, 4, 0, "timeout")}
 	recs[2].Shadow = true
 	recs[2].SetTenant([]byte("1001"))
-	tree := ChainTree{ID: chain.TraceID{1}, Roots: Tree(recs)}
+	tree := Tree{ID: chain.TraceID{1}, Roots: Build(recs)}
 	data, err := json.Marshal(tree)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func TestChainTreeJSON(t *testing.T) {
 		t.Errorf("last call = %v", last)
 	}
 
-	var back ChainTree
+	var back Tree
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -151,10 +151,10 @@ func TestChainTreeJSON(t *testing.T) {
 func TestPrintMarksFailures(t *testing.T) {
 	recs := []*store.Record{call(1, 0, 0, 200, ""), call(2, 1, 1, 503, ""), call(3, 2, 2, 0, "refused"), call(4, 1, 3, 0, "")}
 	var plain, color bytes.Buffer
-	if err := Print(&plain, Tree(recs), false); err != nil {
+	if err := Print(&plain, Build(recs), false); err != nil {
 		t.Fatal(err)
 	}
-	if err := Print(&color, Tree(recs), true); err != nil {
+	if err := Print(&color, Build(recs), true); err != nil {
 		t.Fatal(err)
 	}
 	want := "" +

@@ -1,6 +1,8 @@
 // Command cutover is an inline reverse-proxy gateway for migrating traffic
-// from an old service to its rewrite. main wires the packages together:
-// subcommands and flags, signals, and graceful shutdown.
+// from an old service to its rewrite. main holds the subcommands and their
+// flags, and the signals: cutover serve opens the gateway (gateway.Open),
+// serves until SIGTERM or SIGINT, drains, and closes it (Gateway.Close),
+// which stops the gateway's parts in their order.
 package main
 
 import (
@@ -21,7 +23,7 @@ import (
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/demo"
 	"github.com/cutover/cutover/gateway"
-	"github.com/cutover/cutover/record"
+	"github.com/cutover/cutover/internal/buildinfo"
 )
 
 // Exit codes.
@@ -49,6 +51,7 @@ Commands:
                    (--format table|json|markdown; --max-diff-rate X exits 3 above X)
   rollout CMD      watch or drive a rollout: status, pause, resume, promote,
                    rollback, events (exit 3 from status --watch: rolled back)
+  schema           print the config file's JSON Schema, for editors
   version          print the version
 
 Run 'cutover <command> --help' for a command's flags.
@@ -79,8 +82,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReport(rest, stdout, stderr)
 	case "rollout":
 		return cmdRollout(rest, stdout, stderr)
+	case "schema":
+		return cmdSchema(rest, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "cutover", gateway.Version)
+		fmt.Fprintln(stdout, "cutover", buildinfo.Version)
 		return exitOK
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -173,62 +178,21 @@ func cmdServe(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitError
 	}
-	g, err := gateway.New(cfg, *file, log)
+	g, err := gateway.Open(cfg, *file, data, log)
 	if err != nil {
-		fmt.Fprintln(stderr, "cutover serve:", err)
-		return exitError
-	}
-	g.SetApplied(data)
-	rec, err := record.Start(cfg, log)
-	if err != nil {
-		fmt.Fprintln(stderr, "cutover serve:", err)
-		return exitError
-	}
-	if err := g.SetRecording(rec.Recorder, rec.Store); err != nil {
 		fmt.Fprintln(stderr, "cutover serve:", err)
 		return exitError
 	}
 	serveErr := serve(g, cfg, log)
-	// Shadow copies already queued are compared, then every response
-	// already sent has its record queued: flush them all before exiting,
-	// so a clean shutdown loses none.
-	shadowCtx, stop := context.WithTimeout(context.Background(), shadowDrainTimeout)
-	if err := g.CloseShadows(shadowCtx); err != nil {
-		log.Warn("closing shadow workers", "err", err)
-	}
-	stop()
-	// After the shadows: their last comparisons count in the step.
-	rolloutCtx, stop := context.WithTimeout(context.Background(), rolloutCloseTimeout)
-	if err := g.CloseRollouts(rolloutCtx); err != nil {
-		log.Warn("closing the rollout controller", "err", err)
-	}
-	stop()
-	flushCtx, stop := context.WithTimeout(context.Background(), recordFlushTimeout)
-	err = rec.Close(flushCtx)
-	stop()
-	if err != nil {
-		log.Error("closing the store", "err", err)
-	} else {
-		log.Info("records flushed", "written", rec.Recorder.Written())
-	}
+	// Close logs what it could not finish; a clean shutdown loses no
+	// comparison, rollout state or record.
+	_ = g.Close(context.Background())
 	if serveErr != nil {
 		log.Error("cutover stopped", "err", serveErr)
 		return exitError
 	}
 	return exitOK
 }
-
-// recordFlushTimeout bounds the final flush of queued records at shutdown.
-const recordFlushTimeout = 10 * time.Second
-
-// shadowDrainTimeout bounds the comparison of the shadow copies still
-// queued at shutdown; copies waiting on a slow shadow side past it are
-// not compared.
-const shadowDrainTimeout = 5 * time.Second
-
-// rolloutCloseTimeout bounds the delivery of rollout notifications still
-// queued at shutdown.
-const rolloutCloseTimeout = 5 * time.Second
 
 // serve runs g until SIGTERM or SIGINT, reloading on SIGHUP.
 func serve(g *gateway.Gateway, cfg *configs.Config, log *slog.Logger) error {
@@ -260,7 +224,7 @@ func serve(g *gateway.Gateway, cfg *configs.Config, log *slog.Logger) error {
 		}
 	}()
 	go g.WatchFile(ctx, time.Second)
-	log.Info("cutover serving", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(), "version", gateway.Version)
+	log.Info("cutover serving", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(), "version", buildinfo.Version)
 
 	for {
 		select {

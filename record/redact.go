@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/message"
@@ -76,7 +78,7 @@ func splitPath(p string) []string {
 
 // ruleElem is one step of a path rule.
 type ruleElem struct {
-	key   []byte
+	key   ruleKey
 	index int  // the key as an array index, or -1
 	every bool // "#"
 }
@@ -85,22 +87,48 @@ func (e *ruleElem) matches(p *pathElem, exactCase bool) bool {
 	if p.index >= 0 {
 		return e.every || e.index == p.index
 	}
-	return !e.every && sameKey(e.key, p.key, exactCase)
+	return !e.every && e.key.matches(p.key, exactCase)
 }
 
-// sameKey compares a rule's key with a body's, by Unicode case folding
-// unless exactCase: a service that binds "Password" to its password field
-// (as Go's encoding/json and many others do) must not see it stored.
-func sameKey(rule, key []byte, exactCase bool) bool {
-	if exactCase {
-		return bytes.Equal(rule, key)
+// ruleKey is a key a rule names, with the byte lengths a body's key can
+// have and still match it by case folding.
+type ruleKey struct {
+	text           []byte
+	minLen, maxLen int
+}
+
+func newRuleKey(s string) ruleKey {
+	k := ruleKey{text: []byte(s), minLen: len(s), maxLen: len(s)}
+	for _, c := range k.text {
+		switch {
+		case c >= utf8.RuneSelf:
+			// A non-ASCII letter may fold to one of another length.
+			return ruleKey{text: k.text, maxLen: math.MaxInt}
+		case c == 'k' || c == 'K' || c == 's' || c == 'S':
+			// The Kelvin sign (3 bytes) and the long s (2) fold to these.
+			k.maxLen += 2
+		}
 	}
-	return bytes.EqualFold(rule, key)
+	return k
+}
+
+// matches compares a body's key with the rule's, by Unicode case folding
+// unless exactCase: a service that binds "Password" to its password field
+// (as Go's encoding/json and many others do) must not see it stored. The
+// length bounds spare most comparisons the folding.
+func (k *ruleKey) matches(key []byte, exactCase bool) bool {
+	switch {
+	case len(key) < k.minLen || len(key) > k.maxLen:
+		return false
+	case string(k.text) == string(key):
+		return true
+	}
+	return !exactCase && bytes.EqualFold(k.text, key)
 }
 
 // jsonRules are compiled JSON redaction paths.
 type jsonRules struct {
-	names     [][]byte     // bare names, matched at any depth
+	names     []ruleKey    // bare names, matched at any depth
 	paths     [][]ruleElem // dotted paths, matched from the root
 	exactCase bool         // keys compared byte for byte, not case-folded
 }
@@ -116,12 +144,12 @@ func compileRules(paths []string, exactCase bool) (rules jsonRules, bad []string
 		}
 		parts := splitPath(p)
 		if len(parts) == 1 {
-			rules.names = append(rules.names, []byte(parts[0]))
+			rules.names = append(rules.names, newRuleKey(parts[0]))
 			continue
 		}
 		rule := make([]ruleElem, len(parts))
 		for i, part := range parts {
-			rule[i] = ruleElem{key: []byte(part), index: -1, every: part == "#"}
+			rule[i] = ruleElem{key: newRuleKey(part), index: -1, every: part == "#"}
 			if n, err := strconv.Atoi(part); err == nil && n >= 0 && part == strconv.Itoa(n) {
 				rule[i].index = n
 			}
@@ -139,8 +167,8 @@ func (r *jsonRules) match(path []pathElem) bool {
 		return false
 	}
 	if last := &path[len(path)-1]; last.index < 0 {
-		for _, name := range r.names {
-			if sameKey(name, last.key, r.exactCase) {
+		for i := range r.names {
+			if r.names[i].matches(last.key, r.exactCase) {
 				return true
 			}
 		}
@@ -150,7 +178,8 @@ next:
 		if len(rule) != len(path) {
 			continue
 		}
-		for i := range rule {
+		// From the leaf up: the leaf's key tells most paths apart.
+		for i := len(rule) - 1; i >= 0; i-- {
 			if !rule[i].matches(&path[i], r.exactCase) {
 				continue next
 			}

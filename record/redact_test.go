@@ -69,6 +69,7 @@ func TestRedactJSON(t *testing.T) {
 		{"nothing to redact", `{"user":"u","n":[1,2,3]}`, `{"user":"u","n":[1,2,3]}`},
 		{"key in another case", `{"Password":"p","CARD":{"Number":1}}`, `{"Password":"[redacted]","CARD":{"Number":"[redacted]"}}`},
 		{"key folded beyond ASCII", "{\"pa\u017fsword\":\"p\"}", "{\"pa\u017fsword\":\"[redacted]\"}"},
+		{"Kelvin sign", "[{\"to\u212aen\":\"t\"}]", "[{\"to\u212aen\":\"[redacted]\"}]"},
 		{"byte-order mark", "\xef\xbb\xbf{\"password\":\"p\"}", "\xef\xbb\xbf{\"password\":\"[redacted]\"}"},
 		{"newline-delimited", "{\"password\":\"p\"}\n{\"card\":{\"number\":1}}\n", "{\"password\":\"[redacted]\"}\n{\"card\":{\"number\":\"[redacted]\"}}\n"},
 		{"concatenated", `{"a":1}{"password":"p"}[{"token":2}]`, `{"a":1}{"password":"[redacted]"}[{"token":"[redacted]"}]`},

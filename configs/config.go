@@ -33,6 +33,12 @@ type Config struct {
 	MaxBody Size `yaml:"max_body"`
 	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// ClientHeaderTimeout bounds the time from a connection's start, or
+	// from the first byte of a keep-alive connection's next request, to
+	// the end of the request's header. Past it the request gets 408, or
+	// the connection is closed when nothing was received. Changing it
+	// needs a restart.
+	ClientHeaderTimeout Duration `yaml:"client_header_timeout"`
 	// TrustedProxies are the addresses or CIDR prefixes of proxies in front
 	// of cutover whose X-Forwarded-* headers are believed and extended.
 	// From any other peer those headers are replaced.
@@ -151,6 +157,10 @@ type Redact struct {
 	// "items.#.token" for every array element, or a bare name ("password")
 	// matching that key at any depth.
 	JSON []string `yaml:"json"`
+	// ExactCase compares JSON keys byte for byte. By default they are
+	// compared case-insensitively, so "Password" is redacted by the rule
+	// "password", as services that bind keys case-insensitively read it.
+	ExactCase bool `yaml:"exact_case"`
 }
 
 // Environments selects overlay services by a request header.

@@ -58,6 +58,10 @@ var DefaultShadowMethods = []string{"GET", "HEAD"}
 // when record.redact.headers is absent.
 var DefaultRedactHeaders = []string{"Authorization", "Cookie", "Set-Cookie", "Proxy-Authorization"}
 
+// DefaultClientHeaderTimeout bounds how long a client may take to send a
+// request's header, so idle and slowloris connections are shed in seconds.
+const DefaultClientHeaderTimeout = 10 * time.Second
+
 // DefaultInject is the list of trace formats written upstream when
 // chain.inject is absent.
 var DefaultInject = []string{"w3c"}
@@ -73,6 +77,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(DefaultShutdownTimeout)
+	}
+	if c.ClientHeaderTimeout == 0 {
+		c.ClientHeaderTimeout = Duration(DefaultClientHeaderTimeout)
 	}
 	if c.Admin.Listen == "" {
 		c.Admin.Listen = DefaultAdminListen

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"net"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -22,7 +23,17 @@ const (
 	reasonHeaderLarge = "header_too_large"
 	reasonMalformed   = "malformed"
 	reasonFraming     = "conflicting_framing"
+	// reasonMethodNotAllowed answers CONNECT, which no route lists.
+	reasonMethodNotAllowed = "method_not_allowed"
+	// reasonRequestTimeout is a client that did not send its request in
+	// time: answered 408 and counted as "timeout" among rejected requests
+	// (reasonTimeout is the upstream's, answered 504).
+	reasonRequestTimeout = "request_timeout"
 )
+
+// allowHeader is the Allow header of a 405 (RFC 9110 §15.5.6): the
+// methods cutover forwards to a route that does not restrict them.
+const allowHeader = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE"
 
 // failure is one way a request can fail, with the status the client gets.
 type failure struct {
@@ -42,18 +53,28 @@ var failures = map[string]failure{
 	reasonHeaderLarge: {fasthttp.StatusRequestHeaderFieldsTooLarge, reasonHeaderLarge, "request headers are too large"},
 	reasonMalformed:   {fasthttp.StatusBadRequest, reasonMalformed, "malformed request"},
 	reasonFraming:     {fasthttp.StatusBadRequest, reasonFraming, "request has both Content-Length and Transfer-Encoding"},
+
+	reasonMethodNotAllowed: {fasthttp.StatusMethodNotAllowed, reasonMethodNotAllowed, "CONNECT is not allowed"},
+	reasonRequestTimeout:   {fasthttp.StatusRequestTimeout, reasonTimeout, "request not received in time"},
 }
 
 // parseErrorReason classifies an error from reading the client's request.
 func parseErrorReason(err error) string {
-	var small *fasthttp.ErrSmallBuffer
+	var (
+		small  *fasthttp.ErrSmallBuffer
+		netErr net.Error
+	)
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		return reasonTooLarge
 	case errors.As(err, &small):
 		return reasonHeaderLarge
+	case errors.As(err, &netErr) && netErr.Timeout():
+		// The header (client_header_timeout) or the body did not arrive
+		// in time: not a malformed request.
+		return reasonRequestTimeout
 	}
-	return reasonMalformed
+	return reasonMalformed // errBareLF among others
 }
 
 // writeError is the one place a failure becomes a response: the status,
@@ -82,7 +103,13 @@ func writeError(ctx *fasthttp.RequestCtx, reason string, chainID []byte, chainHe
 	}
 	b = append(b, "}\n"...)
 	resp.SetBodyRaw(b)
-	if f.status == fasthttp.StatusBadRequest || f.status == fasthttp.StatusRequestHeaderFieldsTooLarge || f.status == fasthttp.StatusRequestEntityTooLarge {
+	switch f.status {
+	case fasthttp.StatusMethodNotAllowed:
+		resp.Header.Set(fasthttp.HeaderAllow, allowHeader)
+		// A refused CONNECT's client may already be sending the bytes
+		// it meant for the tunnel.
+		resp.SetConnectionClose()
+	case fasthttp.StatusBadRequest, fasthttp.StatusRequestHeaderFieldsTooLarge, fasthttp.StatusRequestEntityTooLarge, fasthttp.StatusRequestTimeout:
 		// The rest of the connection's bytes cannot be trusted to frame
 		// the next request.
 		resp.SetConnectionClose()

@@ -48,7 +48,6 @@ const (
 	// clientWriteBuffer holds a response's header and body up to this size,
 	// so a typical JSON answer leaves in one write syscall instead of two.
 	clientWriteBuffer = 32 << 10
-	clientReadTimeout = 60 * time.Second
 	clientIdleTimeout = 120 * time.Second
 )
 
@@ -141,12 +140,12 @@ func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
 		MaxRequestBodySize:            int(cfg.MaxBody),
 		ReadBufferSize:                clientReadBuffer,
 		WriteBufferSize:               clientWriteBuffer,
-		ReadTimeout:                   clientReadTimeout,
 		IdleTimeout:                   clientIdleTimeout,
 		CloseOnShutdown:               true,
 		SecureErrorLogMessage:         true,
 		Logger:                        fasthttpLogger{log},
 	}
+	serverTimeouts(g.server, cfg.ClientHeaderTimeout.D())
 	return g, nil
 }
 
@@ -263,11 +262,15 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.reject(ctx, reasonFraming, chainID, snap.chainHeader)
 		return
 	}
-	if scan.invalidName {
+	if scan.invalidName || !useTargetAuthority(req) {
 		g.reject(ctx, reasonMalformed, chainID, snap.chainHeader)
 		return
 	}
 	route := snap.table.Match(req.Header.Host(), req.Header.Method(), ctx.Path(), &req.Header)
+	if req.Header.IsConnect() && !allowsConnect(snap.cfg, route) {
+		g.reject(ctx, reasonMethodNotAllowed, chainID, snap.chainHeader)
+		return
+	}
 	if route == nil {
 		g.reject(ctx, reasonNoRoute, chainID, snap.chainHeader)
 		return
@@ -373,20 +376,28 @@ func (g *Gateway) reject(ctx *fasthttp.RequestCtx, reason string, chainID []byte
 }
 
 // handleParseError answers a request fasthttp could not read: malformed,
-// headers too large, or a body over max_body.
+// headers too large, a body over max_body, or not received in time.
 func (g *Gateway) handleParseError(ctx *fasthttp.RequestCtx, err error) {
 	snap := g.snap.Load()
 	// Every error answer carries a chain ID. The headers read so far (all
 	// of them when only the body was too large) may hold one to continue;
 	// otherwise a new one is made.
+	reason := parseErrorReason(err)
+	if reason == reasonRequestTimeout && nothingReceived(ctx) {
+		// An idle connection that never sent a byte: an answer would
+		// only be read, if ever, as the answer to a later request.
+		g.metrics.reject(reason)
+		_ = ctx.Conn().Close()
+		return
+	}
 	c := chain.Extract(&ctx.Request.Header, snap.chainHeader)
 	var idBuf [32]byte
-	g.reject(ctx, parseErrorReason(err), c.Trace.AppendHex(idBuf[:0]), snap.chainHeader)
+	g.reject(ctx, reason, c.Trace.AppendHex(idBuf[:0]), snap.chainHeader)
 }
 
 // Serve accepts connections on ln until Shutdown.
 func (g *Gateway) Serve(ln net.Listener) error {
-	return g.server.Serve(ln)
+	return g.server.Serve(clientListener{ln})
 }
 
 // Shutdown stops accepting connections and waits for in-flight requests

@@ -151,11 +151,12 @@ func (g *Gateway) openStore(cfg *configs.Config) error {
 	}
 	g.life.store = st
 	g.life.recorder = recorder.New(st, recorder.Options{
-		RedactHeaders: cfg.Record.Redact.Headers,
-		RedactJSON:    cfg.Record.Redact.JSON,
-		MaxBody:       int(cfg.Record.MaxBody),
-		Buffer:        int(cfg.Store.Buffer),
-		Logger:        g.log,
+		RedactHeaders:   cfg.Record.Redact.Headers,
+		RedactJSON:      cfg.Record.Redact.JSON,
+		RedactExactCase: cfg.Record.Redact.ExactCase,
+		MaxBody:         int(cfg.Record.MaxBody),
+		Buffer:          int(cfg.Store.Buffer),
+		Logger:          g.log,
 	})
 	if err := g.setRecording(g.life.recorder, st); err != nil {
 		return err

@@ -21,7 +21,9 @@ const numSides = int(router.SideNew) + 1
 // numSources is the number of router.Source values.
 const numSources = int(router.SourceJSON) + 1
 
-var rejectReasons = [...]string{reasonNoRoute, reasonMalformed, reasonFraming, reasonTooLarge, reasonHeaderLarge}
+// rejectReasons are the failures the gateway answers itself, counted
+// under their failure's reason: reasonRequestTimeout as "timeout".
+var rejectReasons = [...]string{reasonNoRoute, reasonMalformed, reasonFraming, reasonTooLarge, reasonHeaderLarge, reasonMethodNotAllowed, reasonRequestTimeout}
 
 // metrics holds every counter the gateway exports. Counters are kept by
 // route name across reloads, so a reload never resets them; those of
@@ -140,7 +142,7 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 	b = fmt.Appendf(b, "cutover_environment_unknown_total %d\n", m.envUnknown.Load())
 	b = help(b, "cutover_requests_rejected_total", "counter", "Requests answered by the gateway itself, without an upstream, by reason.")
 	for i, reason := range rejectReasons {
-		b = fmt.Appendf(b, "cutover_requests_rejected_total{reason=%q} %d\n", reason, m.rejected[i].Load())
+		b = fmt.Appendf(b, "cutover_requests_rejected_total{reason=%q} %d\n", failures[reason].reason, m.rejected[i].Load())
 	}
 	b = help(b, "cutover_inflight_requests", "gauge", "Requests being proxied now.")
 	b = fmt.Appendf(b, "cutover_inflight_requests %d\n", m.inflight.Load())

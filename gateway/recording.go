@@ -20,8 +20,10 @@ type Recorder interface {
 	Get() *store.Record
 	Submit(*store.Record) bool
 	// SetRules swaps the redaction rules on a config reload.
-	SetRules(headers, json []string, maxBody int) []string
+	SetRules(recorder.Rules) []string
 	Written() uint64
+	// Withheld counts bodies stored as a recorder.Withheld notice.
+	Withheld() uint64
 	Dropped() map[string]uint64
 	QueueLen() int
 	Held() int
@@ -104,6 +106,8 @@ func writeRecorderMetrics(w io.Writer, rec Recorder) {
 	}
 	b := help(nil, "cutover_records_written_total", "counter", "Recorded calls committed to the store.")
 	b = fmt.Appendf(b, "cutover_records_written_total %d\n", rec.Written())
+	b = help(b, "cutover_records_withheld_total", "counter", "Recorded bodies stored as a withheld notice: the JSON redaction rules applied but the body could not be read with certainty.")
+	b = fmt.Appendf(b, "cutover_records_withheld_total %d\n", rec.Withheld())
 	b = help(b, "cutover_records_dropped_total", "counter", "Recorded calls dropped instead of slowing the proxy, by reason.")
 	dropped := rec.Dropped()
 	for _, reason := range []string{recorder.ReasonQueueFull, recorder.ReasonStoreError, recorder.ReasonClosed} {

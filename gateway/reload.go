@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/recorder"
 )
 
 // ReloadResult says what a successful reload changed.
@@ -58,7 +59,7 @@ func (g *Gateway) applyLocked(data []byte) (ReloadResult, error) {
 	g.mirror.SetRedactor(redactorFor(cfg))
 	if g.recorder != nil {
 		// Validation refused bad paths already, so none is skipped here.
-		g.recorder.SetRules(cfg.Record.Redact.Headers, cfg.Record.Redact.JSON, int(cfg.Record.MaxBody))
+		g.recorder.SetRules(recorder.RulesFor(cfg))
 	}
 	g.applied = data
 	g.lastErr = nil
@@ -90,6 +91,9 @@ func restartRequired(old, cur *configs.Config) []string {
 	}
 	if old.MaxBody != cur.MaxBody {
 		keys = append(keys, "max_body")
+	}
+	if old.ClientHeaderTimeout != cur.ClientHeaderTimeout {
+		keys = append(keys, "client_header_timeout")
 	}
 	if !reflect.DeepEqual(old.Store, cur.Store) {
 		keys = append(keys, "store")

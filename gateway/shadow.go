@@ -15,7 +15,7 @@ import (
 // redactorFor builds the redaction applied to stored samples from the
 // recording rules.
 func redactorFor(cfg *configs.Config) *recorder.Redactor {
-	rd, _ := recorder.NewRedactor(cfg.Record.Redact.Headers, cfg.Record.Redact.JSON, int(cfg.Record.MaxBody))
+	rd, _ := recorder.NewRedactor(recorder.RulesFor(cfg))
 	return rd
 }
 

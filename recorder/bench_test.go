@@ -53,7 +53,7 @@ func jsonBody() []byte {
 // BenchmarkRedactJSON redacts a 1 KiB JSON body by three rules, as the
 // writer goroutine does for each record.
 func BenchmarkRedactJSON(b *testing.B) {
-	rd, _ := newRedactor(DefaultRedactHeaders, []string{"password", "card.number", "items.#.secret"}, DefaultMaxBody)
+	rd, _ := newRedactor(Rules{JSON: []string{"password", "card.number", "items.#.secret"}}, nil)
 	body := jsonBody()
 	r := &store.Record{}
 	r.SetReqHeaders([]byte("Content-Type: application/json\r\nAuthorization: Bearer x\r\n"))

@@ -55,13 +55,13 @@ func TestDecodeCompressedBodies(t *testing.T) {
 		{"raw deflate", true, "deflate", compress(t, "raw", []byte(doc)), false, 1 << 10, redactedDoc, false, true},
 		{"decoded beyond the cap is cut", false, "gzip", compress(t, "gzip", long), false, 100, string(long[:100]), true, true},
 		{"a body cut before its end decodes as far as it goes", false, "gzip", compress(t, "gzip", long)[:30], true, 1 << 10, "", true, true},
-		{"other encodings stay, and JSON rules replace them", true, "br", []byte("\x8b\x02\x80{}"), false, 1 << 10, RedactedUnreadable, false, false},
+		{"other encodings stay, and JSON rules replace them", true, "br", []byte("\x8b\x02\x80{}"), false, 1 << 10, Withheld + " 5 bytes of application/json", false, false},
 		{"bytes that do not decode stay", false, "gzip", []byte("not gzip at all"), false, 1 << 10, "not gzip at all", false, false},
-		{"JSON that does not decode is replaced whole", true, "gzip", []byte(`{"password":"x"}`), false, 1 << 10, RedactedUnreadable, false, false},
+		{"JSON that does not decode is replaced whole", true, "gzip", []byte(`{"password":"x"}`), false, 1 << 10, Withheld + " 16 bytes of application/json", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rd, _ := newRedactor(nil, []string{"password"}, tt.limit)
+			rd, _ := newRedactor(Rules{JSON: []string{"password"}, MaxBody: tt.limit}, nil)
 			ct := "application/json"
 			if !tt.json {
 				ct = "text/plain"
@@ -129,7 +129,7 @@ func TestDecodeContentEncodingList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rd, _ := newRedactor(nil, nil, 1<<10)
+			rd, _ := newRedactor(Rules{Headers: []string{}, MaxBody: 1 << 10}, nil)
 			r := &store.Record{RespHeaders: []byte(tt.headers), RespBody: append([]byte(nil), tt.body...)}
 			rd.record(r)
 			if string(r.RespBody) != tt.wantBody {

@@ -12,7 +12,7 @@ import (
 // 1 KiB JSON response came gzip-encoded: decoding, header renaming and
 // redaction.
 func BenchmarkDecodeGzip(b *testing.B) {
-	rd, _ := newRedactor(DefaultRedactHeaders, []string{"password", "card.number"}, DefaultMaxBody)
+	rd, _ := newRedactor(Rules{JSON: []string{"password", "card.number"}}, nil)
 	var buf bytes.Buffer
 	w := gzip.NewWriter(&buf)
 	_, _ = w.Write(jsonBody())

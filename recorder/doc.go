@@ -45,24 +45,29 @@
 // case-insensitively, every repetition) keeps its name and gets the value
 // "[redacted]".
 //
-// JSON bodies: a body is JSON when its Content-Type is application/json
-// or any +json type, or when it starts with '{' or '[' after whitespace;
-// either way it must then scan as JSON. Every value at a RedactJSON path
-// becomes the string "[redacted]", whatever its type; the rest of the
-// body is kept byte for byte. Paths are gjson-style: "card.number" from
-// the root, "items.#.secret" through every element of an array, and a
-// bare name such as "password" is that key at any depth, inside arrays
-// too. Keys are compared after JSON unescaping.
+// JSON bodies: a body is JSON when its Content-Type names JSON
+// (application/json, any +json type, application/x-ndjson and the like)
+// or when it starts with '{' or '[' after a byte-order mark, an anti-XSSI
+// prefix and whitespace. Every value at a RedactJSON path becomes the
+// string "[redacted]", whatever its type; the rest of the body is kept
+// byte for byte. Paths are gjson-style: "card.number" from the root,
+// "items.#.secret" through every element of an array, and a bare name
+// such as "password" is that key at any depth, inside arrays too. Keys
+// are compared after JSON unescaping, by Unicode case folding unless
+// Rules.ExactCase. The scanner reads what services accept as JSON: a
+// UTF-8 byte-order mark, an anti-XSSI prefix (")]}'," and the like),
+// several texts one after another (newline-delimited JSON, concatenated
+// values, RFC 7464 sequences), each from its own root, and trailing
+// commas.
 //
-// A body cut at max_body (its Truncated flag set) keeps its redacted
-// prefix: the scanner is strict, so it knows that everything it read up
-// to the cut was JSON, and a value cut before its end is replaced whole.
-// A body that cannot be read with confidence is replaced whole with a
-// bracketed notice, the safe choice since secrets in it cannot be found:
-// a truncated body that is malformed before the cut (RedactedTruncated),
-// and a JSON body that is compressed (a Content-Encoding other than
-// identity) or nested deeper than the scanner follows
-// (RedactedUnreadable). A complete body that does not scan as JSON is
-// stored as it came: it is not JSON, and the rules are about JSON values.
-// Without RedactJSON rules, bodies are not touched.
+// Redaction fails closed. A body cut at max_body (its Truncated flag set)
+// keeps its redacted prefix: the scanner is strict, so it knows that
+// everything it read up to the cut was JSON, and a value cut before its
+// end is replaced whole. Any other JSON body that the scanner cannot read
+// with certainty (malformed, malformed before the cut, compressed in an
+// encoding the recorder does not decode, nested deeper than it follows)
+// is replaced whole by the Withheld notice with its length and content
+// type, and counted (Recorder.Withheld, Redactor.Withheld). A body that
+// is neither declared nor shaped as JSON is stored as it came: the rules
+// are about JSON values. Without RedactJSON rules, bodies are not touched.
 package recorder

@@ -3,6 +3,7 @@ package recorder
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
 
@@ -35,21 +36,18 @@ func HeaderLines(h []byte) []byte {
 // by other means, such as comparison samples. It is safe for concurrent
 // use; calls are serialised, since the rules keep scratch memory.
 type Redactor struct {
-	mu sync.Mutex
-	rd *redactor
+	mu       sync.Mutex
+	rd       *redactor
+	withheld atomic.Uint64
 }
 
 // NewRedactor compiles the rules; bad JSON paths are returned and skipped,
 // as the recorder does.
-func NewRedactor(headers, paths []string, maxBody int) (*Redactor, []string) {
-	if headers == nil {
-		headers = DefaultRedactHeaders
-	}
-	if maxBody <= 0 {
-		maxBody = DefaultMaxBody
-	}
-	rd, bad := newRedactor(headers, paths, maxBody)
-	return &Redactor{rd: rd}, bad
+func NewRedactor(rules Rules) (*Redactor, []string) {
+	r := &Redactor{}
+	var bad []string
+	r.rd, bad = newRedactor(rules, &r.withheld)
+	return r, bad
 }
 
 // Record decodes and redacts r in place.
@@ -58,3 +56,7 @@ func (r *Redactor) Record(rec *store.Record) {
 	r.rd.record(rec)
 	r.mu.Unlock()
 }
+
+// Withheld returns how many bodies this Redactor replaced with a Withheld
+// notice.
+func (r *Redactor) Withheld() uint64 { return r.withheld.Load() }

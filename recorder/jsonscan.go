@@ -23,12 +23,21 @@ const maxDepth = 1000
 // redacted replaces every value at a redacted path, whatever its type.
 const redacted = `"[redacted]"`
 
-// scanner walks one JSON text strictly (RFC 8259) and writes it out with
-// the values at redacted paths replaced, in a single pass. Bytes outside
-// the replaced values are copied unchanged, whitespace included.
+// scanner walks a body of JSON texts and writes it out with the values
+// at redacted paths replaced, in a single pass. Bytes outside the replaced
+// values are copied unchanged, whitespace included.
+//
+// It reads what real services accept as JSON, and nothing more: one or
+// more texts (RFC 8259) one after another, as in newline-delimited JSON,
+// concatenated values and JSON text sequences (RFC 7464, whose record
+// separator counts as whitespace); a UTF-8 byte-order mark; an anti-XSSI
+// prefix such as ")]}'," before the first text; and a trailing comma
+// before a closing bracket or brace. Each text's paths start at its root.
+// Anything else is an error, so a body the scanner cannot read is never
+// mistaken for one it redacted.
 //
 // Strictness is what makes truncated bodies safe: the scanner tells a
-// text that ends early (errEOF), whose every complete part it has already
+// body that ends early (errEOF), whose every complete part it has already
 // redacted, from one that is broken (errSyntax), which it cannot read
 // with confidence. gjson's validator answers only "valid or not", and its
 // getters are lenient on both, so it could not make that call.
@@ -49,25 +58,49 @@ type pathElem struct {
 	index int
 }
 
+// Prefixes a body may carry before its JSON: a UTF-8 byte-order mark,
+// then one of the anti-XSSI guards that services put before JSON answers
+// so that a <script> tag cannot run them.
+var (
+	utf8BOM      = []byte("\xef\xbb\xbf")
+	xssiPrefixes = [][]byte{[]byte(")]}',"), []byte(")]}'"), []byte("while(1);"), []byte("for(;;);")}
+)
+
+// skipPrefix returns the offset of b's JSON after a byte-order mark and an
+// anti-XSSI prefix, either of which may be absent.
+func skipPrefix(b []byte) int {
+	pos := 0
+	if bytes.HasPrefix(b, utf8BOM) {
+		pos = len(utf8BOM)
+	}
+	for _, p := range xssiPrefixes {
+		if bytes.HasPrefix(b[pos:], p) {
+			return pos + len(p)
+		}
+	}
+	return pos
+}
+
 // scan rewrites in into s.out. On success or errEOF, s.out+in[s.copied:]
 // is the redacted text; s.copied is 0 when nothing was replaced.
 func (s *scanner) scan(in []byte) error {
-	s.in, s.pos, s.quiet, s.copied = in, 0, 0, 0
+	s.in, s.pos, s.quiet, s.copied = in, skipPrefix(in), 0, 0
 	s.out, s.stack = s.out[:0], s.stack[:0]
-	if err := s.value(0); err != nil {
-		return err
+	for {
+		s.ws()
+		if s.pos == len(s.in) {
+			return nil
+		}
+		if err := s.value(0); err != nil {
+			return err
+		}
 	}
-	s.ws()
-	if s.pos != len(s.in) {
-		return errSyntax
-	}
-	return nil
 }
 
 func (s *scanner) ws() {
 	for s.pos < len(s.in) {
 		switch s.in[s.pos] {
-		case ' ', '\t', '\n', '\r':
+		case ' ', '\t', '\n', '\r', 0x1e: // 0x1e: RFC 7464's record separator
 			s.pos++
 		default:
 			return
@@ -137,6 +170,10 @@ func (s *scanner) object(depth int) error {
 		if s.pos >= len(s.in) {
 			return errEOF
 		}
+		if s.in[s.pos] == '}' {
+			s.pos++ // after a trailing comma
+			return nil
+		}
 		if s.in[s.pos] != '"' {
 			return errSyntax
 		}
@@ -176,6 +213,11 @@ func (s *scanner) array(depth int) error {
 		return nil
 	}
 	for i := 0; ; i++ {
+		s.ws()
+		if i > 0 && s.pos < len(s.in) && s.in[s.pos] == ']' {
+			s.pos++ // after a trailing comma
+			return nil
+		}
 		s.stack = append(s.stack, pathElem{index: i})
 		err := s.value(depth)
 		s.stack = s.stack[:len(s.stack)-1]

@@ -63,6 +63,9 @@ type Options struct {
 	RedactHeaders []string
 	// RedactJSON are paths of JSON body values to replace; see CheckPath.
 	RedactJSON []string
+	// RedactExactCase compares JSON keys byte for byte instead of by
+	// case folding; see Rules.
+	RedactExactCase bool
 	// MaxBody caps a gzip or deflate body once decoded; DefaultMaxBody.
 	MaxBody int
 	// Buffer bounds the bytes of records held for another try while the
@@ -92,6 +95,7 @@ type Recorder struct {
 	closed bool
 
 	written   atomic.Uint64
+	withheld  atomic.Uint64
 	queueFull atomic.Uint64
 	storeErr  atomic.Uint64
 	afterEnd  atomic.Uint64
@@ -124,9 +128,6 @@ func New(w Writer, opt Options) *Recorder {
 		opt.Interval = DefaultInterval
 	}
 	opt.Interval = min(opt.Interval, MaxInterval)
-	if opt.RedactHeaders == nil {
-		opt.RedactHeaders = DefaultRedactHeaders
-	}
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = DefaultMaxBody
 	}
@@ -147,7 +148,7 @@ func New(w Writer, opt Options) *Recorder {
 		logEvery: time.Second,
 	}
 	var bad []string
-	rc.rd, bad = newRedactor(opt.RedactHeaders, opt.RedactJSON, opt.MaxBody)
+	rc.rd, bad = newRedactor(Rules{Headers: opt.RedactHeaders, JSON: opt.RedactJSON, ExactCase: opt.RedactExactCase, MaxBody: opt.MaxBody}, &rc.withheld)
 	for _, p := range bad {
 		rc.log.Error("JSON redaction path ignored", "path", p, "err", CheckPath(p))
 	}
@@ -160,14 +161,8 @@ func New(w Writer, opt Options) *Recorder {
 // redacts from its next batch on, queued ones included. It returns the
 // JSON paths it refused, which are skipped. Safe for concurrent use; it
 // never waits for the writer.
-func (rc *Recorder) SetRules(headers, paths []string, maxBody int) []string {
-	if headers == nil {
-		headers = DefaultRedactHeaders
-	}
-	if maxBody <= 0 {
-		maxBody = DefaultMaxBody
-	}
-	rd, bad := newRedactor(headers, paths, maxBody)
+func (rc *Recorder) SetRules(rules Rules) []string {
+	rd, bad := newRedactor(rules, &rc.withheld)
 	rc.nextRD.Store(rd)
 	return bad
 }
@@ -212,6 +207,11 @@ func (rc *Recorder) put(r *store.Record) {
 
 // Written returns how many records the Writer has stored.
 func (rc *Recorder) Written() uint64 { return rc.written.Load() }
+
+// Withheld returns how many bodies were stored as a Withheld notice
+// because the JSON rules applied to them but they could not be read with
+// certainty.
+func (rc *Recorder) Withheld() uint64 { return rc.withheld.Load() }
 
 // Dropped returns how many records were dropped, by reason; every reason
 // is present.

@@ -438,7 +438,7 @@ func TestSetRulesAppliesToNextBatch(t *testing.T) {
 	}
 	submit(0)
 	<-g.entered // the first batch is being written with the rules of New
-	if bad := rc.SetRules([]string{"Authorization"}, []string{"password", "bad.*"}, 0); len(bad) != 1 || bad[0] != "bad.*" {
+	if bad := rc.SetRules(Rules{Headers: []string{"Authorization"}, JSON: []string{"password", "bad.*"}}); len(bad) != 1 || bad[0] != "bad.*" {
 		t.Errorf("SetRules refused %q, want only bad.*", bad)
 	}
 	g.release <- struct{}{}

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"unicode/utf8"
 
+	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/message"
 	"github.com/cutover/cutover/store"
 )
@@ -16,12 +20,13 @@ const (
 	// RedactedValue replaces a redacted header value, and (as a JSON
 	// string) a redacted JSON value.
 	RedactedValue = "[redacted]"
-	// RedactedTruncated replaces a truncated JSON body that is also
-	// malformed: it cannot be read with confidence, so none of it is kept.
-	RedactedTruncated = "[redacted: truncated JSON]"
-	// RedactedUnreadable replaces a JSON body the recorder will not walk:
-	// compressed (Content-Encoding) or nested deeper than it follows.
-	RedactedUnreadable = "[redacted: unreadable JSON]"
+	// Withheld starts the text that replaces a body the JSON rules apply
+	// to but that cannot be read with certainty: declared or shaped as
+	// JSON, but malformed, cut short where it is malformed, compressed in
+	// an encoding the recorder does not decode, or nested deeper than it
+	// follows. The text goes on with the body's length and content type:
+	// "[withheld: not redactable] 57 bytes of application/json".
+	Withheld = "[withheld: not redactable]"
 )
 
 // ErrBadPath is returned by CheckPath.
@@ -73,27 +78,65 @@ func splitPath(p string) []string {
 
 // ruleElem is one step of a path rule.
 type ruleElem struct {
-	key   []byte
+	key   ruleKey
 	index int  // the key as an array index, or -1
 	every bool // "#"
 }
 
-func (e *ruleElem) matches(p *pathElem) bool {
+func (e *ruleElem) matches(p *pathElem, exactCase bool) bool {
 	if p.index >= 0 {
 		return e.every || e.index == p.index
 	}
-	return !e.every && bytes.Equal(e.key, p.key)
+	return !e.every && e.key.matches(p.key, exactCase)
+}
+
+// ruleKey is a key a rule names, with the byte lengths a body's key can
+// have and still match it by case folding.
+type ruleKey struct {
+	text           []byte
+	minLen, maxLen int
+}
+
+func newRuleKey(s string) ruleKey {
+	k := ruleKey{text: []byte(s), minLen: len(s), maxLen: len(s)}
+	for _, c := range k.text {
+		switch {
+		case c >= utf8.RuneSelf:
+			// A non-ASCII letter may fold to one of another length.
+			return ruleKey{text: k.text, maxLen: math.MaxInt}
+		case c == 'k' || c == 'K' || c == 's' || c == 'S':
+			// The Kelvin sign (3 bytes) and the long s (2) fold to these.
+			k.maxLen += 2
+		}
+	}
+	return k
+}
+
+// matches compares a body's key with the rule's, by Unicode case folding
+// unless exactCase: a service that binds "Password" to its password field
+// (as Go's encoding/json and many others do) must not see it stored. The
+// length bounds spare most comparisons the folding.
+func (k *ruleKey) matches(key []byte, exactCase bool) bool {
+	switch {
+	case len(key) < k.minLen || len(key) > k.maxLen:
+		return false
+	case string(k.text) == string(key):
+		return true
+	}
+	return !exactCase && bytes.EqualFold(k.text, key)
 }
 
 // jsonRules are compiled JSON redaction paths.
 type jsonRules struct {
-	names [][]byte     // bare names, matched at any depth
-	paths [][]ruleElem // dotted paths, matched from the root
+	names     []ruleKey    // bare names, matched at any depth
+	paths     [][]ruleElem // dotted paths, matched from the root
+	exactCase bool         // keys compared byte for byte, not case-folded
 }
 
 // compileRules compiles paths; a path that CheckPath refuses is returned
 // in bad and left out.
-func compileRules(paths []string) (rules jsonRules, bad []string) {
+func compileRules(paths []string, exactCase bool) (rules jsonRules, bad []string) {
+	rules.exactCase = exactCase
 	for _, p := range paths {
 		if CheckPath(p) != nil {
 			bad = append(bad, p)
@@ -101,12 +144,12 @@ func compileRules(paths []string) (rules jsonRules, bad []string) {
 		}
 		parts := splitPath(p)
 		if len(parts) == 1 {
-			rules.names = append(rules.names, []byte(parts[0]))
+			rules.names = append(rules.names, newRuleKey(parts[0]))
 			continue
 		}
 		rule := make([]ruleElem, len(parts))
 		for i, part := range parts {
-			rule[i] = ruleElem{key: []byte(part), index: -1, every: part == "#"}
+			rule[i] = ruleElem{key: newRuleKey(part), index: -1, every: part == "#"}
 			if n, err := strconv.Atoi(part); err == nil && n >= 0 && part == strconv.Itoa(n) {
 				rule[i].index = n
 			}
@@ -124,8 +167,8 @@ func (r *jsonRules) match(path []pathElem) bool {
 		return false
 	}
 	if last := &path[len(path)-1]; last.index < 0 {
-		for _, name := range r.names {
-			if bytes.Equal(name, last.key) {
+		for i := range r.names {
+			if r.names[i].matches(last.key, r.exactCase) {
 				return true
 			}
 		}
@@ -135,8 +178,9 @@ next:
 		if len(rule) != len(path) {
 			continue
 		}
-		for i := range rule {
-			if !rule[i].matches(&path[i]) {
+		// From the leaf up: the leaf's key tells most paths apart.
+		for i := len(rule) - 1; i >= 0; i-- {
+			if !rule[i].matches(&path[i], r.exactCase) {
 				continue next
 			}
 		}
@@ -145,23 +189,60 @@ next:
 	return false
 }
 
+// Rules are the redaction rules applied before a call is stored.
+type Rules struct {
+	// Headers are header names whose values are replaced, compared
+	// case-insensitively. Nil means DefaultRedactHeaders; an empty,
+	// non-nil slice redacts no header.
+	Headers []string
+	// JSON are paths of JSON body values to replace; see CheckPath.
+	JSON []string
+	// ExactCase compares JSON keys byte for byte; by default they are
+	// compared by Unicode case folding, so "Password" is a password.
+	ExactCase bool
+	// MaxBody caps a gzip or deflate body once decoded; DefaultMaxBody
+	// when 0.
+	MaxBody int
+}
+
+// RulesFor returns the rules of cfg's record section.
+func RulesFor(cfg *configs.Config) Rules {
+	return Rules{
+		Headers:   cfg.Record.Redact.Headers,
+		JSON:      cfg.Record.Redact.JSON,
+		ExactCase: cfg.Record.Redact.ExactCase,
+		MaxBody:   int(cfg.Record.MaxBody),
+	}
+}
+
 // redactor applies the recorder's rules to records. It is owned by the
 // writer goroutine: its scratch buffers are reused from record to record.
 type redactor struct {
-	dec     decoder
-	headers []string // names, compared case-insensitively
-	json    jsonRules
-	scan    scanner
-	buf     []byte
+	dec      decoder
+	headers  []string // names, compared case-insensitively
+	json     jsonRules
+	scan     scanner
+	buf      []byte
+	ct       []byte         // the body's media type, scratch
+	withheld *atomic.Uint64 // bodies withheld, counted for the metrics
 }
 
-func newRedactor(headers, paths []string, maxBody int) (*redactor, []string) {
-	rd := &redactor{dec: decoder{limit: maxBody}}
-	for _, h := range headers {
+// newRedactor compiles rules, applying their defaults; the JSON paths
+// that CheckPath refuses are returned and skipped. withheld counts the
+// bodies it withholds.
+func newRedactor(rules Rules, withheld *atomic.Uint64) (*redactor, []string) {
+	if rules.Headers == nil {
+		rules.Headers = DefaultRedactHeaders
+	}
+	if rules.MaxBody <= 0 {
+		rules.MaxBody = DefaultMaxBody
+	}
+	rd := &redactor{dec: decoder{limit: rules.MaxBody}, withheld: withheld}
+	for _, h := range rules.Headers {
 		rd.headers = append(rd.headers, strings.TrimSpace(h))
 	}
 	var bad []string
-	rd.json, bad = compileRules(paths)
+	rd.json, bad = compileRules(rules.JSON, rules.ExactCase)
 	rd.scan.rules = &rd.json
 	return rd, bad
 }
@@ -225,15 +306,21 @@ func (rd *redactor) body(body, headers []byte, truncated bool) []byte {
 	if rd.json.empty() || len(body) == 0 {
 		return body
 	}
-	ctJSON, encoded := contentInfo(headers)
-	if encoded && (ctJSON || looksJSON(body)) {
-		return append(body[:0], RedactedUnreadable...)
+	ct, encoded := contentInfo(rd.ct[:0], headers)
+	rd.ct = ct[:0]
+	ctJSON := isJSONType(ct)
+	if encoded {
+		// Compressed bytes cannot be scanned; unless they are declared to
+		// be something other than JSON, they may hold a secret.
+		if ctJSON || len(ct) == 0 || looksJSON(body) {
+			return rd.withhold(body, ct)
+		}
+		return body
 	}
 	if !ctJSON && !looksJSON(body) {
 		return body
 	}
-	err := rd.scan.scan(body)
-	switch {
+	switch err := rd.scan.scan(body); {
 	case err == nil || err == errEOF && truncated:
 		if rd.scan.copied == 0 {
 			return body
@@ -241,33 +328,59 @@ func (rd *redactor) body(body, headers []byte, truncated bool) []byte {
 		out := append(rd.scan.out, body[rd.scan.copied:]...)
 		rd.scan.out = out
 		return append(body[:0], out...)
-	case err == errDepth:
-		return append(body[:0], RedactedUnreadable...)
-	case truncated:
-		return append(body[:0], RedactedTruncated...)
 	default:
-		// A complete body that is not JSON is stored as it came.
-		return body
+		// Malformed (before the cut, if cut), or nested too deep: what a
+		// service makes of these bytes cannot be known, so none is kept.
+		return rd.withhold(body, ct)
 	}
 }
 
-// looksJSON reports whether b starts, after whitespace, like a JSON object
-// or array.
+// maxWithheldType bounds the content type quoted in a withheld notice.
+const maxWithheldType = 100
+
+// withhold replaces body with the Withheld notice, naming its length and
+// content type, and counts it.
+func (rd *redactor) withhold(body, ct []byte) []byte {
+	if rd.withheld != nil {
+		rd.withheld.Add(1)
+	}
+	n := len(body)
+	out := append(body[:0], Withheld+" "...)
+	out = strconv.AppendInt(out, int64(n), 10)
+	out = append(out, " bytes"...)
+	if len(ct) > 0 {
+		out = append(out, " of "...)
+		out = append(out, ct[:min(len(ct), maxWithheldType)]...)
+	}
+	return out
+}
+
+// looksJSON reports whether b starts like a JSON object or array, after a
+// byte-order mark, an anti-XSSI prefix and whitespace.
 func looksJSON(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n")
+	b = bytes.TrimLeft(b[skipPrefix(b):], " \t\r\n\x1e")
 	return len(b) > 0 && (b[0] == '{' || b[0] == '[')
 }
 
+// isJSONType reports whether a media type names JSON: application/json,
+// any +json type, and the streaming kinds (application/x-ndjson,
+// application/json-seq, application/jsonl), by "json" anywhere in it.
+func isJSONType(mt []byte) bool {
+	for i := 0; i+4 <= len(mt); i++ {
+		if bytes.EqualFold(mt[i:i+4], []byte("json")) {
+			return true
+		}
+	}
+	return false
+}
+
 // contentInfo reads Content-Type and Content-Encoding from raw header
-// lines: whether the body is declared JSON (application/json, any
-// +json type, text/json), and whether it is encoded (compressed).
-func contentInfo(raw []byte) (ctJSON, encoded bool) {
-	var scratch [64]byte
-	value, _ := message.AppendValues(scratch[:0], raw, "Content-Type")
+// lines: the media type without its parameters (appended to dst, so it
+// outlives the call), and whether the body is encoded (compressed).
+func contentInfo(dst, raw []byte) (mediaType []byte, encoded bool) {
+	value, _ := message.AppendValues(dst, raw, "Content-Type")
 	mt, _, _ := bytes.Cut(value, []byte(";"))
-	mt = bytes.TrimSpace(mt)
-	ctJSON = len(mt) > 5 && (mt[len(mt)-5] == '/' || mt[len(mt)-5] == '+') &&
-		bytes.EqualFold(mt[len(mt)-4:], []byte("json"))
-	value, _ = message.AppendValues(scratch[:0], raw, "Content-Encoding")
-	return ctJSON, !message.IsIdentity(value)
+	var scratch [64]byte
+	enc, _ := message.AppendValues(scratch[:0], raw, "Content-Encoding")
+	return bytes.TrimSpace(mt), !message.IsIdentity(enc)
 }

@@ -93,7 +93,7 @@ func NewMirror(opt Options) *Mirror {
 		opt.Logger = slog.Default()
 	}
 	if opt.Redactor == nil {
-		opt.Redactor, _ = recorder.NewRedactor(nil, nil, 0)
+		opt.Redactor, _ = recorder.NewRedactor(recorder.Rules{})
 	}
 	if opt.Buffer <= 0 {
 		opt.Buffer = DefaultBuffer

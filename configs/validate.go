@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/netip"
@@ -66,7 +67,7 @@ func (c *Config) validate() Errors {
 		c.errorf(&errs, "services", "at least one service is required")
 	}
 	c.validateEnvironments(&errs)
-	for _, name := range sortedKeys(c.Services) {
+	for _, name := range slices.Sorted(maps.Keys(c.Services)) {
 		c.validateService(&errs, name, c.Services[name])
 	}
 	if len(c.Routes) == 0 {
@@ -178,7 +179,7 @@ func (c *Config) validateRoute(errs *Errors, path string, r *Route) {
 	}
 	for _, ref := range []struct{ key, name string }{{"upstream", r.Upstream}, {"old", r.Old}, {"new", r.New}} {
 		if ref.name != "" && c.Services[ref.name] == nil {
-			c.errorf(errs, path+"."+ref.key, "unknown service %q (known: %s)", ref.name, strings.Join(sortedKeys(c.Services), ", "))
+			c.errorf(errs, path+"."+ref.key, "unknown service %q (known: %s)", ref.name, strings.Join(slices.Sorted(maps.Keys(c.Services)), ", "))
 		}
 	}
 	if r.Old != "" && r.Old == r.New {
@@ -282,7 +283,7 @@ func (c *Config) validateShadow(errs *Errors, path string, r *Route) {
 	if sh.Secondary != "" {
 		switch {
 		case c.Services[sh.Secondary] == nil:
-			c.errorf(errs, path+".secondary", "unknown service %q (known: %s)", sh.Secondary, strings.Join(sortedKeys(c.Services), ", "))
+			c.errorf(errs, path+".secondary", "unknown service %q (known: %s)", sh.Secondary, strings.Join(slices.Sorted(maps.Keys(c.Services)), ", "))
 		case sh.Secondary == r.Old || sh.Secondary == r.New:
 			c.errorf(errs, path+".secondary", "the secondary must be a second instance of old, not %q itself", sh.Secondary)
 		}
@@ -469,15 +470,15 @@ func (c *Config) validateEnvironments(errs *Errors) {
 	if e.Header != "" && !isToken(e.Header) {
 		c.errorf(errs, "environments.header", "%q is not a valid header name", e.Header)
 	}
-	for _, tag := range sortedKeys(e.Overlays) {
+	for _, tag := range slices.Sorted(maps.Keys(e.Overlays)) {
 		path := "environments.overlays." + tag
-		for _, base := range sortedKeys(e.Overlays[tag]) {
+		for _, base := range slices.Sorted(maps.Keys(e.Overlays[tag])) {
 			repl := e.Overlays[tag][base]
 			if c.Services[base] == nil {
-				c.errorf(errs, path+"."+base, "unknown service %q to replace (known: %s)", base, strings.Join(sortedKeys(c.Services), ", "))
+				c.errorf(errs, path+"."+base, "unknown service %q to replace (known: %s)", base, strings.Join(slices.Sorted(maps.Keys(c.Services)), ", "))
 			}
 			if c.Services[repl] == nil {
-				c.errorf(errs, path+"."+base, "unknown replacement service %q (known: %s)", repl, strings.Join(sortedKeys(c.Services), ", "))
+				c.errorf(errs, path+"."+base, "unknown replacement service %q (known: %s)", repl, strings.Join(slices.Sorted(maps.Keys(c.Services)), ", "))
 			}
 		}
 	}
@@ -544,13 +545,4 @@ func isName(s string) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
 	"slices"
 	"sync"
@@ -108,7 +109,7 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 	b := make([]byte, 0, 16<<10)
 	now := time.Now()
 	m.mu.Lock()
-	routeNames := sortedKeys(m.routes)
+	routeNames := slices.Sorted(maps.Keys(m.routes))
 	m.mu.Unlock()
 
 	b = help(b, "cutover_requests_total", "counter", "Requests answered, by route, serving side and status class.")
@@ -133,7 +134,7 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 	}
 	b = help(b, "cutover_environment_requests_total", "counter", "Requests whose environment tag names an overlay, by tag.")
 	m.mu.Lock()
-	envTags := sortedKeys(m.environments)
+	envTags := slices.Sorted(maps.Keys(m.environments))
 	m.mu.Unlock()
 	for _, tag := range envTags {
 		b = fmt.Appendf(b, "cutover_environment_requests_total{environment=%q} %d\n", tag, m.environment(tag).Load())
@@ -171,13 +172,4 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 
 func help(b []byte, name, kind, text string) []byte {
 	return fmt.Appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, kind)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

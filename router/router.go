@@ -23,6 +23,7 @@ package router
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 
@@ -105,7 +106,7 @@ func New(routes []*configs.Route, env configs.Environments) *Table {
 		for _, m := range rc.Match.Methods {
 			r.methods = append(r.methods, []byte(strings.ToUpper(m)))
 		}
-		for _, name := range sortedKeys(rc.Match.Headers) {
+		for _, name := range slices.Sorted(maps.Keys(rc.Match.Headers)) {
 			r.headers = append(r.headers, headerMatch{name: name, value: []byte(rc.Match.Headers[name])})
 		}
 		pathKind := 0
@@ -199,13 +200,4 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,6 +104,32 @@ func parseInterspersed(fs *flag.FlagSet, args []string) (positional []string, co
 	}
 }
 
+// oneArg parses args, flags anywhere, and returns the one positional
+// argument the command takes, named what in the usage error.
+func oneArg(fs *flag.FlagSet, args []string, what string) (arg string, code int, ok bool) {
+	pos, code, ok := parseInterspersed(fs, args)
+	if !ok {
+		return "", code, false
+	}
+	if len(pos) != 1 || pos[0] == "" {
+		fmt.Fprintf(fs.Output(), "cutover %s: give exactly one %s\n", fs.Name(), what)
+		fs.Usage()
+		return "", exitUsage, false
+	}
+	return pos[0], 0, true
+}
+
+// formatKnown reports whether format is one of known, and says which are
+// when it is not.
+func formatKnown(fs *flag.FlagSet, format string, known ...string) bool {
+	if slices.Contains(known, format) {
+		return true
+	}
+	want := strings.Join(known[:len(known)-1], ", ") + " or " + known[len(known)-1]
+	fmt.Fprintf(fs.Output(), "cutover %s: unknown format %q (want %s)\n", fs.Name(), format, want)
+	return false
+}
+
 func cmdBucket(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("bucket", "bucket [--route R] [--env TAG] [-c FILE | --admin URL] TENANT",
 		"Show which side serves a tenant on a route, and why. A tenant's sticky bucket\n"+
@@ -114,20 +141,14 @@ func cmdBucket(args []string, stdout, stderr io.Writer) int {
 	file := fs.String("c", "", "read the gray rules from this config `file` instead of the running gateway")
 	format := fs.String("format", "text", "output `format`: text or json")
 	base, tokenEnv := adminFlags(fs)
-	pos, code, ok := parseInterspersed(fs, args)
+	tenant, code, ok := oneArg(fs, args, "TENANT")
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || pos[0] == "" {
-		fmt.Fprintln(stderr, "cutover bucket: give exactly one TENANT")
-		fs.Usage()
+	if !formatKnown(fs, *format, "text", "json") {
 		return exitUsage
 	}
-	if *format != "text" && *format != "json" {
-		fmt.Fprintf(stderr, "cutover bucket: unknown format %q (want text or json)\n", *format)
-		return exitUsage
-	}
-	info, err := bucketInfo(*file, *base, *tokenEnv, *route, pos[0], *env)
+	info, err := bucketInfo(*file, *base, *tokenEnv, *route, tenant, *env)
 	if err != nil {
 		fmt.Fprintln(stderr, "cutover bucket:", err)
 		return exitError
@@ -262,25 +283,20 @@ func cmdChain(args []string, stdout, stderr io.Writer) int {
 	color := fs.String("color", "auto", "`when` to color failed calls: auto (a terminal, unless NO_COLOR is set), always or never")
 	format := fs.String("format", "text", "output `format`: text or json")
 	base, tokenEnv := adminFlags(fs)
-	pos, code, ok := parseInterspersed(fs, args)
+	id, code, ok := oneArg(fs, args, "CHAIN_ID")
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "cutover chain: give exactly one CHAIN_ID")
-		fs.Usage()
+	if !formatKnown(fs, *format, "text", "json") {
 		return exitUsage
 	}
 	useColor, err := wantColor(*color, stdout)
-	if err != nil || (*format != "text" && *format != "json") {
-		if err == nil {
-			err = fmt.Errorf("unknown format %q (want text or json)", *format)
-		}
+	if err != nil {
 		fmt.Fprintln(stderr, "cutover chain:", err)
 		return exitUsage
 	}
 	var tree chaintree.Tree
-	if err := newAdminClient(*base, *tokenEnv).get("/api/chains/"+url.PathEscape(pos[0]), &tree); err != nil {
+	if err := newAdminClient(*base, *tokenEnv).get("/api/chains/"+url.PathEscape(id), &tree); err != nil {
 		fmt.Fprintln(stderr, "cutover chain:", err)
 		return exitError
 	}

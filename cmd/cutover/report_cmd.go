@@ -33,8 +33,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cutover report: unexpected argument %q (use --route to pick a route)\n", pos[0])
 		return exitUsage
 	}
-	if *format != "table" && *format != "json" && *format != "markdown" {
-		fmt.Fprintf(stderr, "cutover report: unknown format %q (want table, json or markdown)\n", *format)
+	if !formatKnown(fs, *format, "table", "json", "markdown") {
 		return exitUsage
 	}
 	threshold := -1.0

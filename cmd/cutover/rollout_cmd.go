@@ -111,8 +111,7 @@ func cmdRolloutStatus(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if *format != "table" && *format != "json" {
-		fmt.Fprintf(stderr, "cutover rollout status: unknown format %q (want table or json)\n", *format)
+	if !formatKnown(fs, *format, "table", "json") {
 		return exitUsage
 	}
 	if *interval <= 0 || *timeout < 0 {
@@ -244,16 +243,10 @@ func cmdRolloutAction(action string, args []string, stdout, stderr io.Writer) in
 		reason = fs.String("reason", "", "`text` added to the event's reason, such as a ticket or what went wrong")
 	}
 	base, tokenEnv := adminFlags(fs)
-	pos, code, ok := parseInterspersed(fs, args)
+	route, code, ok := oneArg(fs, args, "ROUTE")
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || pos[0] == "" {
-		fmt.Fprintf(stderr, "cutover rollout %s: give exactly one ROUTE\n", action)
-		fs.Usage()
-		return exitUsage
-	}
-	route := pos[0]
 	path := "/api/rollouts/" + url.PathEscape(route) + "/" + action
 	if reason != nil && *reason != "" {
 		path += "?" + url.Values{"reason": {*reason}}.Encode()
@@ -287,24 +280,18 @@ func cmdRolloutEvents(args []string, stdout, stderr io.Writer) int {
 	limit := fs.Int("limit", 50, "list the newest `N` events; 0 lists every event kept")
 	format := fs.String("format", "table", "output `format`: table or json (the API's answer)")
 	base, tokenEnv := adminFlags(fs)
-	pos, code, ok := parseInterspersed(fs, args)
+	route, code, ok := oneArg(fs, args, "ROUTE")
 	if !ok {
 		return code
 	}
-	if len(pos) != 1 || pos[0] == "" {
-		fmt.Fprintln(stderr, "cutover rollout events: give exactly one ROUTE")
-		fs.Usage()
-		return exitUsage
-	}
-	if *format != "table" && *format != "json" {
-		fmt.Fprintf(stderr, "cutover rollout events: unknown format %q (want table or json)\n", *format)
+	if !formatKnown(fs, *format, "table", "json") {
 		return exitUsage
 	}
 	if *limit < 0 {
 		fmt.Fprintln(stderr, "cutover rollout events: --limit must not be below 0")
 		return exitUsage
 	}
-	path := "/api/rollouts/" + url.PathEscape(pos[0]) + "/events?limit=" + strconv.Itoa(*limit)
+	path := "/api/rollouts/" + url.PathEscape(route) + "/events?limit=" + strconv.Itoa(*limit)
 	var raw json.RawMessage
 	if err := newAdminClient(*base, *tokenEnv).get(path, &raw); err != nil {
 		fmt.Fprintln(stderr, "cutover rollout:", err)

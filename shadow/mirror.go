@@ -403,6 +403,20 @@ func (m *Mirror) Sample(id store.SampleID) ([]byte, error) {
 	return st.Sample(id)
 }
 
+// routeFigures are the per-route series WriteMetrics writes besides the
+// drops, in order.
+var routeFigures = []struct {
+	name, kind, help string
+	value            func(*Route) int64
+}{
+	{"cutover_shadow_compared_total", "counter", "Old/new pairs compared.", func(r *Route) int64 { return int64(r.compared.Load()) }},
+	{"cutover_shadow_noise_pairs_total", "counter", "Old/secondary pairs compared to measure noise.", func(r *Route) int64 { return int64(r.noise.Load()) }},
+	{"cutover_shadow_differing_total", "counter", "Old/new pairs with any difference, noise included.", func(r *Route) int64 { return int64(r.differing.Load()) }},
+	{"cutover_shadow_noise_differing_total", "counter", "Old/secondary pairs with any difference.", func(r *Route) int64 { return int64(r.noiseDiffering.Load()) }},
+	{"cutover_shadow_queued", "gauge", "Shadow copies waiting for a worker.", func(r *Route) int64 { return int64(len(r.queue)) }},
+	{"cutover_shadow_inflight", "gauge", "Shadow calls in flight.", func(r *Route) int64 { return r.inflight.Load() }},
+}
+
 // WriteMetrics appends the shadow counters to w in Prometheus text format.
 func (m *Mirror) WriteMetrics(w io.Writer) {
 	routes := m.Routes()
@@ -412,29 +426,11 @@ func (m *Mirror) WriteMetrics(w io.Writer) {
 			b = fmt.Appendf(b, "cutover_shadow_dropped_total{route=%q,reason=%q} %d\n", r.name, reason, r.dropped[i].Load())
 		}
 	}
-	b = append(b, "# HELP cutover_shadow_compared_total Old/new pairs compared.\n# TYPE cutover_shadow_compared_total counter\n"...)
-	for _, r := range routes {
-		b = fmt.Appendf(b, "cutover_shadow_compared_total{route=%q} %d\n", r.name, r.compared.Load())
-	}
-	b = append(b, "# HELP cutover_shadow_noise_pairs_total Old/secondary pairs compared to measure noise.\n# TYPE cutover_shadow_noise_pairs_total counter\n"...)
-	for _, r := range routes {
-		b = fmt.Appendf(b, "cutover_shadow_noise_pairs_total{route=%q} %d\n", r.name, r.noise.Load())
-	}
-	b = append(b, "# HELP cutover_shadow_differing_total Old/new pairs with any difference, noise included.\n# TYPE cutover_shadow_differing_total counter\n"...)
-	for _, r := range routes {
-		b = fmt.Appendf(b, "cutover_shadow_differing_total{route=%q} %d\n", r.name, r.differing.Load())
-	}
-	b = append(b, "# HELP cutover_shadow_noise_differing_total Old/secondary pairs with any difference.\n# TYPE cutover_shadow_noise_differing_total counter\n"...)
-	for _, r := range routes {
-		b = fmt.Appendf(b, "cutover_shadow_noise_differing_total{route=%q} %d\n", r.name, r.noiseDiffering.Load())
-	}
-	b = append(b, "# HELP cutover_shadow_queued Shadow copies waiting for a worker.\n# TYPE cutover_shadow_queued gauge\n"...)
-	for _, r := range routes {
-		b = fmt.Appendf(b, "cutover_shadow_queued{route=%q} %d\n", r.name, len(r.queue))
-	}
-	b = append(b, "# HELP cutover_shadow_inflight Shadow calls in flight.\n# TYPE cutover_shadow_inflight gauge\n"...)
-	for _, r := range routes {
-		b = fmt.Appendf(b, "cutover_shadow_inflight{route=%q} %d\n", r.name, r.inflight.Load())
+	for _, f := range routeFigures {
+		b = fmt.Appendf(b, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.kind)
+		for _, r := range routes {
+			b = fmt.Appendf(b, "%s{route=%q} %d\n", f.name, r.name, f.value(r))
+		}
 	}
 	b = append(b, "# HELP cutover_shadow_store_errors_total Failed writes of samples and statistics; each is retried.\n# TYPE cutover_shadow_store_errors_total counter\n"...)
 	b = fmt.Appendf(b, "cutover_shadow_store_errors_total %d\n", m.flushErrs.Load())

@@ -150,6 +150,11 @@ func TestReplicasShareOneReport(t *testing.T) {
 // TestReplicasHandOverTheRollout kills the replica that decides a rollout
 // mid-step: another one takes the lease and continues the same step with
 // its counts, and every replica ends at the promoted percent.
+//
+// Old and new are the same server here, so their latencies differ only
+// by how the loaded test machine schedules them: the latency limit is set
+// out of the way (the gate's latency rule has tests of its own in
+// package rollout).
 func TestReplicasHandOverTheRollout(t *testing.T) {
 	redis := redistest.Start(t)
 	oldAddr, newAddr := priceService(t, "old", 0), priceService(t, "new", 0)
@@ -159,6 +164,7 @@ func TestReplicasHandOverTheRollout(t *testing.T) {
       min_duration: 1s
       max_diff_rate: 5%
       max_error_rate: 5%
+      max_p99_ratio: 50
 `))
 	c := newClient(t)
 	sent := 0

@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"testing"
+	"time"
 
 	"github.com/cutover/cutover/internal/budget"
 )
@@ -59,8 +60,10 @@ func TestBudgetHoldsRecordsThroughStoreErrors(t *testing.T) {
 	submitted := 0
 	submitN(t, rc, &submitted, 10)
 	<-w.calls
-	if rc.Failing() == "" {
-		t.Error("Failing is empty after a failed write")
+	for deadline := time.Now().Add(5 * time.Second); rc.Failing() == ""; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Failing is empty after a failed write")
+		}
 	}
 	if bg.Used() == 0 {
 		t.Error("held records are not charged to the budget")
@@ -88,8 +91,12 @@ func TestBudgetReturnsAfterStoreErrorDrops(t *testing.T) {
 	submitted := 0
 	submitN(t, rc, &submitted, 10)
 	<-w.calls
-	if used, most := bg.Used(), 4*recordBytes(filled()); used > most {
-		t.Errorf("budget used %d with at most 4 records held (%d bytes)", used, most)
+	// The writer drops beyond Buffer right after the failed Append.
+	most := 4 * recordBytes(filled())
+	for deadline := time.Now().Add(5 * time.Second); bg.Used() > most; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("budget used %d with at most 4 records held (%d bytes)", bg.Used(), most)
+		}
 	}
 	closeNow(t, rc)
 	if bg.Used() != 0 || rc.Dropped()[ReasonStoreError] != uint64(submitted) {

@@ -202,6 +202,14 @@ func (rc *Recorder) Submit(r *store.Record) bool {
 		rc.put(r)
 		return false
 	}
+	if len(rc.queue) == cap(rc.queue) {
+		// Dropped without touching the budget: behind a slow store the
+		// queue stays full, and the charge and release would only cost.
+		rc.mu.RUnlock()
+		rc.queueFull.Add(1)
+		rc.put(r)
+		return false
+	}
 	size := recordBytes(r)
 	if !rc.opt.Budget.TryCharge(size) {
 		rc.mu.RUnlock()

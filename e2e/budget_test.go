@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -101,4 +103,66 @@ routes:
 			t.Errorf("upstream request line %q, want %q", got, want)
 		}
 	}
+}
+
+// TestBudgetDropsCopiesKeepsAnswers: with memory.async room for a few
+// copies and the shadow side stuck, shadow copies and records are dropped
+// and counted under budget while every client gets its whole answer, the
+// budget's use never passes its limit, and it returns to 0 once the
+// shadow side answers.
+func TestBudgetDropsCopiesKeepsAnswers(t *testing.T) {
+	body := strings.Repeat("b", 3000)
+	old := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = fmt.Fprint(w, body, r.URL.Query().Get("i"))
+	})
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	stuck := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		_, _ = fmt.Fprint(w, body)
+	})
+	g := startGateway(t, fmt.Sprintf(`
+store: { buffer: 8KiB }
+memory: { async: 16KiB }
+services:
+  old: { targets: [%q] }
+  new: { targets: [%q] }
+routes:
+  - name: orders
+    old: old
+    new: new
+    shadow: { percent: 100, concurrency: 2, queue: 256, timeout: 60s }
+`, hostPort(old), hostPort(stuck)))
+	c := newClient(t)
+	const n = 60
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 4 {
+				resp, got, err := tryDo(c, "GET", g.url("/orders?i="+strconv.Itoa(i)), nil, nil)
+				if err != nil || resp.StatusCode != http.StatusOK || string(got) != body+strconv.Itoa(i) {
+					t.Errorf("request %d: %v, %d bytes; want 200 and its whole answer", i, err, len(got))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	m := g.metrics(t, nil)
+	if v := m[`cutover_shadow_dropped_total{route="orders",reason="budget"}`]; v <= 0 {
+		t.Errorf("shadow budget drops %v, want some", v)
+	}
+	if v := m[`cutover_records_dropped_total{reason="budget"}`]; v <= 0 {
+		t.Errorf("record budget drops %v, want some", v)
+	}
+	if used, limit := m["cutover_memory_async_bytes"], m["cutover_memory_async_limit_bytes"]; limit != 16<<10 || used > limit {
+		t.Errorf("memory.async use %v of %v, want at most 16384 of 16384", used, limit)
+	}
+	unblock()
+	waitFor(t, "cutover_memory_async_bytes back to 0", func() bool {
+		return g.metrics(t, nil)["cutover_memory_async_bytes"] == 0
+	})
 }

@@ -90,10 +90,17 @@ func (h *storeHealth) degraded() string {
 		}
 		return "unreachable"
 	}
+	if why := h.writeFailure(); why != "" {
+		return "cannot write: " + why
+	}
+	return ""
+}
+
+// writeFailure returns why the recorder's last write to the store
+// failed, or "".
+func (h *storeHealth) writeFailure() string {
 	if rec := h.writes.Load(); rec != nil {
-		if why := (*rec).Failing(); why != "" {
-			return "cannot write: " + why
-		}
+		return (*rec).Failing()
 	}
 	return ""
 }
@@ -103,11 +110,13 @@ func (h *storeHealth) writeMetrics(w io.Writer) {
 	if !h.checked.Load() {
 		return
 	}
+	// Down as soon as either says so, so the metric and /readyz agree: a
+	// failed write is often seen before the next ping.
 	up := 0
-	if h.up.Load() {
+	if h.up.Load() && h.writeFailure() == "" {
 		up = 1
 	}
-	b := help(nil, "cutover_store_up", "gauge", "1 while the shared store answers; 0 while the gateway runs degraded without it.")
+	b := help(nil, "cutover_store_up", "gauge", "1 while the shared store answers and takes writes; 0 while the gateway runs degraded without it.")
 	b = fmt.Appendf(b, "cutover_store_up %d\n", up)
 	_, _ = w.Write(b)
 }

@@ -51,6 +51,8 @@ type Config struct {
 	Store Store `yaml:"store"`
 	// Record says which calls are recorded and what is kept of them.
 	Record Record `yaml:"record"`
+	// Memory bounds what is held in memory after clients are answered.
+	Memory Memory `yaml:"memory"`
 	// Environments overlay feature environments on the baseline services.
 	Environments Environments `yaml:"environments"`
 	// Services are named upstream pools that routes refer to.
@@ -104,11 +106,14 @@ type Store struct {
 	Path string `yaml:"path"`
 	// Retention is how long records are kept.
 	Retention Duration `yaml:"retention"`
-	// MaxBytes caps the stored records' size; the oldest go first. 0 means
-	// no cap. Deleted records' segment files are removed, so the disk shrinks.
+	// MaxBytes caps the embedded store's records; the oldest go first.
+	// Default 2GiB. Deleted records' segment files are removed, so the disk
+	// shrinks. Not for redis: bound Redis with its maxmemory setting.
 	MaxBytes Size `yaml:"max_bytes"`
-	// Buffer bounds the records and samples held in memory while the
-	// store cannot be written; beyond it they are dropped and counted.
+	// Buffer bounds the records, and separately the samples, held in
+	// memory while the store cannot be written; beyond it the oldest are
+	// dropped and counted. They are part of memory.async, so it is at most
+	// memory.async. Default 32MiB.
 	Buffer Size `yaml:"buffer"`
 	// Redis configures the redis driver.
 	Redis Redis `yaml:"redis"`
@@ -145,8 +150,21 @@ type Record struct {
 	// MaxBody is how much of each request and response body is kept;
 	// longer bodies are cut and marked truncated.
 	MaxBody Size `yaml:"max_body"`
+	// Errors records every failing call (a 5xx answer or a failed
+	// upstream call), also of chains that sample leaves out. Default true.
+	Errors *bool `yaml:"errors"`
 	// Redact lists what is replaced by "[redacted]" before storing.
 	Redact Redact `yaml:"redact"`
+}
+
+// Memory bounds the bytes cutover holds after answering clients.
+type Memory struct {
+	// Async is one budget, in bytes, for every copy held after the client
+	// is answered: shadow copies, records queued for the store or held for
+	// a retry, comparison samples held for a retry. A copy that does not
+	// fit is dropped and counted under reason "budget". Default 64MiB.
+	// Changing it needs a restart.
+	Async Size `yaml:"async"`
 }
 
 // Redact names header and JSON fields whose values are never stored.

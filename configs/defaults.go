@@ -21,10 +21,18 @@ const (
 	DefaultStoreDriver     = "embedded"
 	DefaultStorePath       = "./data/cutover.db"
 	DefaultRetention       = 72 * time.Hour
-	DefaultStoreBuffer     = 64 << 20
-	DefaultRedisPrefix     = "cutover:"
-	DefaultRecordSample    = 1.0
-	DefaultRecordMaxBody   = 64 << 10
+	// DefaultStoreMaxBytes caps the embedded store: at 1,000 calls a
+	// second of 1 KiB, about half an hour of records.
+	DefaultStoreMaxBytes = 2 << 30
+	// DefaultStoreBuffer is half of DefaultMemoryAsync, so that records
+	// held through a store outage leave room for live copies.
+	DefaultStoreBuffer = 32 << 20
+	// DefaultMemoryAsync is memory.async, the budget of copies held after
+	// clients are answered.
+	DefaultMemoryAsync   = 64 << 20
+	DefaultRedisPrefix   = "cutover:"
+	DefaultRecordSample  = 1.0
+	DefaultRecordMaxBody = 64 << 10
 	// DefaultTenantJSONMax caps the request body a json tenant source reads;
 	// a larger body skips that source, so a huge upload costs no parse.
 	DefaultTenantJSONMax = 64 << 10
@@ -103,6 +111,12 @@ func (c *Config) applyDefaults() {
 	if c.Store.Path == "" {
 		c.Store.Path = DefaultStorePath
 	}
+	if c.Store.MaxBytes == 0 && c.Store.Driver == DefaultStoreDriver {
+		c.Store.MaxBytes = DefaultStoreMaxBytes
+	}
+	if c.Memory.Async == 0 {
+		c.Memory.Async = DefaultMemoryAsync
+	}
 	if c.Store.Buffer == 0 {
 		c.Store.Buffer = DefaultStoreBuffer
 	}
@@ -118,6 +132,10 @@ func (c *Config) applyDefaults() {
 	if c.Record.Sample == nil {
 		sample := DefaultRecordSample
 		c.Record.Sample = &sample
+	}
+	if c.Record.Errors == nil {
+		errors := true
+		c.Record.Errors = &errors
 	}
 	if c.Record.MaxBody == 0 {
 		c.Record.MaxBody = DefaultRecordMaxBody

@@ -104,6 +104,37 @@ func TestDefaults(t *testing.T) {
 	if c.ShutdownTimeout.D() != DefaultShutdownTimeout {
 		t.Errorf("shutdown_timeout %v", c.ShutdownTimeout)
 	}
+	if c.Store.MaxBytes != DefaultStoreMaxBytes || c.Store.Buffer != DefaultStoreBuffer || c.Memory.Async != DefaultMemoryAsync {
+		t.Errorf("store.max_bytes %v, store.buffer %v, memory.async %v: defaults not applied", c.Store.MaxBytes, c.Store.Buffer, c.Memory.Async)
+	}
+	if c.Record.Errors == nil || !*c.Record.Errors {
+		t.Errorf("record.errors %v, want true by default", c.Record.Errors)
+	}
+}
+
+// TestStoreCapDefaults: the embedded store is capped by default; Redis,
+// which max_bytes does not apply to, gets no cap, and one set explicitly
+// is refused.
+func TestStoreCapDefaults(t *testing.T) {
+	redis := "store: {driver: redis, redis: {addrs: [\"127.0.0.1:6379\"]}}\n" + validBase
+	c, err := Parse("t.yaml", []byte(redis))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.MaxBytes != 0 {
+		t.Errorf("redis store.max_bytes %v, want 0", c.Store.MaxBytes)
+	}
+	_, err = Parse("t.yaml", []byte("store: {driver: redis, max_bytes: 1GiB, redis: {addrs: [\"127.0.0.1:6379\"]}}\n"+validBase))
+	if err == nil || !strings.Contains(err.Error(), "store.max_bytes: applies to the embedded store") {
+		t.Errorf("redis with max_bytes: err %v", err)
+	}
+	c, err = Parse("t.yaml", []byte("store: {max_bytes: 10MiB}\nrecord: {errors: false}\n"+validBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.MaxBytes != 10<<20 || *c.Record.Errors {
+		t.Errorf("store.max_bytes %v, record.errors %v: the file's values not kept", c.Store.MaxBytes, *c.Record.Errors)
+	}
 }
 
 func TestValues(t *testing.T) {
@@ -158,6 +189,7 @@ services:
 routes: [{ name: all, upstream: app }]
 `, `t.yaml:3: services.app.timeout: invalid duration "3"`},
 		{"bad size", "max_body: 12 parsecs\n" + validBase, `t.yaml:1: max_body: invalid size "12 parsecs"`},
+		{"buffer over the budget", "memory: {async: 16MiB}\nstore: {buffer: 32MiB}\n" + validBase, `t.yaml:2: store.buffer: 32MiB is above memory.async (16MiB)`},
 		{"wrong shape", "routes: orders\nservices: {}\n", `t.yaml:1: routes: want a list, got "orders"`},
 		{"not a number", `
 services:

@@ -97,7 +97,7 @@ func TestSchemaAgreesWithLoader(t *testing.T) {
 		name, yaml string
 		valid      bool
 	}{
-		{"sizes and durations", "max_body: 64KiB\nshutdown_timeout: 1m30s\nstore: {max_bytes: 1048576, buffer: 1 gb, retention: 0}\n", true},
+		{"sizes and durations", "max_body: 64KiB\nshutdown_timeout: 1m30s\nstore: {max_bytes: 1048576, buffer: 1 gb, retention: 0}\nmemory: {async: 2 gb}\n", true},
 		{"percent forms", "", true},
 		{"webhook as a URL", "    rollout: {webhook: https://hooks.example.com/x, max_diff_rate: 0.5%, max_error_rate: 2}\n", true},
 		{"webhook with a format", "    rollout: {webhook: {url: https://hooks.slack.com/services/x, format: slack}}\n", true},

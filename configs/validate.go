@@ -363,10 +363,15 @@ func (c *Config) validateStore(errs *Errors) {
 		c.errorf(errs, "store.driver", "unknown driver %q (want embedded or redis)", st.Driver)
 	}
 	if st.MaxBytes < 0 {
-		c.errorf(errs, "store.max_bytes", "must be 0 (no cap) or above")
+		c.errorf(errs, "store.max_bytes", "must be above 0")
 	}
 	if st.Buffer < 0 {
 		c.errorf(errs, "store.buffer", "must be above 0")
+	}
+	if c.Memory.Async < 0 {
+		c.errorf(errs, "memory.async", "must be above 0")
+	} else if st.Buffer > c.Memory.Async {
+		c.errorf(errs, "store.buffer", "%s is above memory.async (%s), the budget it is part of: lower store.buffer or raise memory.async", st.Buffer, c.Memory.Async)
 	}
 }
 

@@ -29,8 +29,8 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/internal/budget"
 	"github.com/cutover/cutover/internal/throttle"
-	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/rollout"
 	"github.com/cutover/cutover/router"
 	"github.com/cutover/cutover/shadow"
@@ -113,7 +113,8 @@ func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
 		path:    path,
 	}
 	g.upstreams = upstream.NewPool(g.metrics.upstream)
-	g.mirror = shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg), Buffer: int(cfg.Store.Buffer)})
+	g.life.budget = budget.New(int64(cfg.Memory.Async))
+	g.mirror = shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg), Buffer: int(cfg.Store.Buffer), Budget: g.life.budget})
 	g.replica = replicaName()
 	g.rollouts = rollout.New(rollout.Options{Logger: log, Apply: g.applyRolloutPercents, Replica: g.replica})
 	snap, err := g.compile(cfg)
@@ -291,6 +292,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 
+	keepEmptyQuery(req)
 	sent := time.Now()
 	t, err := svc.Do(req, &ctx.Response, sent)
 	latency := time.Since(sent)
@@ -305,7 +307,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		f.ObserveNewCall(err != nil || ctx.Response.StatusCode() >= 500)
 	}
 	r := g.recordingFor(snap, cl.rs)
-	recorded := r.rec != nil && recorder.Sampled(c.Trace, r.sample)
+	recorded := r.wants(c.Trace, ctx.Response.StatusCode())
 	if recorded {
 		r.capture(&capturedCall{
 			trace: c.Trace, span: c.Span, parent: c.Parent, route: route.Name, tenant: st.tenant, side: cl.side, target: t.Addr(),

@@ -5,13 +5,17 @@
 //
 // Open, in this order:
 //
-//  1. New compiles the configuration and starts the shadow mirror (its
-//     workers and the loop that flushes samples and statistics) and the
-//     rollout controller's loop. Neither persists anything yet.
+//  1. New creates the memory budget (memory.async), compiles the
+//     configuration and starts the shadow mirror (its workers and the loop
+//     that flushes samples and statistics; it charges its copies to the
+//     budget) and the rollout controller's loop. Neither persists anything
+//     yet.
 //  2. The store that store.driver names is opened: the embedded file, or
 //     Redis (a replica that starts while Redis is away runs degraded).
 //  3. A recorder starts on the store with record.redact and
-//     record.max_body; the gateway hands it captured calls.
+//     record.max_body, charging the records it queues and holds to the
+//     same budget; the gateway hands it captured calls. While it cannot
+//     write, /readyz says degraded.
 //  4. The mirror and the rollout controller are given the store: samples
 //     and statistics go there, and rollouts read back and write their
 //     state. A store that can say whether it answers (Redis) gets a health
@@ -68,6 +72,7 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/internal/budget"
 	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/rollout"
 	"github.com/cutover/cutover/shadow"
@@ -109,8 +114,13 @@ var (
 	_ Store = (*store.Redis)(nil)
 )
 
-// lifecycle is what Open starts beyond New, for Close to stop.
+// lifecycle is what Open starts beyond New, for Close to stop, and the
+// memory budget that New creates for the parts it hands it to.
 type lifecycle struct {
+	// budget is memory.async: the shadow mirror (from New) and the
+	// recorder (from Open) charge what they hold after a client is
+	// answered to it.
+	budget        *budget.Budget
 	store         Store // nil: built by New alone
 	recorder      *recorder.Recorder
 	stopRetention context.CancelFunc
@@ -149,6 +159,11 @@ func (g *Gateway) openStore(cfg *configs.Config) error {
 	if err != nil {
 		return err
 	}
+	return g.useStore(cfg, st)
+}
+
+// useStore runs Open's steps 3 to 5 with st, which Close closes.
+func (g *Gateway) useStore(cfg *configs.Config, st Store) error {
 	g.life.store = st
 	g.life.recorder = recorder.New(st, recorder.Options{
 		RedactHeaders:   cfg.Record.Redact.Headers,
@@ -156,6 +171,7 @@ func (g *Gateway) openStore(cfg *configs.Config) error {
 		RedactExactCase: cfg.Record.Redact.ExactCase,
 		MaxBody:         int(cfg.Record.MaxBody),
 		Buffer:          int(cfg.Store.Buffer),
+		Budget:          g.life.budget,
 		Logger:          g.log,
 	})
 	if err := g.setRecording(g.life.recorder, st); err != nil {

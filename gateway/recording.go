@@ -27,6 +27,8 @@ type Recorder interface {
 	Dropped() map[string]uint64
 	QueueLen() int
 	Held() int
+	// Failing says why the store's last write failed, "" when it worked.
+	Failing() string
 }
 
 var _ Recorder = (*recorder.Recorder)(nil)
@@ -39,6 +41,9 @@ func (g *Gateway) setRecording(rec Recorder, rs Store) error {
 	g.records = rs
 	if p, ok := rs.(pinger); ok {
 		g.startHealth(p)
+	}
+	if rec != nil {
+		g.health.writes.Store(&rec)
 	}
 	var sr shadow.Recorder
 	if rec != nil {
@@ -55,6 +60,16 @@ type recording struct {
 	rec     Recorder
 	maxBody int
 	sample  float64
+	errors  bool // record.errors: failing calls are recorded whatever the sample
+}
+
+// wants reports whether a call of chain trace that the client got status
+// for is recorded: its chain is sampled, or record.errors is on and the
+// call failed (5xx, which a failed upstream call is answered with too).
+// A failing call outside the sample is recorded alone, without the rest
+// of its chain.
+func (r recording) wants(trace chain.TraceID, status int) bool {
+	return r.rec != nil && (recorder.Sampled(trace, r.sample) || (r.errors && status >= 500))
 }
 
 // recordingFor returns the recording settings of a route, or a zero value
@@ -63,7 +78,7 @@ func (g *Gateway) recordingFor(snap *snapshot, rs *routeState) recording {
 	if g.recorder == nil {
 		return recording{}
 	}
-	return recording{rec: g.recorder, maxBody: int(snap.cfg.Record.MaxBody), sample: rs.sample}
+	return recording{rec: g.recorder, maxBody: int(snap.cfg.Record.MaxBody), sample: rs.sample, errors: snap.cfg.Record.Errors != nil && *snap.cfg.Record.Errors}
 }
 
 // capturedCall is one finished upstream call, as the handler saw it.
@@ -110,7 +125,7 @@ func writeRecorderMetrics(w io.Writer, rec Recorder) {
 	b = fmt.Appendf(b, "cutover_records_withheld_total %d\n", rec.Withheld())
 	b = help(b, "cutover_records_dropped_total", "counter", "Recorded calls dropped instead of slowing the proxy, by reason.")
 	dropped := rec.Dropped()
-	for _, reason := range []string{recorder.ReasonQueueFull, recorder.ReasonStoreError, recorder.ReasonClosed} {
+	for _, reason := range recorder.Reasons {
 		b = fmt.Appendf(b, "cutover_records_dropped_total{reason=%q} %d\n", reason, dropped[reason])
 	}
 	b = help(b, "cutover_records_queued", "gauge", "Recorded calls waiting for the store writer.")

@@ -98,6 +98,9 @@ func restartRequired(old, cur *configs.Config) []string {
 	if !reflect.DeepEqual(old.Store, cur.Store) {
 		keys = append(keys, "store")
 	}
+	if old.Memory != cur.Memory {
+		keys = append(keys, "memory.async")
+	}
 	for _, r := range cur.Routes {
 		for _, o := range old.Routes {
 			if o.Name == r.Name && o.Shadow != nil && r.Shadow != nil &&

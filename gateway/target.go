@@ -30,6 +30,20 @@ func useTargetAuthority(req *fasthttp.Request) bool {
 	return true
 }
 
+// keepEmptyQuery makes an origin-form target that ends in an empty query
+// ("/path?") go upstream as it came. fasthttp writes the target from the
+// parsed URI, with a query only when it is not empty; with path
+// normalising off (as the upstream clients have it) it writes the
+// original path as it is, so the '?' is carried there. Other targets cost
+// one byte compare. Call it after routing, which reads the path.
+func keepEmptyQuery(req *fasthttp.Request) {
+	target := req.Header.RequestURI()
+	if len(target) < 2 || target[len(target)-1] != '?' || target[0] != '/' || bytes.IndexByte(target, '?') != len(target)-1 {
+		return
+	}
+	req.URI().SetPathBytes(target)
+}
+
 // allowsConnect reports whether a CONNECT request may be forwarded: only
 // when the route it matches lists CONNECT in match.methods. Otherwise an
 // upstream that implements CONNECT would make cutover an open tunnel.

@@ -7,9 +7,16 @@
 // The gateway decides with Sampled whether a chain is recorded, takes an
 // empty record with Get, fills it with the store.Record Set helpers and
 // hands it over with Submit. Submit never blocks and never allocates: it
-// puts the record on a bounded queue, or drops it when the queue is full
-// and counts it under ReasonQueueFull. From Submit on, the record belongs
-// to the recorder.
+// charges the record's bytes to the memory budget (Options.Budget,
+// memory.async, shared with the shadow mirror) and puts it on a bounded
+// queue, or drops it when the queue is full (ReasonQueueFull) or it does
+// not fit the budget (ReasonBudget) and counts it. From Submit on, the
+// record belongs to the recorder; its bytes stay charged until it is
+// written or dropped, through any store retries. Redaction may change a
+// record's size, and its charge follows.
+//
+// The gateway records a call when its chain is sampled (Sampled) or, with
+// record.errors, when it failed; the recorder takes what it is given.
 //
 // One writer goroutine takes records off the queue, redacts them and
 // calls Writer.Append with a batch of up to BatchSize records, or fewer
@@ -18,7 +25,8 @@
 // the batch is held, redacted, and tried again with the next batches
 // after a wait that doubles from Interval up to 2 s; held records beyond
 // Options.Buffer bytes are dropped, oldest first (ReasonStoreError,
-// logged at most once a second), and the writer carries on. Written records, and dropped ones, go back to a
+// logged at most once a second), and the writer carries on; Failing
+// says why the last write failed until one succeeds. Written records, and dropped ones, go back to a
 // sync.Pool for Get. Close stops accepting (later records count under
 // ReasonClosed) and writes what is queued. So every submitted record is
 // either in Written or in exactly one Dropped reason.

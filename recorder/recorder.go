@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/chain"
+	"github.com/cutover/cutover/internal/budget"
 	"github.com/cutover/cutover/store"
 )
 
@@ -28,7 +29,7 @@ const (
 	DefaultBatchSize = 512
 	DefaultInterval  = 200 * time.Millisecond
 	DefaultMaxBody   = 64 << 10
-	DefaultBuffer    = 64 << 20
+	DefaultBuffer    = 32 << 20
 	// maxRetryWait bounds the wait between two tries of a failing Writer.
 	maxRetryWait = 2 * time.Second
 	// MaxInterval bounds Interval, so a record is durable within about a
@@ -44,9 +45,13 @@ var DefaultRedactHeaders = []string{"Authorization", "Cookie", "Set-Cookie", "Pr
 // cutover_records_dropped_total.
 const (
 	ReasonQueueFull  = "queue_full"  // Submit found the queue full
+	ReasonBudget     = "budget"      // the record did not fit the memory budget
 	ReasonStoreError = "store_error" // the Writer failed and the buffer was full
 	ReasonClosed     = "closed"      // Submit after Close
 )
+
+// Reasons lists the drop reasons in the order metrics print them.
+var Reasons = []string{ReasonQueueFull, ReasonBudget, ReasonStoreError, ReasonClosed}
 
 // maxPooled is the largest total buffer capacity a record may keep when it
 // goes back to the pool, so one huge body does not stay pinned forever.
@@ -72,6 +77,10 @@ type Options struct {
 	// Writer fails; DefaultBuffer. Beyond it the oldest are dropped under
 	// ReasonStoreError.
 	Buffer int
+	// Budget is the memory budget a record is charged to from Submit
+	// until it is written or dropped (memory.async); nil: a budget of the
+	// recorder's own, budget.Default bytes.
+	Budget *budget.Budget
 	Logger *slog.Logger // slog.Default() when nil
 }
 
@@ -94,11 +103,15 @@ type Recorder struct {
 	mu     sync.RWMutex
 	closed bool
 
-	written   atomic.Uint64
-	withheld  atomic.Uint64
-	queueFull atomic.Uint64
-	storeErr  atomic.Uint64
-	afterEnd  atomic.Uint64
+	written    atomic.Uint64
+	withheld   atomic.Uint64
+	queueFull  atomic.Uint64
+	overBudget atomic.Uint64
+	storeErr   atomic.Uint64
+	afterEnd   atomic.Uint64
+	// failing is why the Writer's last Append failed; nil once one
+	// succeeds again.
+	failing atomic.Pointer[string]
 
 	rd       *redactor                // writer goroutine only
 	nextRD   atomic.Pointer[redactor] // set by SetRules, taken by the writer
@@ -137,6 +150,9 @@ func New(w Writer, opt Options) *Recorder {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
+	if opt.Budget == nil {
+		opt.Budget = budget.New(budget.Default)
+	}
 	rc := &Recorder{
 		w:     w,
 		opt:   opt,
@@ -174,13 +190,30 @@ func (rc *Recorder) Get() *store.Record {
 }
 
 // Submit queues r for writing and reports whether it was queued. It never
-// blocks. Either way r belongs to the recorder afterwards: the caller must
-// not touch it again.
+// blocks. r's bytes are charged to the budget until it is written or
+// dropped; a record that does not fit is dropped under ReasonBudget.
+// Either way r belongs to the recorder afterwards: the caller must not
+// touch it again.
 func (rc *Recorder) Submit(r *store.Record) bool {
 	rc.mu.RLock()
 	if rc.closed {
 		rc.mu.RUnlock()
 		rc.afterEnd.Add(1)
+		rc.put(r)
+		return false
+	}
+	if len(rc.queue) == cap(rc.queue) {
+		// Dropped without touching the budget: behind a slow store the
+		// queue stays full, and the charge and release would only cost.
+		rc.mu.RUnlock()
+		rc.queueFull.Add(1)
+		rc.put(r)
+		return false
+	}
+	size := recordBytes(r)
+	if !rc.opt.Budget.TryCharge(size) {
+		rc.mu.RUnlock()
+		rc.overBudget.Add(1)
 		rc.put(r)
 		return false
 	}
@@ -190,6 +223,7 @@ func (rc *Recorder) Submit(r *store.Record) bool {
 		return true
 	default:
 		rc.mu.RUnlock()
+		rc.opt.Budget.Release(size)
 		rc.queueFull.Add(1)
 		rc.put(r)
 		return false
@@ -218,6 +252,7 @@ func (rc *Recorder) Withheld() uint64 { return rc.withheld.Load() }
 func (rc *Recorder) Dropped() map[string]uint64 {
 	return map[string]uint64{
 		ReasonQueueFull:  rc.queueFull.Load(),
+		ReasonBudget:     rc.overBudget.Load(),
 		ReasonStoreError: rc.storeErr.Load(),
 		ReasonClosed:     rc.afterEnd.Load(),
 	}
@@ -228,6 +263,16 @@ func (rc *Recorder) QueueLen() int { return len(rc.queue) }
 
 // Held returns how many records wait for a failing store to answer.
 func (rc *Recorder) Held() int { return int(rc.heldCount.Load()) }
+
+// Failing returns why the Writer's last write failed, or "" when it
+// succeeded: the store cannot take records (a full disk, Redis away) and
+// they are held for another try, which goes on by itself.
+func (rc *Recorder) Failing() string {
+	if p := rc.failing.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
 
 // Close stops accepting records (Submit then drops them as "closed"),
 // writes everything already queued and returns when that is done or ctx
@@ -286,15 +331,19 @@ func (rc *Recorder) flush(batch []*store.Record, last bool) []*store.Record {
 		rc.rd = rd
 	}
 	for i, r := range batch {
-		rc.rd.record(r)
-		rc.held = append(rc.held, r)
-		rc.heldBytes += recordBytes(r)
 		batch[i] = nil
+		if !rc.redact(r) {
+			continue
+		}
+		rc.held = append(rc.held, r)
+		rc.heldBytes += int(recordBytes(r))
 	}
 	now := time.Now()
 	for len(rc.held) > 0 && (last || !now.Before(rc.retryAt)) {
 		n := min(len(rc.held), rc.opt.BatchSize)
 		if err := rc.w.Append(rc.held[:n]); err != nil {
+			msg := err.Error()
+			rc.failing.Store(&msg)
 			rc.retryWait = min(max(2*rc.retryWait, rc.opt.Interval), maxRetryWait)
 			rc.retryAt = now.Add(rc.retryWait)
 			if now.After(rc.logNext) {
@@ -304,6 +353,7 @@ func (rc *Recorder) flush(batch []*store.Record, last bool) []*store.Record {
 			break
 		}
 		rc.retryWait = 0
+		rc.failing.Store(nil)
 		rc.written.Add(uint64(n))
 		rc.release(n)
 	}
@@ -314,10 +364,33 @@ func (rc *Recorder) flush(batch []*store.Record, last bool) []*store.Record {
 	return batch[:0]
 }
 
-// release returns the n oldest held records to the pool.
+// redact applies the rules to a queued record and keeps its charge equal
+// to its size, which decoding a body may have grown; a record whose new
+// size does not fit the budget is dropped under ReasonBudget, and false
+// returned.
+func (rc *Recorder) redact(r *store.Record) bool {
+	charged := recordBytes(r)
+	rc.rd.record(r)
+	size := recordBytes(r)
+	switch {
+	case size < charged:
+		rc.opt.Budget.Release(charged - size)
+	case size > charged && !rc.opt.Budget.TryCharge(size-charged):
+		rc.opt.Budget.Release(charged)
+		rc.overBudget.Add(1)
+		rc.put(r)
+		return false
+	}
+	return true
+}
+
+// release returns the n oldest held records to the pool and their bytes
+// to the budget.
 func (rc *Recorder) release(n int) {
 	for i, r := range rc.held[:n] {
-		rc.heldBytes -= recordBytes(r)
+		size := recordBytes(r)
+		rc.heldBytes -= int(size)
+		rc.opt.Budget.Release(size)
 		rc.put(r)
 		rc.held[i] = nil
 	}
@@ -337,9 +410,10 @@ func (rc *Recorder) drop(n int) {
 	rc.heldCount.Store(int64(len(rc.held)))
 }
 
-// recordBytes is what a held record costs, about.
-func recordBytes(r *store.Record) int {
-	return len(r.ReqBody) + len(r.RespBody) + len(r.ReqHeaders) + len(r.RespHeaders) + len(r.URI) + len(r.Tenant) + 256
+// recordBytes is what a queued or held record costs, about: what it is
+// charged to the budget.
+func recordBytes(r *store.Record) int64 {
+	return int64(len(r.ReqBody) + len(r.RespBody) + len(r.ReqHeaders) + len(r.RespHeaders) + len(r.URI) + len(r.Tenant) + 256)
 }
 
 // Sampled reports whether a chain is recorded at the given rate (0 to 1).

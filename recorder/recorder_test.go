@@ -279,7 +279,7 @@ func TestStoreErrorsDropBeyondTheBuffer(t *testing.T) {
 	b := openBolt(t)
 	w := &failing{w: b, fail: 1 << 30, calls: make(chan struct{}, 64)}
 	// Room for about 4 records of fill's size.
-	rc := New(w, Options{BatchSize: 10, Buffer: 4 * (recordBytes(filled()) + 1), Logger: slog.New(slog.DiscardHandler)})
+	rc := New(w, Options{BatchSize: 10, Buffer: 4 * int(recordBytes(filled())+1), Logger: slog.New(slog.DiscardHandler)})
 	submitted := 0
 	submitN(t, rc, &submitted, 10)
 	<-w.calls

@@ -169,6 +169,9 @@ func (c *Compiled) Offer(ctx *fasthttp.RequestCtx, ch *chain.Chain, p *Primary) 
 		// primary its CPU.
 		r.Skip(ReasonQueueFull)
 		return
+	case !r.Fits(req, &ctx.Response):
+		r.Skip(ReasonBudget)
+		return
 	}
 	to := c.toNew
 	if p.ServedNew {

@@ -13,8 +13,10 @@
 // Observer.
 //
 // Offer only copies, and Route.Submit never blocks: a job that finds the
-// queue full, or the route's queued bytes over MaxQueuedBytes, is dropped
-// and counted. A fixed set of workers per route (shadow.concurrency) sends
+// queue full, or that does not fit the memory budget (memory.async, shared
+// with the recorder), is dropped and counted. A job's bytes are charged
+// to the budget from Submit until its worker is done with it, and samples
+// a failed flush keeps for the next one are charged while they wait. A fixed set of workers per route (shadow.concurrency) sends
 // the copies, each call bounded by its own deadline (shadow.timeout),
 // through an upstream pool of the mirror's own: shadow calls never take
 // connections the primary traffic needs (each shadow client holds at most
@@ -34,6 +36,7 @@
 //   - body_too_large: the request or an answer is over shadow.max_body;
 //   - primary_failed: the serving side gave no answer to compare with;
 //   - queue_full: the queue was full;
+//   - budget: the copy did not fit the memory budget;
 //   - timeout: the shadow call passed its deadline;
 //   - error: the shadow call failed otherwise, or every target of the
 //     shadow side was down.

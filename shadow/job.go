@@ -26,7 +26,7 @@ type Job struct {
 	// too, as a call of the same chain.
 	Record bool
 
-	size int64 // bytes charged to the route's queue budget
+	size int64 // bytes charged to the mirror's memory budget
 }
 
 // maxPooledJob is the largest body capacity a job keeps when it goes back

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/diff"
+	"github.com/cutover/cutover/internal/budget"
 	"github.com/cutover/cutover/internal/throttle"
 	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/store"
@@ -52,10 +53,15 @@ type Options struct {
 	// the store cannot be written; DefaultBuffer when zero. Beyond it the
 	// oldest are dropped and counted.
 	Buffer int
+	// Budget is the memory budget that shadow jobs, from Submit until a
+	// worker is done with them, and samples kept for the next flush are
+	// charged to (memory.async); nil: a budget of the mirror's own,
+	// budget.Default bytes.
+	Budget *budget.Budget
 }
 
 // DefaultBuffer is Options.Buffer's default.
-const DefaultBuffer = 64 << 20
+const DefaultBuffer = 32 << 20
 
 // Mirror owns the shadowed routes of a gateway, by name, across reloads:
 // a route that keeps its name keeps its statistics. It is safe for
@@ -81,6 +87,7 @@ type Mirror struct {
 	// the samples dropped beyond Options.Buffer. Flush goroutine only,
 	// but for the counter.
 	retry        []store.Sample
+	retryBytes   int64          // what retry is charged to the budget
 	unstored     []store.Sample // guarded by mu: the flush's samples until stored, for Sample
 	samplesLost  atomic.Uint64
 	storeHealthy atomic.Bool
@@ -97,6 +104,9 @@ func NewMirror(opt Options) *Mirror {
 	}
 	if opt.Buffer <= 0 {
 		opt.Buffer = DefaultBuffer
+	}
+	if opt.Budget == nil {
+		opt.Budget = budget.New(budget.Default)
 	}
 	m := &Mirror{
 		opt:       opt,
@@ -246,6 +256,9 @@ func (m *Mirror) flushLoop() {
 			m.flush()
 		case <-m.stopFlush:
 			m.flush()
+			// What the store would not take is lost with the process.
+			m.opt.Budget.Release(m.retryBytes)
+			m.retryBytes = 0
 			return
 		}
 	}
@@ -294,6 +307,9 @@ func (m *Mirror) flush() {
 		m.flushErrs.Add(1)
 		m.logStoreError("cannot store diff samples; kept for the next flush", err)
 		m.keepForRetry(samples)
+	} else {
+		m.opt.Budget.Release(m.retryBytes)
+		m.retryBytes = 0
 	}
 	if healthy {
 		if err := m.refreshMerged(st, routes); err != nil {
@@ -307,18 +323,24 @@ func (m *Mirror) flush() {
 	m.storeHealthy.Store(healthy)
 }
 
-// keepForRetry keeps samples for the next flush, dropping the oldest
-// beyond Options.Buffer bytes.
+// keepForRetry keeps samples for the next flush, charged to the memory
+// budget: it drops the oldest beyond Options.Buffer bytes, then the
+// oldest while the rest does not fit the budget. samples starts with the
+// ones kept by the flush before, which are charged already.
 func (m *Mirror) keepForRetry(samples []store.Sample) {
-	n := 0
+	var n int64
 	for _, s := range samples {
-		n += len(s.Data)
+		n += int64(len(s.Data))
 	}
 	drop := 0
-	for drop < len(samples) && n > m.opt.Buffer {
-		n -= len(samples[drop].Data)
+	for drop < len(samples) && (n > int64(m.opt.Buffer) || (n > m.retryBytes && !m.opt.Budget.TryCharge(n-m.retryBytes))) {
+		n -= int64(len(samples[drop].Data))
 		drop++
 	}
+	if n < m.retryBytes {
+		m.opt.Budget.Release(m.retryBytes - n)
+	}
+	m.retryBytes = n
 	if drop > 0 {
 		m.samplesLost.Add(uint64(drop))
 	}

@@ -17,11 +17,6 @@ import (
 	"github.com/cutover/cutover/upstream"
 )
 
-// MaxQueuedBytes bounds the request and response bytes a route's queue
-// holds, whatever its length: a slow shadow side with large bodies must
-// not grow the gateway's memory.
-const MaxQueuedBytes = 64 << 20
-
 // Drop reasons, as the metrics label them.
 const (
 	ReasonMethod        = "method"
@@ -29,12 +24,13 @@ const (
 	ReasonBodyTooLarge  = "body_too_large"
 	ReasonPrimaryFailed = "primary_failed"
 	ReasonQueueFull     = "queue_full"
+	ReasonBudget        = "budget"
 	ReasonTimeout       = "timeout"
 	ReasonError         = "error"
 )
 
 // Reasons lists the drop reasons in the order metrics print them.
-var Reasons = []string{ReasonMethod, ReasonShadowChain, ReasonBodyTooLarge, ReasonPrimaryFailed, ReasonQueueFull, ReasonTimeout, ReasonError}
+var Reasons = []string{ReasonMethod, ReasonShadowChain, ReasonBodyTooLarge, ReasonPrimaryFailed, ReasonQueueFull, ReasonBudget, ReasonTimeout, ReasonError}
 
 // Settings are what a route's workers need to send and compare a copy,
 // swapped whole on a reload.
@@ -61,16 +57,15 @@ type Settings struct {
 // Route shadows one route's requests. Submit and the counters are safe
 // for concurrent use; Submit never blocks.
 type Route struct {
-	name   string
-	set    atomic.Pointer[Settings]
-	queue  chan *Job
-	queued atomic.Int64 // bytes of the jobs in queue
-	agg    *diff.Aggregator
-	m      *Mirror
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	name  string
+	set   atomic.Pointer[Settings]
+	queue chan *Job
+	agg   *diff.Aggregator
+	m     *Mirror
+	stop  chan struct{}
+	wg    sync.WaitGroup
 
-	dropped  [7]atomic.Uint64 // by index in Reasons
+	dropped  [8]atomic.Uint64 // by index in Reasons
 	compared atomic.Uint64
 	noise    atomic.Uint64
 	inflight atomic.Int64
@@ -148,19 +143,36 @@ func (r *Route) NewJob() *Job { return getJob() }
 func (r *Route) Skip(reason string) { r.dropped[reasonIndex(reason)].Add(1) }
 
 // Full reports whether a job submitted now would be dropped for want of
-// room, so the caller can skip copying the request (and count the drop
-// with Skip). It is a hint: Submit checks again.
+// room in the queue, so the caller can skip copying the request (and
+// count the drop with Skip). It is a hint: Submit checks again.
 func (r *Route) Full() bool {
-	return len(r.queue) == cap(r.queue) || r.queued.Load() >= MaxQueuedBytes
+	return len(r.queue) == cap(r.queue)
+}
+
+// Fits reports whether a copy of req and its answer resp would fit the
+// mirror's memory budget now, so the caller can skip copying them (and
+// count the drop under ReasonBudget). It is a hint: Submit charges.
+func (r *Route) Fits(req *fasthttp.Request, resp *fasthttp.Response) bool {
+	b := r.m.opt.Budget
+	return b.Used()+jobBytes(req, resp) <= b.Limit()
+}
+
+// jobBytes is what a job holding req and resp is charged: their bodies,
+// the request's header and a fixed share for the rest.
+func jobBytes(req *fasthttp.Request, resp *fasthttp.Response) int64 {
+	return int64(len(req.Body()) + len(resp.Body()) + len(req.Header.RawHeaders()) + 1024)
 }
 
 // Submit queues j for shadowing and gives it up, whatever the outcome.
-// It never blocks: a full queue drops the job and counts it.
+// It never blocks. j's bytes are charged to the mirror's memory budget
+// until a worker is done with it: a job that does not fit is dropped
+// under ReasonBudget, one that finds the queue full under
+// ReasonQueueFull.
 func (r *Route) Submit(j *Job) bool {
-	j.size = int64(len(j.Req.Body()) + len(j.Primary.Body()) + len(j.Req.Header.RawHeaders()) + 1024)
-	if r.queued.Add(j.size) > MaxQueuedBytes {
-		r.queued.Add(-j.size)
-		r.Skip(ReasonQueueFull)
+	j.size = jobBytes(&j.Req, &j.Primary)
+	if !r.m.opt.Budget.TryCharge(j.size) {
+		j.size = 0
+		r.Skip(ReasonBudget)
 		putJob(j)
 		return false
 	}
@@ -168,7 +180,7 @@ func (r *Route) Submit(j *Job) bool {
 	case r.queue <- j:
 		return true
 	default:
-		r.queued.Add(-j.size)
+		r.m.opt.Budget.Release(j.size)
 		r.Skip(ReasonQueueFull)
 		putJob(j)
 		return false
@@ -244,7 +256,7 @@ func newWorker(r *Route) *worker {
 func (w *worker) run(j *Job) {
 	r := w.r
 	defer func() {
-		r.queued.Add(-j.size)
+		r.m.opt.Budget.Release(j.size)
 		putJob(j)
 	}()
 	set := r.set.Load()

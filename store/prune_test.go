@@ -75,3 +75,38 @@ func TestPruneManyBatches(t *testing.T) {
 	}
 	assertOnly(t, b, recs[n-keep:])
 }
+
+// TestPruneHoldsTheCap: a store written to well past its MaxBytes, pruned
+// between writes as the gateway's retention loop does, never holds more
+// than its cap after a prune, and what it keeps is the newest.
+func TestPruneHoldsTheCap(t *testing.T) {
+	body := make([]byte, 1000)
+	one := int64(encodedLen(&Record{Chain: chain.TraceID{0: 1}, Route: "r", Start: queryEpoch, RespBody: body}))
+	capBytes := 40*one + one/2
+	b, _ := openTest(t, BoltOptions{MaxBytes: capBytes})
+	var last *Record
+	for round := range 20 {
+		recs := make([]*Record, 25)
+		for i := range recs {
+			recs[i] = &Record{Chain: chain.TraceID{0: 1}, Route: "r", Start: queryEpoch.Add(time.Duration(round*25+i) * time.Millisecond), RespBody: body}
+		}
+		mustAppend(t, b, recs...)
+		last = recs[len(recs)-1]
+		if _, err := b.Prune(queryEpoch); err != nil {
+			t.Fatal(err)
+		}
+		s, err := b.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Bytes > capBytes {
+			t.Fatalf("round %d: %d bytes stored after a prune, over the cap of %d", round, s.Bytes, capBytes)
+		}
+		if round > 1 && s.Records != 40 {
+			t.Fatalf("round %d: %d records kept, want the 40 that fit", round, s.Records)
+		}
+	}
+	if _, err := b.Get(last.ID); err != nil {
+		t.Errorf("the newest record is gone: %v", err)
+	}
+}

@@ -1,0 +1,218 @@
+package router
+
+import (
+	"bytes"
+	"strings"
+)
+
+// W3C baggage limits (https://www.w3.org/TR/baggage/#limits): a
+// propagator must carry at least this many members and bytes, and
+// cutover never writes more.
+const (
+	MaxBaggageBytes   = 8192
+	MaxBaggageMembers = 180
+)
+
+// CohortBaggagePrefix starts the baggage key that carries a cohort's side:
+// cutover.cohort.<name>=old|new.
+const CohortBaggagePrefix = "cutover.cohort."
+
+// Baggage says what a request's baggage header held for a cohort route.
+type Baggage uint8
+
+// Baggage states. Malformed and oversized headers are ignored for the
+// decision, and never fail the request.
+const (
+	BaggageNone      Baggage = iota // no baggage header, or no member for the cohort
+	BaggageFound                    // a valid member cutover.cohort.<name>=old|new
+	BaggageMalformed                // not a W3C baggage list, or a bad cohort value
+	BaggageOversized                // above MaxBaggageBytes or MaxBaggageMembers
+)
+
+var baggageNames = [...]string{"none", "found", "malformed", "oversized"}
+
+// String returns the state's name, as the metrics label it.
+func (b Baggage) String() string { return baggageNames[b] }
+
+// baggageMember is one list-member of a baggage header, OWS trimmed.
+type baggageMember struct {
+	key, value, whole []byte // value without properties; whole with them
+}
+
+// nextBaggageMember cuts the first list-member off b. ok is false for a
+// malformed member; an empty member (",,") gives an empty whole.
+func nextBaggageMember(b []byte) (m baggageMember, rest []byte, ok bool) {
+	item := b
+	if i := bytes.IndexByte(b, ','); i >= 0 {
+		item, rest = b[:i], b[i+1:]
+	}
+	item = trimOWS(item)
+	if len(item) == 0 {
+		return baggageMember{}, rest, true
+	}
+	m.whole = item
+	kv := item
+	if i := bytes.IndexByte(item, ';'); i >= 0 {
+		kv = item[:i]
+		if !validProperties(item[i+1:]) {
+			return m, rest, false
+		}
+	}
+	eq := bytes.IndexByte(kv, '=')
+	if eq < 0 {
+		return m, rest, false
+	}
+	m.key, m.value = trimOWS(kv[:eq]), trimOWS(kv[eq+1:])
+	if !isBaggageToken(m.key) || !isBaggageValue(m.value) {
+		return m, rest, false
+	}
+	return m, rest, true
+}
+
+// validProperties checks "; "-separated properties: key or key=value.
+func validProperties(p []byte) bool {
+	for len(p) > 0 {
+		prop := p
+		if i := bytes.IndexByte(p, ';'); i >= 0 {
+			prop, p = p[:i], p[i+1:]
+		} else {
+			p = nil
+		}
+		prop = trimOWS(prop)
+		k, v, hasValue := bytes.Cut(prop, []byte{'='})
+		if !isBaggageToken(trimOWS(k)) || hasValue && !isBaggageValue(trimOWS(v)) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkBaggage reports whether b is a W3C baggage list within the limits.
+func checkBaggage(b []byte) Baggage {
+	if len(b) > MaxBaggageBytes {
+		return BaggageOversized
+	}
+	members := 0
+	for rest := b; len(rest) > 0; {
+		var m baggageMember
+		var ok bool
+		m, rest, ok = nextBaggageMember(rest)
+		if !ok {
+			return BaggageMalformed
+		}
+		if len(m.whole) > 0 {
+			members++
+		}
+	}
+	if members > MaxBaggageMembers {
+		return BaggageOversized
+	}
+	return BaggageNone
+}
+
+// CohortSide reads the side the baggage header b carries for cohort: the
+// first member cutover.cohort.<cohort>. A malformed or oversized header is
+// ignored whole, as are values other than old and new. It allocates
+// nothing.
+func CohortSide(b []byte, cohort string) (Side, Baggage) {
+	if len(b) == 0 {
+		return SideOld, BaggageNone
+	}
+	if st := checkBaggage(b); st != BaggageNone {
+		return SideOld, st
+	}
+	for rest := b; len(rest) > 0; {
+		var m baggageMember
+		m, rest, _ = nextBaggageMember(rest)
+		if !isCohortKey(m.key, cohort) {
+			continue
+		}
+		switch string(m.value) {
+		case "new":
+			return SideNew, BaggageFound
+		case "old":
+			return SideOld, BaggageFound
+		}
+		return SideOld, BaggageMalformed
+	}
+	return SideOld, BaggageNone
+}
+
+// AppendBaggage appends to dst the baggage a hop of cohort served by side
+// sends upstream: its own member cutover.cohort.<cohort>=old|new first,
+// then every other member of the incoming header in, in order and byte
+// for byte, as many as fit the W3C limits. An incoming header that is
+// malformed or oversized is not carried on (a W3C propagator drops it
+// whole too). dropped counts the incoming members left out.
+func AppendBaggage(dst, in []byte, cohort string, side Side) (out []byte, dropped int) {
+	start := len(dst)
+	dst = append(dst, CohortBaggagePrefix...)
+	dst = append(dst, cohort...)
+	dst = append(dst, '=')
+	dst = append(dst, side.String()...)
+	if len(in) == 0 {
+		return dst, 0
+	}
+	if checkBaggage(in) != BaggageNone {
+		return dst, 1
+	}
+	members := 1
+	for rest := in; len(rest) > 0; {
+		var m baggageMember
+		m, rest, _ = nextBaggageMember(rest)
+		if len(m.whole) == 0 || isCohortKey(m.key, cohort) {
+			continue
+		}
+		if members == MaxBaggageMembers || len(dst)-start+1+len(m.whole) > MaxBaggageBytes {
+			dropped++
+			continue
+		}
+		dst = append(dst, ',')
+		dst = append(dst, m.whole...)
+		members++
+	}
+	return dst, dropped
+}
+
+func isCohortKey(key []byte, cohort string) bool {
+	return len(key) == len(CohortBaggagePrefix)+len(cohort) &&
+		string(key[:len(CohortBaggagePrefix)]) == CohortBaggagePrefix &&
+		string(key[len(CohortBaggagePrefix):]) == cohort
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// tokenSeparators are the RFC 7230 delimiters a token may not hold.
+const tokenSeparators = "\"(),/:;<=>?@[\\]{}"
+
+// isBaggageToken checks an RFC 7230 token, the W3C baggage key.
+func isBaggageToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(tokenSeparators, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// isBaggageValue checks baggage-octets: printable US-ASCII without space,
+// '"', ',', ';' and '\'; an empty value is allowed.
+func isBaggageValue(b []byte) bool {
+	for _, c := range b {
+		if c < 0x21 || c > 0x7e || c == '"' || c == ',' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}

@@ -475,8 +475,11 @@ func (c *Config) validateEnvironments(errs *Errors) {
 	}
 	tagged := map[string]string{} // tenant → the path that lists it first
 	for _, tag := range sortedKeys(e.Tenants) {
-		if !isToken(tag) {
+		switch {
+		case !isToken(tag):
 			c.errorf(errs, "environments.tenants."+tag, "%q is not a valid header value for an environment tag", tag)
+		case e.Overlays[tag] == nil:
+			c.errorf(errs, "environments.tenants."+tag, "no overlay %q to tag tenants with (overlays: %s)", tag, strings.Join(sortedKeys(e.Overlays), ", "))
 		}
 		for i, t := range e.Tenants[tag] {
 			path := "environments.tenants." + tag + "[" + strconv.Itoa(i) + "]"

@@ -94,6 +94,8 @@ type snapshot struct {
 	trusted     []netip.Prefix
 	loaded      time.Time
 	envCounters map[string]*atomic.Uint64 // by overlay tag
+	// cohortFollowed counts each cohort's decisions taken from baggage.
+	cohortFollowed map[string]*atomic.Uint64
 }
 
 // routeState is what the hot path needs of one route.
@@ -166,6 +168,12 @@ func (g *Gateway) compile(cfg *configs.Config) (*snapshot, error) {
 	for tag := range cfg.Environments.Overlays {
 		s.envCounters[tag] = g.metrics.environment(tag)
 	}
+	s.cohortFollowed = map[string]*atomic.Uint64{}
+	for _, r := range s.table.Routes() {
+		if c := r.Cohort(); c != "" {
+			s.cohortFollowed[c] = g.metrics.cohorts.cohortFollowed(c)
+		}
+	}
 	for _, name := range cfg.Chain.Inject {
 		f, err := chain.ParseFormat(name)
 		if err != nil {
@@ -235,9 +243,11 @@ var statePool = sync.Pool{New: func() any {
 // call is what the rest of a request's handling needs to know of the
 // gray decision.
 type call struct {
-	rs   *routeState
-	svc  *upstream.Service
-	side router.Side
+	rs     *routeState
+	svc    *upstream.Service
+	side   router.Side
+	cohort string        // the route's gray.cohort, "" for none
+	reason router.Reason // the rule that chose side
 }
 
 // handle proxies one request. It owns ctx only until it returns.
@@ -278,6 +288,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	st.scratch = prepareUpstreamRequest(ctx, scan, snap.trusted, upgrade, st.scratch)
 	svc := cl.svc
 	st.scratch = tagUpstream(&req.Header, scan, &c, snap, route.Name, svc.Name(), st.scratch)
+	st.scratch = tagCohort(&req.Header, snap, &st.decision, &g.metrics.cohorts, st.scratch)
 	svc.SetHost(&req.Header)
 	// Keep the Host header byte for byte: fasthttp would otherwise rebuild
 	// it from the parsed URI.
@@ -306,12 +317,13 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	if recorded {
 		r.capture(&capturedCall{
 			trace: c.Trace, span: c.Span, parent: c.Parent, route: route.Name, tenant: st.tenant, side: cl.side, target: t.Addr(),
+			cohort: cl.cohort, decision: cl.reason,
 			sent: sent, latency: latency, reason: reason,
 		}, req, &ctx.Response)
 	}
 	if sh := cl.rs.shadow; sh != nil {
 		sh.Offer(ctx, &c, &shadow.Primary{
-			ServedNew: cl.side == router.SideNew, Tenant: st.tenant, Target: t.Addr(),
+			ServedNew: cl.side == router.SideNew, Decision: cl.reason.String(), Tenant: st.tenant, Target: t.Addr(),
 			Sent: sent, Latency: latency, Failed: err != nil, Recorded: recorded,
 		})
 	}
@@ -333,7 +345,10 @@ func (g *Gateway) decide(snap *snapshot, route *router.Route, st *requestState, 
 	// The tenant may point into a header that hygiene deletes and reuses.
 	st.tenant = append(st.tenant[:0], d.Tenant...)
 	rs.metrics.tenants[d.Source].Add(1)
-	cl := call{rs: rs, svc: rs.bySide[d.Side], side: d.Side}
+	cl := call{rs: rs, svc: rs.bySide[d.Side], side: d.Side, cohort: d.Cohort, reason: d.Reason}
+	if d.Cohort != "" {
+		g.metrics.cohorts.count(snap, d)
+	}
 	switch {
 	case d.EnvUnknown:
 		g.metrics.envUnknown.Add(1)
@@ -349,7 +364,7 @@ func finishResponse(resp *fasthttp.Response, cl call, snap *snapshot, chainID []
 	cleanUpstreamResponse(resp)
 	resp.Header.SetCanonical(snap.chainCanon, chainID)
 	if snap.cfg.DebugHeaders {
-		resp.Header.Set(HeaderSide, cl.side.String())
+		setSideHeader(resp, cl)
 	}
 	cl.rs.metrics.count(cl.side, resp.StatusCode())
 }

@@ -9,11 +9,12 @@ import (
 	"github.com/cutover/cutover/diff"
 )
 
-// Status returns route's rollout as the API shows it.
+// Status returns route's rollout as the API shows it; a cohort member's
+// is its cohort's.
 func (c *Controller) Status(route string) (Status, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := c.routes[route]
+	r := c.routes[c.unit(route)]
 	if r == nil {
 		return Status{}, false
 	}
@@ -39,6 +40,7 @@ func (c *Controller) Events(route string, limit int) ([]Event, error) {
 	if c.st == nil {
 		c.recordStarts()
 	}
+	route = c.unit(route)
 	r := c.routes[route]
 	st := c.st
 	var mem []Event
@@ -123,6 +125,8 @@ func (r *routeRollout) status(now time.Time) Status {
 			BlockKinds: kindNames(cfg.BlockKinds), Confidence: cfg.Confidence,
 		},
 		Webhook: webhookOrigin(cfg.Webhook),
+		Cohort:  r.spec.Cohort,
+		Members: r.spec.Members,
 	}
 	if r.delta != nil {
 		leading := r.token != 0

@@ -98,4 +98,3 @@ func TestCohortRampsAsOneUnit(t *testing.T) {
 		})
 	}
 }
-

@@ -76,27 +76,59 @@ func (m *cohortMetrics) appendTo(b []byte) []byte {
 // headerBaggage is the W3C baggage header.
 const headerBaggage = "baggage"
 
+// noBaggage is the baggage of a request without one: empty but not nil,
+// so the router does not look for the header again.
+var noBaggage = []byte{}
+
+// requestBaggage returns the W3C baggage list a request carries, from the
+// header scan: its one baggage line, or its lines joined by commas into
+// buf, as W3C baggage reads several lines as one list. The result stays
+// valid while hygiene rewrites the headers.
+func requestBaggage(h *fasthttp.RequestHeader, s *headerScan, buf []byte) (baggage, grown []byte) {
+	switch {
+	case !s.has(wBaggage):
+		return noBaggage, buf
+	case !s.hasRepeated(wBaggage):
+		return s.values[wBaggage], buf
+	}
+	buf = buf[:0]
+	for k, v := range h.AllInOrder() {
+		if string(k) == string(watchedCanonical[wBaggage]) {
+			if len(buf) > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, v...)
+		}
+	}
+	return buf, buf
+}
+
 // tagCohort writes what the hop's decision sends upstream beyond the
 // chain: the environment tag of a tenant tagged at the entry, and on a
 // cohort route the serving side in baggage (cutover.cohort.<name>=side
-// first, the incoming members after it within the W3C limits; every
-// incoming baggage header is replaced by that one). scratch is reused and
-// the grown buffer returned.
-func tagCohort(h *fasthttp.RequestHeader, snap *snapshot, d *router.Decision, m *cohortMetrics, scratch []byte) []byte {
+// first, then the members of in, the request's baggage, within the W3C
+// limits; it replaces every baggage line received). A request whose one
+// baggage line already carries the side, valid and within the limits, goes
+// on as it came: the usual inner hop of a chain costs no rewrite. scratch
+// is reused and the grown buffer returned.
+func tagCohort(h *fasthttp.RequestHeader, s *headerScan, snap *snapshot, d *router.Decision, in []byte, m *cohortMetrics, scratch []byte) []byte {
 	if d.EnvTagged {
 		h.Set(snap.cfg.Environments.Header, d.Env)
 		m.tagged.Add(1)
 	}
-	if d.Cohort == "" || d.Side == router.SideUpstream {
+	if d.Cohort == "" || d.Side == router.SideUpstream ||
+		d.Baggage == router.BaggageFound && d.BaggageSide == d.Side && !s.hasRepeated(wBaggage) {
 		return scratch
 	}
 	var dropped int
-	scratch, dropped = router.AppendBaggage(scratch[:0], h.Peek(headerBaggage), d.Cohort, d.Side)
+	scratch, dropped = router.AppendBaggage(scratch[:0], in, d.Cohort, d.Side)
 	if dropped > 0 {
 		m.dropped.Add(uint64(dropped))
 	}
-	h.Del(headerBaggage)
-	h.SetBytesV(headerBaggage, scratch)
+	if s.hasRepeated(wBaggage) {
+		s.del(h, wBaggage)
+	}
+	h.SetCanonical(watchedCanonical[wBaggage], scratch)
 	return scratch
 }
 

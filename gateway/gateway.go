@@ -233,6 +233,8 @@ type requestState struct {
 	gray     router.Request
 	decision router.Decision
 	tenant   []byte // the decision's tenant, copied before headers change
+	baggage  []byte // the request's baggage on a cohort route (requestBaggage)
+	bagBuf   []byte // where several baggage lines are joined
 	chainID  [32]byte
 }
 
@@ -262,6 +264,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		st.scan = headerScan{}
 		st.gray = router.Request{Scratch: st.gray.Scratch[:0]}
 		st.decision = router.Decision{}
+		st.baggage = nil
 		statePool.Put(st)
 	}()
 	scan := &st.scan
@@ -288,7 +291,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	st.scratch = prepareUpstreamRequest(ctx, scan, snap.trusted, upgrade, st.scratch)
 	svc := cl.svc
 	st.scratch = tagUpstream(&req.Header, scan, &c, snap, route.Name, svc.Name(), st.scratch)
-	st.scratch = tagCohort(&req.Header, snap, &st.decision, &g.metrics.cohorts, st.scratch)
+	st.scratch = tagCohort(&req.Header, scan, snap, &st.decision, st.baggage, &g.metrics.cohorts, st.scratch)
 	svc.SetHost(&req.Header)
 	// Keep the Host header byte for byte: fasthttp would otherwise rebuild
 	// it from the parsed URI.
@@ -340,6 +343,11 @@ func (g *Gateway) decide(snap *snapshot, route *router.Route, st *requestState, 
 	st.gray.Body = req.Body()
 	st.gray.ContentType = req.Header.ContentType()
 	st.gray.ChainID = chainID
+	st.gray.Baggage = nil
+	if route.Cohort() != "" {
+		st.baggage, st.bagBuf = requestBaggage(&req.Header, &st.scan, st.bagBuf)
+		st.gray.Baggage = st.baggage
+	}
 	d := &st.decision
 	snap.table.Decide(route, &st.gray, d)
 	// The tenant may point into a header that hygiene deletes and reuses.

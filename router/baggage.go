@@ -112,30 +112,44 @@ func checkBaggage(b []byte) Baggage {
 
 // CohortSide reads the side the baggage header b carries for cohort: the
 // first member cutover.cohort.<cohort>. A malformed or oversized header is
-// ignored whole, as are values other than old and new. It allocates
-// nothing.
+// ignored whole, as is a cohort member whose value is neither old nor new.
+// It reads b once and allocates nothing.
 func CohortSide(b []byte, cohort string) (Side, Baggage) {
 	if len(b) == 0 {
 		return SideOld, BaggageNone
 	}
-	if st := checkBaggage(b); st != BaggageNone {
-		return SideOld, st
+	if len(b) > MaxBaggageBytes {
+		return SideOld, BaggageOversized
 	}
+	side, state, members := SideOld, BaggageNone, 0
 	for rest := b; len(rest) > 0; {
-		var m baggageMember
-		m, rest, _ = nextBaggageMember(rest)
-		if !isCohortKey(m.key, cohort) {
+		m, r, ok := nextBaggageMember(rest)
+		rest = r
+		switch {
+		case !ok:
+			return SideOld, BaggageMalformed
+		case len(m.whole) == 0:
+			continue
+		}
+		if members++; members > MaxBaggageMembers {
+			return SideOld, BaggageOversized
+		}
+		if state != BaggageNone || !isCohortKey(m.key, cohort) {
 			continue
 		}
 		switch string(m.value) {
 		case "new":
-			return SideNew, BaggageFound
+			side, state = SideNew, BaggageFound
 		case "old":
-			return SideOld, BaggageFound
+			state = BaggageFound
+		default:
+			state = BaggageMalformed
 		}
-		return SideOld, BaggageMalformed
 	}
-	return SideOld, BaggageNone
+	if state == BaggageMalformed {
+		side = SideOld
+	}
+	return side, state
 }
 
 // AppendBaggage appends to dst the baggage a hop of cohort served by side
@@ -143,7 +157,9 @@ func CohortSide(b []byte, cohort string) (Side, Baggage) {
 // then every other member of the incoming header in, in order and byte
 // for byte, as many as fit the W3C limits. An incoming header that is
 // malformed or oversized is not carried on (a W3C propagator drops it
-// whole too). dropped counts the incoming members left out.
+// whole too). dropped counts the incoming members left out, one for a
+// header dropped whole. It reads in once and allocates nothing beyond
+// growing dst.
 func AppendBaggage(dst, in []byte, cohort string, side Side) (out []byte, dropped int) {
 	start := len(dst)
 	dst = append(dst, CohortBaggagePrefix...)
@@ -153,23 +169,33 @@ func AppendBaggage(dst, in []byte, cohort string, side Side) (out []byte, droppe
 	if len(in) == 0 {
 		return dst, 0
 	}
-	if checkBaggage(in) != BaggageNone {
+	own := len(dst)
+	if len(in) > MaxBaggageBytes {
 		return dst, 1
 	}
-	members := 1
+	written, received := 1, 0
 	for rest := in; len(rest) > 0; {
-		var m baggageMember
-		m, rest, _ = nextBaggageMember(rest)
-		if len(m.whole) == 0 || isCohortKey(m.key, cohort) {
+		m, r, ok := nextBaggageMember(rest)
+		rest = r
+		switch {
+		case !ok:
+			return dst[:own], 1
+		case len(m.whole) == 0:
 			continue
 		}
-		if members == MaxBaggageMembers || len(dst)-start+1+len(m.whole) > MaxBaggageBytes {
+		if received++; received > MaxBaggageMembers {
+			return dst[:own], 1
+		}
+		if isCohortKey(m.key, cohort) {
+			continue
+		}
+		if written == MaxBaggageMembers || len(dst)-start+1+len(m.whole) > MaxBaggageBytes {
 			dropped++
 			continue
 		}
 		dst = append(dst, ',')
 		dst = append(dst, m.whole...)
-		members++
+		written++
 	}
 	return dst, dropped
 }
@@ -190,8 +216,17 @@ func trimOWS(b []byte) []byte {
 	return b
 }
 
-// tokenSeparators are the RFC 7230 delimiters a token may not hold.
-const tokenSeparators = "\"(),/:;<=>?@[\\]{}"
+// baggageToken and baggageOctet mark the bytes of an RFC 7230 token (a
+// baggage key) and of a W3C baggage-octet (printable US-ASCII without
+// space, '"', ',', ';' and '\\'): a table lookup per byte keeps the parse
+// cheap enough for every hop.
+var baggageToken, baggageOctet = func() (tok, oct [256]bool) {
+	for c := 0x21; c < 0x7f; c++ {
+		tok[c] = !strings.ContainsRune("\"(),/:;<=>?@[\\]{}", rune(c))
+		oct[c] = !strings.ContainsRune("\",;\\", rune(c))
+	}
+	return tok, oct
+}()
 
 // isBaggageToken checks an RFC 7230 token, the W3C baggage key.
 func isBaggageToken(b []byte) bool {
@@ -199,18 +234,17 @@ func isBaggageToken(b []byte) bool {
 		return false
 	}
 	for _, c := range b {
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(tokenSeparators, c) >= 0 {
+		if !baggageToken[c] {
 			return false
 		}
 	}
 	return true
 }
 
-// isBaggageValue checks baggage-octets: printable US-ASCII without space,
-// '"', ',', ';' and '\'; an empty value is allowed.
+// isBaggageValue checks baggage-octets; an empty value is allowed.
 func isBaggageValue(b []byte) bool {
 	for _, c := range b {
-		if c < 0x21 || c > 0x7e || c == '"' || c == ',' || c == ';' || c == '\\' {
+		if !baggageOctet[c] {
 			return false
 		}
 	}

@@ -71,6 +71,10 @@ type Request struct {
 	// ChainID is the chain's 32-hex trace ID, bucketed when no tenant is
 	// found so that every hop of a chain gets the same side.
 	ChainID []byte
+	// Baggage is the request's W3C baggage list, read on cohort routes;
+	// nil: Decide peeks the baggage header of Headers. (The gateway hands
+	// its header scan's value, empty but not nil when there is none.)
+	Baggage []byte
 	// Scratch is working memory Decide may grow (decoded query values);
 	// keep it between calls to avoid allocating.
 	Scratch []byte
@@ -99,9 +103,11 @@ type Decision struct {
 	// sends the tag upstream.
 	EnvTagged bool
 	// Cohort is the route's gray.cohort, "" for none. Baggage says what
-	// the request's baggage header held for it (cohort routes only).
-	Cohort  string
-	Baggage Baggage
+	// the request's baggage header held for it (cohort routes only), and
+	// BaggageSide the side it carried when Baggage is BaggageFound.
+	Cohort      string
+	Baggage     Baggage
+	BaggageSide Side
 }
 
 // Decide picks the side and service that serve req on route r, by this
@@ -118,9 +124,12 @@ func (t *Table) Decide(r *Route, req *Request, d *Decision) {
 		if t.envHeader != "" {
 			tag = req.Headers.Peek(t.envHeader)
 		}
-		if r.gray != nil && r.gray.cohort != "" {
+		if r.gray != nil && r.gray.cohort != "" && req.Baggage == nil {
 			baggage = req.Headers.Peek("baggage")
 		}
+	}
+	if req.Baggage != nil {
+		baggage = req.Baggage
 	}
 	t.decide(r, tenant, req.ChainID, tag, baggage, d)
 	d.Source = source
@@ -144,10 +153,9 @@ func (t *Table) decide(r *Route, tenant, chainID, tag, baggage []byte, d *Decisi
 	default:
 		d.Cohort = r.gray.cohort
 		if d.Cohort != "" && len(baggage) > 0 {
-			var side Side
-			side, d.Baggage = CohortSide(baggage, d.Cohort)
+			d.BaggageSide, d.Baggage = CohortSide(baggage, d.Cohort)
 			if d.Baggage == BaggageFound && len(tenant) == 0 {
-				d.Side, d.Reason = side, ReasonBaggage
+				d.Side, d.Reason = d.BaggageSide, ReasonBaggage
 				break
 			}
 		}

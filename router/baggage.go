@@ -3,6 +3,8 @@ package router
 import (
 	"bytes"
 	"strings"
+
+	"github.com/cutover/cutover/message"
 )
 
 // W3C baggage limits (https://www.w3.org/TR/baggage/#limits): a
@@ -46,7 +48,7 @@ func nextBaggageMember(b []byte) (m baggageMember, rest []byte, ok bool) {
 	if i := bytes.IndexByte(b, ','); i >= 0 {
 		item, rest = b[:i], b[i+1:]
 	}
-	item = trimOWS(item)
+	item = message.TrimOWS(item)
 	if len(item) == 0 {
 		return baggageMember{}, rest, true
 	}
@@ -62,7 +64,7 @@ func nextBaggageMember(b []byte) (m baggageMember, rest []byte, ok bool) {
 	if eq < 0 {
 		return m, rest, false
 	}
-	m.key, m.value = trimOWS(kv[:eq]), trimOWS(kv[eq+1:])
+	m.key, m.value = message.TrimOWS(kv[:eq]), message.TrimOWS(kv[eq+1:])
 	if !isBaggageToken(m.key) || !isBaggageValue(m.value) {
 		return m, rest, false
 	}
@@ -78,9 +80,9 @@ func validProperties(p []byte) bool {
 		} else {
 			p = nil
 		}
-		prop = trimOWS(prop)
+		prop = message.TrimOWS(prop)
 		k, v, hasValue := bytes.Cut(prop, []byte{'='})
-		if !isBaggageToken(trimOWS(k)) || hasValue && !isBaggageValue(trimOWS(v)) {
+		if !isBaggageToken(message.TrimOWS(k)) || hasValue && !isBaggageValue(message.TrimOWS(v)) {
 			return false
 		}
 	}
@@ -204,16 +206,6 @@ func isCohortKey(key []byte, cohort string) bool {
 	return len(key) == len(CohortBaggagePrefix)+len(cohort) &&
 		string(key[:len(CohortBaggagePrefix)]) == CohortBaggagePrefix &&
 		string(key[len(CohortBaggagePrefix):]) == cohort
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // baggageToken and baggageOctet mark the bytes of an RFC 7230 token (a

@@ -109,6 +109,8 @@ type routeRollout struct {
 	why     string        // why this replica's rules replace the stored ones (a reload)
 	delta   *stepCounts
 	carry   *store.TallyAdd // an add that failed, retried with the next
+
+	members []*memberFeed // a cohort's members, each with its own figures (cohort.go)
 }
 
 // New returns a controller and starts its decision loop; Close stops it.
@@ -188,10 +190,14 @@ func (c *Controller) Configure(specs []RouteSpec) {
 			r.m.Attach(s.Config)
 			r.counts.agg.SetThresholds(s.Noise)
 		}
+		r.syncMembers()
 	}
-	for name := range c.routes {
+	for name, r := range c.routes {
 		if !keep[name] {
-			c.routes[name].feed.cur.Store(nil) // counts no more
+			r.feed.cur.Store(nil) // counts no more
+			for _, mf := range r.members {
+				mf.feed.cur.Store(nil)
+			}
 			delete(c.routes, name)
 		}
 	}
@@ -265,10 +271,16 @@ func (c *Controller) SetStore(st Store) error {
 func (c *Controller) Feed(route string) *Feed {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r := c.routes[c.unit(route)]; r != nil {
-		return r.feed
+	r := c.routes[c.unit(route)]
+	if r == nil {
+		return nil
 	}
-	return nil
+	for _, mf := range r.members {
+		if mf.name == route {
+			return mf.feed
+		}
+	}
+	return r.feed
 }
 
 // Percent returns the share new serves on route, in hundredths of a
@@ -307,12 +319,13 @@ func (c *Controller) Tick() {
 		if !r.m.Deciding() {
 			continue
 		}
-		st := r.stats()
+		st, member := r.gateStats(now)
 		before := r.m.Percent()
 		ev, newStep := r.m.Observe(now, &st)
 		if ev == nil {
 			continue
 		}
+		blame(ev, r.m, member)
 		if newStep {
 			r.counts = newStepCounts(name, r.spec.Noise)
 		}
@@ -438,4 +451,5 @@ func (r *routeRollout) follow() {
 	default:
 		r.feed.cur.Store(r.counts)
 	}
+	r.followMembers()
 }

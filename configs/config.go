@@ -189,6 +189,11 @@ type Environments struct {
 	// Overlays maps a tag to service replacements: when the gray decision
 	// picks a service named here, its replacement serves instead.
 	Overlays map[string]map[string]string `yaml:"overlays"`
+	// Tenants tags tenants at the entry: a request from a tenant listed
+	// under a tag that arrives without Header gets Header: tag injected
+	// at the first hop, and then travels as if the client had sent it.
+	// A tenant is listed under one tag at most.
+	Tenants map[string][]string `yaml:"tenants"`
 }
 
 // Service is a pool of interchangeable upstream targets.
@@ -371,8 +376,13 @@ type Gray struct {
 	Exclude []string `yaml:"exclude"`
 	// Percent is the share of other tenants served by new, sticky: a
 	// tenant is new when xxhash64(route ":" tenant) mod 10000 is below
-	// percent × 100.
+	// percent × 100 (xxhash64(cohort ":" tenant) in a cohort).
 	Percent Percent `yaml:"percent"`
+	// Cohort names a set of routes that move the same tenants together:
+	// they bucket by the cohort's name instead of their own, carry the
+	// side in W3C baggage, and share one percent and one rollout, so
+	// their members must agree on percent and rollout rules.
+	Cohort string `yaml:"cohort"`
 }
 
 // RouteRecord overrides recording for one route.

@@ -92,6 +92,7 @@ func (c *Config) validate() Errors {
 		}
 		matches[key] = i
 	}
+	c.validateCohorts(&errs)
 	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 	return errs
 }
@@ -474,6 +475,30 @@ func (c *Config) validateEnvironments(errs *Errors) {
 	}
 	if e.Header != "" && !isToken(e.Header) {
 		c.errorf(errs, "environments.header", "%q is not a valid header name", e.Header)
+	}
+	if len(e.Tenants) > 0 && e.Header == "" {
+		c.errorf(errs, "environments.header", "tenants need the header that carries the environment tag, e.g. X-Env")
+	}
+	tagged := map[string]string{} // tenant → the path that lists it first
+	for _, tag := range slices.Sorted(maps.Keys(e.Tenants)) {
+		switch {
+		case !isToken(tag):
+			c.errorf(errs, "environments.tenants."+tag, "%q is not a valid header value for an environment tag", tag)
+		case e.Overlays[tag] == nil:
+			c.errorf(errs, "environments.tenants."+tag, "no overlay %q to tag tenants with (overlays: %s)", tag, strings.Join(slices.Sorted(maps.Keys(e.Overlays)), ", "))
+		}
+		for i, t := range e.Tenants[tag] {
+			path := "environments.tenants." + tag + "[" + strconv.Itoa(i) + "]"
+			if t == "" {
+				c.errorf(errs, path, "empty tenant")
+				continue
+			}
+			if first, dup := tagged[t]; dup {
+				c.errorf(errs, path, "tenant %q is already tagged at %s (line %d): a tenant has one entry tag", t, first, c.lines[first])
+				continue
+			}
+			tagged[t] = path
+		}
 	}
 	for _, tag := range slices.Sorted(maps.Keys(e.Overlays)) {
 		path := "environments.overlays." + tag

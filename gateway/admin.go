@@ -188,8 +188,9 @@ type matchInfo struct {
 // grayInfo sizes a route's gray lists; the lists themselves can be long
 // and are in the config file.
 type grayInfo struct {
-	Tenants int `json:"tenants"`
-	Exclude int `json:"exclude"`
+	Tenants int    `json:"tenants"`
+	Exclude int    `json:"exclude"`
+	Cohort  string `json:"cohort,omitempty"`
 }
 
 type targetInfo struct {
@@ -217,6 +218,7 @@ func (g *Gateway) serveRoutes(w http.ResponseWriter, r *http.Request) {
 		if rt.HasGray() {
 			info.Gray = &grayInfo{}
 			info.Gray.Tenants, info.Gray.Exclude = rt.ListSizes()
+			info.Gray.Cohort = rt.Cohort()
 		}
 		for _, src := range rc.Tenant {
 			info.Tenant = append(info.Tenant, describeSource(src))
@@ -264,8 +266,13 @@ type BucketInfo struct {
 	// NewFrom is the lowest percent at which the tenant's bucket is served
 	// by new.
 	NewFrom float64 `json:"new_from_percent,omitempty"`
-	// EnvUnknown is set when Env names no overlay.
+	// EnvUnknown is set when Env names no overlay; EnvTagged when Env
+	// is the tenant's entry tag (environments.tenants).
 	EnvUnknown bool `json:"environment_unknown,omitempty"`
+	EnvTagged  bool `json:"environment_tagged,omitempty"`
+	// Cohort is the route's gray.cohort: the bucket is then
+	// xxhash64("COHORT:TENANT"), the same on every member.
+	Cohort string `json:"cohort,omitempty"`
 }
 
 // ExplainBucket places tenant on a route of table t.
@@ -275,7 +282,10 @@ func ExplainBucket(t *router.Table, r *router.Route, tenant, env string) BucketI
 		Route: r.Name, Tenant: tenant, Env: env,
 		Percent: float64(r.Percent()) / 100,
 		Bucket:  d.Bucket, Side: d.Side.String(), Service: d.Service, Reason: d.Reason.String(),
-		EnvUnknown: d.EnvUnknown,
+		EnvUnknown: d.EnvUnknown, EnvTagged: d.EnvTagged, Cohort: d.Cohort,
+	}
+	if d.EnvTagged {
+		info.Env = d.Env
 	}
 	if d.Bucket >= 0 {
 		info.NewFrom = float64(d.Bucket+1) / 100

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -12,6 +13,7 @@ import (
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/recorder"
+	"github.com/cutover/cutover/router"
 )
 
 // benchRequest is a typical browser-ish request with an incoming trace.
@@ -58,13 +60,58 @@ routes:
 // besides moving bytes: chain extraction, routing, header hygiene,
 // X-Forwarded-*, trace injection and response cleaning.
 func BenchmarkHeaderWork(b *testing.B) {
-	g := benchGateway(b, "127.0.0.1:1")
+	benchHeaderWork(b, benchGateway(b, "127.0.0.1:1"), benchRequest, noDecision)
+}
+
+// BenchmarkHeaderWorkGray is BenchmarkHeaderWork on a route that splits
+// by a tenant header, with the gray decision: a gray hop's header work
+// before cohorts.
+func BenchmarkHeaderWorkGray(b *testing.B) {
+	g := benchGatewayWith(b, "127.0.0.1:1", "127.0.0.1:1", "    tenant: [{ header: X-Org-Id }]\n    gray: { percent: 30 }\n")
+	benchHeaderWork(b, g, benchRequest, router.ReasonBucket)
+}
+
+// benchCohortRequest is a hop of a chain inside a cohort: no tenant, the
+// side in baggage among other members.
+const benchCohortRequest = "GET /api/orders/7?expand=items HTTP/1.1\r\n" +
+	"Host: shop.example.com\r\n" +
+	"User-Agent: bench/1.0\r\n" +
+	"Accept: application/json\r\n" +
+	"Accept-Encoding: gzip\r\n" +
+	"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n" +
+	"baggage: userId=alice,cutover.cohort.checkout=new,isProduction=false\r\n" +
+	"\r\n"
+
+// BenchmarkHeaderWorkCohort is BenchmarkHeaderWork on a cohort hop, with
+// the gray decision (which follows the baggage) and the baggage written
+// upstream.
+func BenchmarkHeaderWorkCohort(b *testing.B) {
+	g := benchGatewayWith(b, "127.0.0.1:1", "127.0.0.1:1", "    tenant: [{ header: X-Org-Id }]\n    gray: { cohort: checkout, percent: 30 }\n")
+	benchHeaderWork(b, g, benchCohortRequest, router.ReasonBaggage)
+}
+
+// noDecision makes benchHeaderWork skip the gray decision.
+const noDecision = router.Reason(255)
+
+// BenchmarkHeaderWorkCohortEntry is the first hop of a chain in a cohort:
+// the tenant's bucket decides, and the baggage goes upstream with the
+// side added to the members the client sent.
+func BenchmarkHeaderWorkCohortEntry(b *testing.B) {
+	g := benchGatewayWith(b, "127.0.0.1:1", "127.0.0.1:1", "    tenant: [{ header: X-Org-Id }]\n    gray: { cohort: checkout, percent: 30 }\n")
+	req := strings.Replace(benchRequest, "\r\n\r\n", "\r\nbaggage: userId=alice,isProduction=false\r\n\r\n", 1)
+	benchHeaderWork(b, g, req, router.ReasonBucket)
+}
+
+// benchHeaderWork runs the gateway's header work on request; unless want
+// is noDecision, the gray decision too, which must give reason want.
+func benchHeaderWork(b *testing.B, g *Gateway, request string, want router.Reason) {
+	decide := want != noDecision
 	snap := g.snap.Load()
 	var ctx fasthttp.RequestCtx
 	ctx.Init(&fasthttp.Request{}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}, nil)
-	st := &requestState{scratch: make([]byte, 0, 256)}
+	st := &requestState{scratch: make([]byte, 0, 256), tenant: make([]byte, 0, 64)}
 	var req fasthttp.Request
-	if err := req.Read(bufioReader(benchRequest)); err != nil {
+	if err := req.Read(bufioReader(request)); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -81,8 +128,17 @@ func BenchmarkHeaderWork(b *testing.B) {
 		if r == nil {
 			b.Fatal("no route")
 		}
+		if decide {
+			chainID := c.Trace.AppendHex(st.chainID[:0])
+			if cl := g.decide(snap, r, st, &ctx.Request, ctx.Path(), chainID); cl.reason != want {
+				b.Fatal(cl.reason)
+			}
+		}
 		st.scratch = prepareUpstreamRequest(&ctx, scan, snap.trusted, false, st.scratch)
 		st.scratch = tagUpstream(&ctx.Request.Header, scan, &c, snap, r.Name, "old", st.scratch)
+		if decide {
+			st.scratch = tagCohort(&ctx.Request.Header, scan, snap, &st.decision, st.baggage, &g.metrics.cohorts, st.scratch)
+		}
 		ctx.Response.Header.Set("Connection", "keep-alive")
 		cleanUpstreamResponse(&ctx.Response)
 	}

@@ -93,6 +93,8 @@ type snapshot struct {
 	trusted     []netip.Prefix
 	loaded      time.Time
 	envCounters map[string]*atomic.Uint64 // by overlay tag
+	// cohortFollowed counts each cohort's decisions taken from baggage.
+	cohortFollowed map[string]*atomic.Uint64
 }
 
 // routeState is what the hot path needs of one route.
@@ -166,6 +168,12 @@ func (g *Gateway) compile(cfg *configs.Config) (*snapshot, error) {
 	for tag := range cfg.Environments.Overlays {
 		s.envCounters[tag] = g.metrics.environment(tag)
 	}
+	s.cohortFollowed = map[string]*atomic.Uint64{}
+	for _, r := range s.table.Routes() {
+		if c := r.Cohort(); c != "" {
+			s.cohortFollowed[c] = g.metrics.cohorts.cohortFollowed(c)
+		}
+	}
 	for _, name := range cfg.Chain.Inject {
 		f, err := chain.ParseFormat(name)
 		if err != nil {
@@ -225,6 +233,8 @@ type requestState struct {
 	gray     router.Request
 	decision router.Decision
 	tenant   []byte // the decision's tenant, copied before headers change
+	baggage  []byte // the request's baggage on a cohort route (requestBaggage)
+	bagBuf   []byte // where several baggage lines are joined
 	chainID  [32]byte
 }
 
@@ -235,9 +245,11 @@ var statePool = sync.Pool{New: func() any {
 // call is what the rest of a request's handling needs to know of the
 // gray decision.
 type call struct {
-	rs   *routeState
-	svc  *upstream.Service
-	side router.Side
+	rs     *routeState
+	svc    *upstream.Service
+	side   router.Side
+	cohort string        // the route's gray.cohort, "" for none
+	reason router.Reason // the rule that chose side
 }
 
 // handle proxies one request. It owns ctx only until it returns.
@@ -252,6 +264,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		st.scan = headerScan{}
 		st.gray = router.Request{Scratch: st.gray.Scratch[:0]}
 		st.decision = router.Decision{}
+		st.baggage = nil
 		statePool.Put(st)
 	}()
 	scan := &st.scan
@@ -282,6 +295,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	st.scratch = prepareUpstreamRequest(ctx, scan, snap.trusted, upgrade, st.scratch)
 	svc := cl.svc
 	st.scratch = tagUpstream(&req.Header, scan, &c, snap, route.Name, svc.Name(), st.scratch)
+	st.scratch = tagCohort(&req.Header, scan, snap, &st.decision, st.baggage, &g.metrics.cohorts, st.scratch)
 	svc.SetHost(&req.Header)
 	// Keep the Host header byte for byte: fasthttp would otherwise rebuild
 	// it from the parsed URI.
@@ -311,12 +325,13 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	if recorded {
 		r.capture(&capturedCall{
 			trace: c.Trace, span: c.Span, parent: c.Parent, route: route.Name, tenant: st.tenant, side: cl.side, target: t.Addr(),
+			cohort: cl.cohort, decision: cl.reason,
 			sent: sent, latency: latency, reason: reason,
 		}, req, &ctx.Response)
 	}
 	if sh := cl.rs.shadow; sh != nil {
 		sh.Offer(ctx, &c, &shadow.Primary{
-			ServedNew: cl.side == router.SideNew, Tenant: st.tenant, Target: t.Addr(),
+			ServedNew: cl.side == router.SideNew, Decision: cl.reason.String(), Tenant: st.tenant, Target: t.Addr(),
 			Sent: sent, Latency: latency, Failed: err != nil, Recorded: recorded,
 		})
 	}
@@ -333,12 +348,20 @@ func (g *Gateway) decide(snap *snapshot, route *router.Route, st *requestState, 
 	st.gray.Body = req.Body()
 	st.gray.ContentType = req.Header.ContentType()
 	st.gray.ChainID = chainID
+	st.gray.Baggage = nil
+	if route.Cohort() != "" {
+		st.baggage, st.bagBuf = requestBaggage(&req.Header, &st.scan, st.bagBuf)
+		st.gray.Baggage = st.baggage
+	}
 	d := &st.decision
 	snap.table.Decide(route, &st.gray, d)
 	// The tenant may point into a header that hygiene deletes and reuses.
 	st.tenant = append(st.tenant[:0], d.Tenant...)
 	rs.metrics.tenants[d.Source].Add(1)
-	cl := call{rs: rs, svc: rs.bySide[d.Side], side: d.Side}
+	cl := call{rs: rs, svc: rs.bySide[d.Side], side: d.Side, cohort: d.Cohort, reason: d.Reason}
+	if d.Cohort != "" {
+		g.metrics.cohorts.count(snap, d)
+	}
 	switch {
 	case d.EnvUnknown:
 		g.metrics.envUnknown.Add(1)
@@ -354,7 +377,7 @@ func finishResponse(resp *fasthttp.Response, cl call, snap *snapshot, chainID []
 	cleanUpstreamResponse(resp)
 	resp.Header.SetCanonical(snap.chainCanon, chainID)
 	if snap.cfg.DebugHeaders {
-		resp.Header.Set(HeaderSide, cl.side.String())
+		setSideHeader(resp, cl)
 	}
 	cl.rs.metrics.count(cl.side, resp.StatusCode())
 }

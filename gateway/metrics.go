@@ -45,6 +45,7 @@ type metrics struct {
 	upgrades      atomic.Uint64
 	environments  map[string]*atomic.Uint64 // by overlay tag; guarded by mu
 	envUnknown    atomic.Uint64
+	cohorts       cohortMetrics
 }
 
 // routeMetrics counts one route's requests by side and status class
@@ -141,6 +142,7 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 	}
 	b = help(b, "cutover_environment_unknown_total", "counter", "Requests whose environment tag names no overlay; the baseline serves them.")
 	b = fmt.Appendf(b, "cutover_environment_unknown_total %d\n", m.envUnknown.Load())
+	b = m.cohorts.appendTo(b)
 	b = help(b, "cutover_requests_rejected_total", "counter", "Requests answered by the gateway itself, without an upstream, by reason.")
 	for i, reason := range rejectReasons {
 		b = fmt.Appendf(b, "cutover_requests_rejected_total{reason=%q} %d\n", failures[reason].reason, m.rejected[i].Load())

@@ -93,6 +93,9 @@ type capturedCall struct {
 	sent    time.Time
 	latency time.Duration
 	reason  string // upstream failure reason, "" on success
+
+	cohort   string        // the route's gray.cohort
+	decision router.Reason // the rule that chose side
 }
 
 // capture copies a finished call into a pooled record and hands it to the
@@ -106,6 +109,7 @@ func (r recording) capture(c *capturedCall, req *fasthttp.Request, resp *fasthtt
 	rec.Route = c.route
 	rec.SetTenant(c.tenant)
 	rec.Side = c.side.String()
+	rec.Cohort, rec.Decision = c.cohort, c.decision.String()
 	rec.Target = c.target
 	recorder.Fill(rec, req, resp, r.maxBody)
 	rec.Start = c.sent

@@ -45,10 +45,20 @@ func rolloutConfig(ro *configs.Rollout, page string) *rollout.Config {
 // route gets its feed, its shadow observer and the controller's percent.
 func (g *Gateway) configureRollouts(snap *snapshot) {
 	var specs []rollout.RouteSpec
+	cohorts := map[string]int{} // cohort → index of its unit in specs
 	for _, r := range snap.table.Routes() {
 		rc := snap.cfg.Routes[r.Index]
 		if rc.Rollout == nil {
 			continue
+		}
+		// A cohort's members ramp as one unit, named for its first member;
+		// validation made their rules equal.
+		if c := r.Cohort(); c != "" {
+			if i, ok := cohorts[c]; ok {
+				specs[i].Members = append(specs[i].Members, r.Name)
+				continue
+			}
+			cohorts[c] = len(specs)
 		}
 		spec := rollout.RouteSpec{
 			Name:   r.Name,
@@ -63,6 +73,9 @@ func (g *Gateway) configureRollouts(snap *snapshot) {
 				}
 				return diff.Baseline{}
 			}
+		}
+		if c := r.Cohort(); c != "" {
+			spec.Cohort, spec.Members = c, []string{r.Name}
 		}
 		specs = append(specs, spec)
 	}

@@ -51,6 +51,8 @@ const (
 	wSW8
 	// The configured chain header (X-Chain-Id by default).
 	wChain
+	// W3C baggage, read and rewritten on cohort routes.
+	wBaggage
 	numWatched
 )
 
@@ -68,6 +70,7 @@ var watchedNames = [numWatched]string{
 	wB3: chain.HeaderB3, wB3TraceID: chain.HeaderB3TraceID, wB3SpanID: chain.HeaderB3SpanID,
 	wB3ParentSpanID: chain.HeaderB3ParentSpanID, wB3Sampled: chain.HeaderB3Sampled,
 	wB3Flags: chain.HeaderB3Flags, wJaeger: chain.HeaderJaeger, wSW8: chain.HeaderSW8,
+	wBaggage: headerBaggage,
 }
 
 // watchedCanonical are the same names in fasthttp's normalised form, the

@@ -156,7 +156,10 @@ func EqualFold(b []byte, s string) bool {
 	return true
 }
 
-// trimOWS trims spaces and tabs from both ends of b.
+// TrimOWS trims the optional whitespace of RFC 9110 §5.6.3 (spaces and
+// tabs) from both ends of b, as header values and list members are read.
+func TrimOWS(b []byte) []byte { return trimOWS(b) }
+
 func trimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]

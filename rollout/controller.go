@@ -47,6 +47,15 @@ type RouteSpec struct {
 	Baseline func() diff.Baseline
 	// Noise are the route's noise thresholds (diff.noise).
 	Noise diff.Thresholds
+	// Cohort and Members make the rollout a cohort's: Members are every
+	// route of the cohort in file order, Name the first of them. The
+	// cohort ramps as one unit: each member's percent is the unit's, each
+	// member's compared pairs, calls and latencies count toward the unit's
+	// step (its feed is every member's), so the gate reads every member's
+	// figures and a rollback sends the whole cohort back. Actions and
+	// lookups by any member's name reach the unit.
+	Cohort  string
+	Members []string
 }
 
 // Controller runs the rollouts of a gateway's routes: it evaluates each
@@ -67,7 +76,8 @@ type Controller struct {
 	mu          sync.Mutex
 	routes      map[string]*routeRollout
 	order       []string
-	st          Store // nil until SetStore: decisions in memory
+	unitOf      map[string]string // a cohort member's name → its unit's (RouteSpec.Name)
+	st          Store             // nil until SetStore: decisions in memory
 	transitions map[string]map[State]uint64
 	storeErrors uint64
 
@@ -99,6 +109,8 @@ type routeRollout struct {
 	why     string        // why this replica's rules replace the stored ones (a reload)
 	delta   *stepCounts
 	carry   *store.TallyAdd // an add that failed, retried with the next
+
+	members []*memberFeed // a cohort's members, each with its own figures (cohort.go)
 }
 
 // New returns a controller and starts its decision loop; Close stops it.
@@ -158,8 +170,12 @@ func (c *Controller) Configure(specs []RouteSpec) {
 	now := c.opt.Now()
 	keep := map[string]bool{}
 	c.order = c.order[:0]
+	c.unitOf = map[string]string{}
 	for _, s := range specs {
 		keep[s.Name] = true
+		for _, m := range s.Members {
+			c.unitOf[m] = s.Name
+		}
 		c.order = append(c.order, s.Name)
 		r := c.routes[s.Name]
 		switch {
@@ -174,10 +190,14 @@ func (c *Controller) Configure(specs []RouteSpec) {
 			r.m.Attach(s.Config)
 			r.counts.agg.SetThresholds(s.Noise)
 		}
+		r.syncMembers()
 	}
-	for name := range c.routes {
+	for name, r := range c.routes {
 		if !keep[name] {
-			c.routes[name].feed.cur.Store(nil) // counts no more
+			r.feed.cur.Store(nil) // counts no more
+			for _, mf := range r.members {
+				mf.feed.cur.Store(nil)
+			}
 			delete(c.routes, name)
 		}
 	}
@@ -202,6 +222,15 @@ func (c *Controller) restart(r *routeRollout, s RouteSpec, now time.Time, why st
 	// Recorded at the next decision in memory; a store given before then
 	// has the start recorded by whoever stores it, once.
 	r.start = &ev
+}
+
+// unit returns the name of the rollout that route's requests follow:
+// its cohort's unit, or route itself. Called with c.mu held.
+func (c *Controller) unit(route string) string {
+	if u, ok := c.unitOf[route]; ok {
+		return u
+	}
+	return route
 }
 
 // recordStarts records the start events still pending, in memory mode.
@@ -242,10 +271,16 @@ func (c *Controller) SetStore(st Store) error {
 func (c *Controller) Feed(route string) *Feed {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r := c.routes[route]; r != nil {
-		return r.feed
+	r := c.routes[c.unit(route)]
+	if r == nil {
+		return nil
 	}
-	return nil
+	for _, mf := range r.members {
+		if mf.name == route {
+			return mf.feed
+		}
+	}
+	return r.feed
 }
 
 // Percent returns the share new serves on route, in hundredths of a
@@ -253,7 +288,7 @@ func (c *Controller) Feed(route string) *Feed {
 func (c *Controller) Percent(route string) (basis int, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := c.routes[route]
+	r := c.routes[c.unit(route)]
 	if r == nil {
 		return 0, false
 	}
@@ -284,12 +319,13 @@ func (c *Controller) Tick() {
 		if !r.m.Deciding() {
 			continue
 		}
-		st := r.stats()
+		st, member := r.gateStats(now)
 		before := r.m.Percent()
 		ev, newStep := r.m.Observe(now, &st)
 		if ev == nil {
 			continue
 		}
+		blame(ev, r.m, member)
 		if newStep {
 			r.counts = newStepCounts(name, r.spec.Noise)
 		}
@@ -312,6 +348,7 @@ func (c *Controller) Act(route, action, note string) (Status, Event, error) {
 		return Status{}, Event{}, fmt.Errorf("%w %q (want pause, resume, promote or rollback)", ErrUnknownAction, action)
 	}
 	c.mu.Lock()
+	route = c.unit(route)
 	if st := c.st; st != nil {
 		c.mu.Unlock()
 		return c.actStored(st, route, action, note)
@@ -414,4 +451,5 @@ func (r *routeRollout) follow() {
 	default:
 		r.feed.cur.Store(r.counts)
 	}
+	r.followMembers()
 }

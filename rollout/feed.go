@@ -13,6 +13,9 @@ import (
 // controller, which swaps in fresh counts when a step begins.
 type Feed struct {
 	cur atomic.Pointer[stepCounts]
+	// unit is set on a cohort member's feed: what it counts also counts
+	// toward the cohort's step, whose feed unit is.
+	unit *Feed
 }
 
 // stepCounts is what one step has counted.
@@ -32,6 +35,9 @@ func (f *Feed) ObservePair(p *diff.Pair) {
 	if s := f.cur.Load(); s != nil {
 		s.agg.Add(p)
 	}
+	if f.unit != nil {
+		f.unit.ObservePair(p)
+	}
 }
 
 // ObserveNewCall counts a call to new: served to a client, or a shadow
@@ -42,5 +48,8 @@ func (f *Feed) ObserveNewCall(failed bool) {
 		if failed {
 			s.errors.Add(1)
 		}
+	}
+	if f.unit != nil {
+		f.unit.ObserveNewCall(failed)
 	}
 }

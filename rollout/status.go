@@ -9,11 +9,12 @@ import (
 	"github.com/cutover/cutover/diff"
 )
 
-// Status returns route's rollout as the API shows it.
+// Status returns route's rollout as the API shows it; a cohort member's
+// is its cohort's.
 func (c *Controller) Status(route string) (Status, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r := c.routes[route]
+	r := c.routes[c.unit(route)]
 	if r == nil {
 		return Status{}, false
 	}
@@ -39,6 +40,7 @@ func (c *Controller) Events(route string, limit int) ([]Event, error) {
 	if c.st == nil {
 		c.recordStarts()
 	}
+	route = c.unit(route)
 	r := c.routes[route]
 	st := c.st
 	var mem []Event
@@ -74,20 +76,24 @@ func (c *Controller) Events(route string, limit int) ([]Event, error) {
 }
 
 // stats reads the current step's counts. Called with c.mu held.
-func (r *routeRollout) stats() Stats {
+func (r *routeRollout) stats() Stats { return r.statsOf(r.counts) }
+
+// statsOf reads counts under r's rules and noise baseline. Called with
+// c.mu held.
+func (r *routeRollout) statsOf(counts *stepCounts) Stats {
 	cfg := r.m.Config()
 	var base diff.Baseline
 	if r.spec.Baseline != nil {
 		base = r.spec.Baseline()
 	}
-	rep := r.counts.agg.ReportAgainst(base)
+	rep := counts.agg.ReportAgainst(base)
 	st := Stats{
 		Compared:    rep.Compared,
 		Differing:   rep.Differing,
 		NoiseNeeded: r.spec.Baseline != nil,
 		NoisePairs:  base.Pairs,
-		Calls:       r.counts.calls.Load(),
-		Errors:      r.counts.errors.Load(),
+		Calls:       counts.calls.Load(),
+		Errors:      counts.errors.Load(),
 		OldP99:      msDuration(rep.Latency.OldP99),
 		NewP99:      msDuration(rep.Latency.NewP99),
 	}
@@ -97,7 +103,7 @@ func (r *routeRollout) stats() Stats {
 		}
 	}
 	line := time.Duration(cfg.MaxP99Ratio * float64(max(st.OldP99, LatencyFloor)))
-	st.Slower, _ = r.counts.agg.NewSlowerThan(line)
+	st.Slower, _ = counts.agg.NewSlowerThan(line)
 	return st
 }
 
@@ -123,6 +129,8 @@ func (r *routeRollout) status(now time.Time) Status {
 			BlockKinds: kindNames(cfg.BlockKinds), Confidence: cfg.Confidence,
 		},
 		Webhook: webhookOrigin(cfg.Webhook),
+		Cohort:  r.spec.Cohort,
+		Members: r.spec.Members,
 	}
 	if r.delta != nil {
 		leading := r.token != 0

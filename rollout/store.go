@@ -280,12 +280,13 @@ func (c *Controller) decide(r *routeRollout) *pendingWrite {
 		return nil
 	}
 	m := *r.m
-	st := r.stats()
+	st, member := r.gateStats(now)
 	ev, newStep := m.Observe(now, &st)
 	if ev == nil {
 		r.m.Last, r.m.Reason = m.Last, m.Reason // readings, not a transition
 		return nil
 	}
+	blame(ev, &m, member)
 	w := &pendingWrite{rev: r.rev, token: r.token, m: &m, stepRev: r.stepRev, newStep: newStep, events: []Event{*ev}}
 	if newStep {
 		w.stepRev = r.rev + 1

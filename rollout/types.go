@@ -114,7 +114,11 @@ const (
 
 // Status is a rollout as GET /api/rollouts shows it.
 type Status struct {
-	Route       string    `json:"route"`
+	Route string `json:"route"`
+	// Cohort and Members are set on a cohort's rollout: its name, and
+	// every member route (Route is the first), which ramp together.
+	Cohort      string    `json:"cohort,omitempty"`
+	Members     []string  `json:"members,omitempty"`
 	State       State     `json:"state"`
 	Step        int       `json:"step"` // 1-based
 	Steps       []float64 `json:"steps"`

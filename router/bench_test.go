@@ -89,3 +89,37 @@ func BenchmarkDecideJSONTenant(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecideCohortBaggage is the decision of a cohort hop without a
+// tenant: the tenant lookup misses, the baggage member is found among
+// others, and the side follows it.
+func BenchmarkDecideCohortBaggage(b *testing.B) {
+	tab := cohortTable("30")
+	var h fasthttp.RequestHeader
+	h.SetMethod("GET")
+	h.SetRequestURI("/b/orders?page=2")
+	h.Set("Accept", "application/json")
+	h.Set("User-Agent", "bench")
+	h.Set("baggage", "userId=alice,cutover.cohort.checkout=new,isProduction=false")
+	route := tab.Route("b")
+	req := Request{Headers: &h, Path: []byte("/b/orders"), URI: h.RequestURI(), ChainID: []byte("4bf92f3577b34da6a3ce929d0e0e4736")}
+	var d Decision
+	b.ReportAllocs()
+	for b.Loop() {
+		tab.Decide(route, &req, &d)
+		if d.Reason != ReasonBaggage {
+			b.Fatal(d.Reason)
+		}
+	}
+}
+
+// BenchmarkAppendBaggage writes a cohort hop's baggage over an incoming
+// header of three members.
+func BenchmarkAppendBaggage(b *testing.B) {
+	in := []byte("userId=alice,cutover.cohort.checkout=old,isProduction=false")
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = AppendBaggage(buf[:0], in, "checkout", SideNew)
+	}
+}

@@ -39,9 +39,10 @@ const (
 	ReasonListed                 // the tenant is in gray.tenants: new
 	ReasonBucket                 // the tenant's sticky bucket
 	ReasonChain                  // no tenant: the chain ID's sticky bucket
+	ReasonBaggage                // no tenant on a cohort route: the side the chain's baggage carries
 )
 
-var reasonNames = [...]string{"plain", "no_gray", "excluded", "listed", "bucket", "chain_bucket"}
+var reasonNames = [...]string{"plain", "no_gray", "excluded", "listed", "bucket", "chain_bucket", "baggage"}
 
 // String returns the reason's name as logs and the API show it.
 func (r Reason) String() string { return reasonNames[r] }
@@ -51,7 +52,8 @@ type gray struct {
 	tenants map[string]struct{}
 	exclude map[string]struct{}
 	basis   int    // percent × 100: buckets below it are served by new
-	prefix  []byte // "route:" hashed before the tenant
+	prefix  []byte // "route:" (or "cohort:") hashed before the tenant
+	cohort  string // gray.cohort, "" for none
 }
 
 // Request is what a gray decision reads of a request. The gateway fills it
@@ -69,6 +71,10 @@ type Request struct {
 	// ChainID is the chain's 32-hex trace ID, bucketed when no tenant is
 	// found so that every hop of a chain gets the same side.
 	ChainID []byte
+	// Baggage is the request's W3C baggage list, read on cohort routes;
+	// nil: Decide peeks the baggage header of Headers. (The gateway hands
+	// its header scan's value, empty but not nil when there is none.)
+	Baggage []byte
 	// Scratch is working memory Decide may grow (decoded query values);
 	// keep it between calls to avoid allocating.
 	Scratch []byte
@@ -92,19 +98,40 @@ type Decision struct {
 	// set when the request carried a tag that names no overlay.
 	Env        string
 	EnvUnknown bool
+	// EnvTagged is set when the request came without an environment tag
+	// and environments.tenants tagged its tenant with Env: the caller
+	// sends the tag upstream.
+	EnvTagged bool
+	// Cohort is the route's gray.cohort, "" for none. Baggage says what
+	// the request's baggage header held for it (cohort routes only), and
+	// BaggageSide the side it carried when Baggage is BaggageFound.
+	Cohort      string
+	Baggage     Baggage
+	BaggageSide Side
 }
 
 // Decide picks the side and service that serve req on route r, by this
 // precedence: gray.exclude (old), gray.tenants (new), then the sticky
-// bucket against gray.percent; the environment overlay then replaces the
-// chosen service when it names one. It allocates nothing.
+// bucket against gray.percent. On a cohort route a request without a
+// tenant follows the side its baggage carries for the cohort, and the
+// chain ID's bucket otherwise. The environment overlay then replaces the
+// chosen service when it names one; a request without a tag takes its
+// tenant's environments.tenants tag. It allocates nothing.
 func (t *Table) Decide(r *Route, req *Request, d *Decision) {
 	tenant, source := extractTenant(r.tenant, req)
-	var tag []byte
-	if t.envHeader != "" && req.Headers != nil {
-		tag = req.Headers.Peek(t.envHeader)
+	var tag, baggage []byte
+	if req.Headers != nil {
+		if t.envHeader != "" {
+			tag = req.Headers.Peek(t.envHeader)
+		}
+		if r.gray != nil && r.gray.cohort != "" && req.Baggage == nil {
+			baggage = req.Headers.Peek("baggage")
+		}
 	}
-	t.decide(r, tenant, req.ChainID, tag, d)
+	if req.Baggage != nil {
+		baggage = req.Baggage
+	}
+	t.decide(r, tenant, req.ChainID, tag, baggage, d)
 	d.Source = source
 }
 
@@ -112,11 +139,11 @@ func (t *Table) Decide(r *Route, req *Request, d *Decision) {
 // without a request: what `cutover bucket` and the admin API print.
 func (t *Table) Explain(r *Route, tenant, env string) Decision {
 	var d Decision
-	t.decide(r, []byte(tenant), nil, []byte(env), &d)
+	t.decide(r, []byte(tenant), nil, []byte(env), nil, &d)
 	return d
 }
 
-func (t *Table) decide(r *Route, tenant, chainID, tag []byte, d *Decision) {
+func (t *Table) decide(r *Route, tenant, chainID, tag, baggage []byte, d *Decision) {
 	*d = Decision{Tenant: tenant, Bucket: -1}
 	switch {
 	case r.Upstream != "":
@@ -124,10 +151,24 @@ func (t *Table) decide(r *Route, tenant, chainID, tag []byte, d *Decision) {
 	case r.gray == nil:
 		d.Side, d.Service, d.Reason = SideOld, r.Old, ReasonNoGray
 	default:
+		d.Cohort = r.gray.cohort
+		if d.Cohort != "" && len(baggage) > 0 {
+			d.BaggageSide, d.Baggage = CohortSide(baggage, d.Cohort)
+			if d.Baggage == BaggageFound && len(tenant) == 0 {
+				d.Side, d.Reason = d.BaggageSide, ReasonBaggage
+				break
+			}
+		}
 		d.Side, d.Reason, d.Bucket = r.gray.decide(tenant, chainID)
+	}
+	if d.Side == SideOld {
 		d.Service = r.Old
-		if d.Side == SideNew {
-			d.Service = r.New
+	} else if d.Side == SideNew {
+		d.Service = r.New
+	}
+	if len(tag) == 0 && len(tenant) > 0 && len(t.tenantTags) > 0 {
+		if et, ok := t.tenantTags[string(tenant)]; ok {
+			tag, d.EnvTagged = et, true
 		}
 	}
 	if len(tag) == 0 {
@@ -178,7 +219,9 @@ func bucket(prefix, key []byte) int {
 
 // Bucket returns a tenant's sticky bucket on a route: xxhash64 (XXH64,
 // seed 0) of the route name, a colon and the tenant, mod 10000. The tenant
-// is served by new when its bucket is below percent × 100.
+// is served by new when its bucket is below percent × 100. On a route of a
+// gray.cohort, pass the cohort's name instead of the route's: every
+// member buckets a tenant alike.
 func Bucket(route, tenant string) int {
 	return int(xxhash.Sum64String(route+":"+tenant) % Buckets)
 }
@@ -190,6 +233,14 @@ func (r *Route) Percent() int {
 		return 0
 	}
 	return r.gray.basis
+}
+
+// Cohort returns the route's gray.cohort, "" for none.
+func (r *Route) Cohort() string {
+	if r.gray == nil {
+		return ""
+	}
+	return r.gray.cohort
 }
 
 // ListSizes returns the sizes of the route's gray.tenants and gray.exclude.
@@ -216,7 +267,7 @@ func (t *Table) WithPercent(name string, basis int) (*Table, error) {
 	case basis < 0 || basis > Buckets:
 		return nil, fmt.Errorf("router: percent basis %d is outside 0–%d", basis, Buckets)
 	}
-	nt := &Table{byName: make(map[string]*Route, len(t.byName)), envHeader: t.envHeader, overlays: t.overlays}
+	nt := &Table{byName: make(map[string]*Route, len(t.byName)), envHeader: t.envHeader, overlays: t.overlays, tenantTags: t.tenantTags}
 	repl := map[*Route]*Route{}
 	for _, r := range t.inFile {
 		c := r
@@ -252,6 +303,10 @@ func compileGray(r *configs.Route) *gray {
 		exclude: map[string]struct{}{},
 		basis:   r.Gray.Percent.Basis(),
 		prefix:  []byte(r.Name + ":"),
+		cohort:  r.Gray.Cohort,
+	}
+	if g.cohort != "" {
+		g.prefix = []byte(g.cohort + ":")
 	}
 	for _, t := range r.Gray.Tenants {
 		g.tenants[t] = struct{}{}
@@ -260,6 +315,17 @@ func compileGray(r *configs.Route) *gray {
 		g.exclude[t] = struct{}{}
 	}
 	return g
+}
+
+// compileTenantTags inverts environments.tenants: tenant → tag.
+func compileTenantTags(env configs.Environments) map[string][]byte {
+	out := map[string][]byte{}
+	for tag, tenants := range env.Tenants {
+		for _, t := range tenants {
+			out[t] = []byte(tag)
+		}
+	}
+	return out
 }
 
 func compileOverlays(env configs.Environments) map[string]overlay {

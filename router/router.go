@@ -11,7 +11,8 @@
 //
 // The gray decision (Decide) reads the tenant from the route's sources, then
 // applies gray.exclude, gray.tenants and the sticky bucket, then the
-// environment overlay. Buckets are xxhash64(route ":" tenant) mod 10000, a
+// environment overlay. Buckets are xxhash64(route ":" tenant) mod 10000
+// (xxhash64(cohort ":" tenant) on a route of a gray.cohort), a
 // fixed, well-known function, so users can compute a tenant's side
 // themselves; raising the percent only adds buckets, so a tenant never
 // flips back to old while the percent rises.
@@ -67,20 +68,22 @@ type headerMatch struct {
 
 // Table is an immutable, compiled set of routes, safe for concurrent use.
 type Table struct {
-	routes    []*Route // most specific first
-	byName    map[string]*Route
-	inFile    []*Route
-	envHeader string
-	overlays  map[string]overlay
+	routes     []*Route // most specific first
+	byName     map[string]*Route
+	inFile     []*Route
+	envHeader  string
+	overlays   map[string]overlay
+	tenantTags map[string][]byte // environments.tenants inverted
 }
 
 // New compiles routes and environment overlays. The configs package has
 // already validated them.
 func New(routes []*configs.Route, env configs.Environments) *Table {
 	t := &Table{
-		byName:    make(map[string]*Route, len(routes)),
-		envHeader: env.Header,
-		overlays:  compileOverlays(env),
+		byName:     make(map[string]*Route, len(routes)),
+		envHeader:  env.Header,
+		overlays:   compileOverlays(env),
+		tenantTags: compileTenantTags(env),
 	}
 	for i, rc := range routes {
 		r := &Route{

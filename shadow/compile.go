@@ -55,6 +55,9 @@ func (b *Build) Route(r *configs.Route) (*Compiled, error) {
 		ChainHeader:   b.cfg.Chain.Header,
 		Inject:        b.inject,
 	}
+	if r.Gray != nil {
+		set.Cohort = r.Gray.Cohort
+	}
 	if sh.Secondary != "" {
 		set.Secondary = b.side(sh.Secondary, sh)
 		set.SecondaryShare = float64(*sh.SecondaryPercent) / 100
@@ -128,6 +131,7 @@ func (c *Compiled) Route() *Route {
 // the client.
 type Primary struct {
 	ServedNew bool   // new answered; the copy goes to old
+	Decision  string // the rule that chose the serving side (router.Reason)
 	Tenant    []byte // copied when the request is
 	Target    string // the address that answered
 	Sent      time.Time
@@ -191,6 +195,7 @@ func (c *Compiled) Offer(ctx *fasthttp.RequestCtx, ch *chain.Chain, p *Primary) 
 	req.CopyTo(&j.Req)
 	ctx.Response.CopyTo(&j.Primary)
 	j.ServedNew = p.ServedNew
+	j.Decision = p.Decision
 	j.Chain = *ch
 	j.Chain.State = nil // points into the request's memory
 	j.Tenant = append(j.Tenant[:0], p.Tenant...)

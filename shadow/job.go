@@ -19,6 +19,7 @@ type Job struct {
 	ServedNew      bool        // new answered the client; the copy goes to old
 	Chain          chain.Chain // the primary hop's chain
 	Tenant         []byte
+	Decision       string    // the rule that chose the serving side
 	Start          time.Time // when the primary call was sent
 	PrimaryLatency time.Duration
 	PrimaryTarget  string
@@ -44,7 +45,7 @@ func putJob(j *Job) {
 	}
 	j.Req.Reset()
 	j.Primary.Reset()
-	j.ServedNew, j.Chain, j.Tenant = false, chain.Chain{}, j.Tenant[:0]
+	j.ServedNew, j.Chain, j.Tenant, j.Decision = false, chain.Chain{}, j.Tenant[:0], ""
 	j.Start, j.PrimaryLatency, j.PrimaryTarget = time.Time{}, 0, ""
 	j.Record, j.size = false, 0
 	jobPool.Put(j)

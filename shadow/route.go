@@ -13,6 +13,7 @@ import (
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/diff"
 	"github.com/cutover/cutover/recorder"
+	"github.com/cutover/cutover/router"
 	"github.com/cutover/cutover/store"
 	"github.com/cutover/cutover/upstream"
 )
@@ -52,6 +53,9 @@ type Settings struct {
 	// RecordMaxBody is how much of each body a recorded shadow call or a
 	// stored sample keeps (record.max_body).
 	RecordMaxBody int
+	// Cohort is the route's gray.cohort, "" for none: copies then carry
+	// the side they imitate in baggage, as the primary hop carries its own.
+	Cohort string
 }
 
 // Route shadows one route's requests. Submit and the counters are safe
@@ -264,10 +268,10 @@ func (w *worker) run(j *Job) {
 	defer r.inflight.Add(-1)
 
 	servedSide, shadowSide := "old", "new"
-	up := set.New
+	up, imitates := set.New, router.SideNew
 	if j.ServedNew {
 		servedSide, shadowSide = "new", "old"
-		up = set.Old
+		up, imitates = set.Old, router.SideOld
 	}
 	// The primary's header lines as they went out, in case the pair
 	// becomes a sample: the copy's chain headers are about to replace them.
@@ -275,7 +279,7 @@ func (w *worker) run(j *Job) {
 
 	w.child = j.Chain.Child()
 	w.child.State = nil
-	w.tagBuf = tag(&j.Req.Header, &w.child, set, r.name, up.Name(), w.tagBuf)
+	w.tagBuf = tag(&j.Req.Header, &w.child, set, r.name, up.Name(), imitates, w.tagBuf)
 	up.SetHost(&j.Req.Header)
 	w.resp.Reset()
 	sent := time.Now()
@@ -289,6 +293,7 @@ func (w *worker) run(j *Job) {
 	shadowCall := func() *store.Record {
 		w.shadowRec.Reset()
 		fillCall(&w.shadowRec, r.name, j, shadowSide, target, w.child.Span, j.Chain.Span)
+		w.shadowRec.Cohort = set.Cohort
 		w.shadowRec.Shadow = true
 		recorder.Fill(&w.shadowRec, &j.Req, &w.resp, set.RecordMaxBody)
 		w.shadowRec.Start, w.shadowRec.Latency, w.shadowRec.Error = sent, latency, reason
@@ -346,6 +351,7 @@ func (w *worker) run(j *Job) {
 	if keep {
 		w.primary.Reset()
 		fillCall(&w.primary, r.name, j, servedSide, j.PrimaryTarget, j.Chain.Span, j.Chain.Parent)
+		w.primary.Cohort = set.Cohort
 		recorder.Fill(&w.primary, &j.Req, &j.Primary, set.RecordMaxBody)
 		w.primary.SetReqHeaders(w.primaryHeaders)
 		w.primary.Start, w.primary.Latency = j.Start, j.PrimaryLatency
@@ -368,7 +374,7 @@ func (w *worker) compareSecondary(j *Job, set *Settings, old *diff.Response) {
 	r := w.r
 	w.child = j.Chain.Child()
 	w.child.State = nil
-	w.tagBuf = tag(&j.Req.Header, &w.child, set, r.name, set.Secondary.Name(), w.tagBuf)
+	w.tagBuf = tag(&j.Req.Header, &w.child, set, r.name, set.Secondary.Name(), router.SideOld, w.tagBuf)
 	set.Secondary.SetHost(&j.Req.Header)
 	w.second.Reset()
 	sent := time.Now()
@@ -391,6 +397,7 @@ func fillCall(rec *store.Record, route string, j *Job, side, target string, span
 	rec.Route = route
 	rec.SetTenant(j.Tenant)
 	rec.Side = side
+	rec.Decision = j.Decision
 	rec.Target = target
 }
 

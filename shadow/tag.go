@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cutover/cutover/chain"
+	"github.com/cutover/cutover/router"
 )
 
 // HeaderShadow marks a shadow copy, so services behind cutover can keep
@@ -21,9 +22,12 @@ var traceHeaders = []string{"traceparent", "tracestate", "b3", "X-B3-TraceId", "
 // tag rewrites a copy of a request as sent to the serving side for the
 // shadow hop c to service: the chain header and the formats of set.Inject
 // with the new span, cutover=shadow first in tracestate (other members
-// kept), and X-Cutover-Shadow: 1. It runs on a shadow worker, off the hot
-// path; scratch is reused and the grown buffer returned.
-func tag(h *fasthttp.RequestHeader, c *chain.Chain, set *Settings, route, service string, scratch []byte) []byte {
+// kept), and X-Cutover-Shadow: 1. On a cohort route the copy carries the
+// side it imitates in baggage (cutover.cohort.<name>=imitates, other
+// members kept), so the calls the shadowed service makes through cutover
+// stay on that side. It runs on a shadow worker, off the hot path;
+// scratch is reused and the grown buffer returned.
+func tag(h *fasthttp.RequestHeader, c *chain.Chain, set *Settings, route, service string, imitates router.Side, scratch []byte) []byte {
 	// The incoming tracestate goes first in scratch; each value written
 	// after it is built past its end.
 	buf := append(scratch[:0], h.Peek("tracestate")...)
@@ -51,6 +55,11 @@ func tag(h *fasthttp.RequestHeader, c *chain.Chain, set *Settings, route, servic
 		// "" names the gateway itself: cutover, as on the primary hop.
 		buf = chain.AppendSW8(buf[:state], c, "", route, service)
 		h.SetBytesV("sw8", buf[state:])
+	}
+	if set.Cohort != "" {
+		buf, _ = router.AppendBaggage(buf[:state], h.Peek("baggage"), set.Cohort, imitates)
+		h.Del("baggage")
+		h.SetBytesV("baggage", buf[state:])
 	}
 	h.Set(HeaderShadow, "1")
 	return buf

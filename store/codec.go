@@ -25,19 +25,24 @@ import (
 //	              route, tenant, side, target, error, method, uri,
 //	              request headers, response headers, request body,
 //	              response body
+//	...     ...   version 3 adds 2 byte strings: cohort, decision
 //
+// Version 1 records still decode, with an empty cohort and decision.
+// There is no version 2: that first byte marks a bbolt entry (entry.go),
+// and a stored value must never read as both.
 // The ID is the key of the record's entry in bbolt (see entry.go), so it
 // is not repeated here. Fields are only ever added at the end, under a new
 // version number.
 const (
-	codecVersion = 1
+	codecVersion = 3
 	fixedLen     = 52
 
 	flagShadow        = 1 << 0
 	flagReqTruncated  = 1 << 1
 	flagRespTruncated = 1 << 2
 
-	nStrings = 11
+	nStrings   = 13
+	nStringsV1 = 11 // the strings of a version 1 record
 )
 
 // ErrCorrupt is returned for a stored value that does not decode.
@@ -50,7 +55,7 @@ func encodedLen(r *Record) int {
 	for _, l := range [nStrings]int{
 		len(r.Route), len(r.Tenant), len(r.Side), len(r.Target), len(r.Error),
 		len(r.Method), len(r.URI), len(r.ReqHeaders), len(r.RespHeaders),
-		len(r.ReqBody), len(r.RespBody),
+		len(r.ReqBody), len(r.RespBody), len(r.Cohort), len(r.Decision),
 	} {
 		n += uvarintLen(uint64(l)) + l
 	}
@@ -94,7 +99,9 @@ func appendRecord(dst []byte, r *Record) []byte {
 	dst = appendBytes(dst, r.ReqHeaders)
 	dst = appendBytes(dst, r.RespHeaders)
 	dst = appendBytes(dst, r.ReqBody)
-	return appendBytes(dst, r.RespBody)
+	dst = appendBytes(dst, r.RespBody)
+	dst = appendString(dst, r.Cohort)
+	return appendString(dst, r.Decision)
 }
 
 // startNanos is t in Unix nanoseconds, with the zero time as 0 rather than
@@ -142,12 +149,18 @@ const (
 	sRespHeaders
 	sReqBody
 	sRespBody
+	sCohort
+	sDecision
 )
 
 // parse decodes v into f without copying.
 func (f *fields) parse(v []byte) error {
-	if len(v) < fixedLen || v[0] != codecVersion {
+	if len(v) < fixedLen || v[0] != 1 && v[0] != codecVersion {
 		return ErrCorrupt
+	}
+	n := nStrings
+	if v[0] == 1 {
+		n = nStringsV1
 	}
 	f.flags = v[1]
 	f.status = int(binary.BigEndian.Uint16(v[2:]))
@@ -157,7 +170,8 @@ func (f *fields) parse(v []byte) error {
 	copy(f.span[:], v[36:44])
 	copy(f.parent[:], v[44:52])
 	p := v[fixedLen:]
-	for i := range f.str {
+	f.str = [nStrings][]byte{}
+	for i := range n {
 		var ok bool
 		if f.str[i], p, ok = cutString(p); !ok {
 			return ErrCorrupt
@@ -196,6 +210,8 @@ func decodeRecord(id, buf []byte) (*Record, error) {
 		RespBody:      f.str[sRespBody],
 		ReqTruncated:  f.flags&flagReqTruncated != 0,
 		RespTruncated: f.flags&flagRespTruncated != 0,
+		Cohort:        string(f.str[sCohort]),
+		Decision:      string(f.str[sDecision]),
 		Status:        f.status,
 		Latency:       time.Duration(f.latency),
 	}

@@ -31,6 +31,25 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// TestCodecReadsVersion1 decodes a record stored before cohort and
+// decision were kept: they read as empty, every other field as stored.
+func TestCodecReadsVersion1(t *testing.T) {
+	r := fullRecord(1)
+	r.ID = makeID(r.Start, 7)
+	enc := appendRecord(nil, r)
+	// A version 1 encoding is the version 3 one without its last two strings.
+	v1 := append([]byte{1}, enc[1:len(enc)-2-len(r.Cohort)-len(r.Decision)]...)
+	got, err := decodeRecord(r.ID[:], v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *r
+	want.Cohort, want.Decision = "", ""
+	if !reflect.DeepEqual(got, &want) {
+		t.Errorf("version 1:\n got %+v\nwant %+v", got, &want)
+	}
+}
+
 func TestCodecZeroRecord(t *testing.T) {
 	r := &Record{}
 	enc := appendRecord(nil, r)

@@ -26,6 +26,8 @@ type recordJSON struct {
 	Side         string       `json:"side"`
 	Target       string       `json:"target"`
 	Shadow       bool         `json:"shadow"`
+	Cohort       string       `json:"cohort,omitempty"`
+	Decision     string       `json:"decision,omitempty"`
 	Method       string       `json:"method"`
 	URI          string       `json:"uri"`
 	Request      messageJSON  `json:"request"`
@@ -59,6 +61,8 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 		Side:      r.Side,
 		Target:    r.Target,
 		Shadow:    r.Shadow,
+		Cohort:    r.Cohort,
+		Decision:  r.Decision,
 		Method:    string(r.Method),
 		URI:       string(r.URI),
 		Request:   messageOf(r.ReqHeaders, r.ReqBody, r.ReqTruncated),
@@ -128,6 +132,7 @@ func (r *Record) UnmarshalJSON(data []byte) error {
 	out.Route, out.Side, out.Target, out.Error = v.Route, v.Side, v.Target, v.Error
 	out.Tenant, out.Method, out.URI = []byte(v.Tenant), []byte(v.Method), []byte(v.URI)
 	out.Shadow, out.Status = v.Shadow, v.Response.Status
+	out.Cohort, out.Decision = v.Cohort, v.Decision
 	out.ReqHeaders = appendHeaderLines(nil, v.Request.Headers)
 	out.RespHeaders = appendHeaderLines(nil, v.Response.Headers)
 	out.ReqTruncated, out.RespTruncated = v.Request.Truncated, v.Response.Truncated

@@ -34,6 +34,12 @@ type Record struct {
 	Side   string // "old", "new" or "upstream"
 	Target string // the host:port that answered
 	Shadow bool   // the call was a shadow copy, its answer never reached the client
+	// Cohort is the route's gray.cohort, "" for none. Decision names the
+	// rule that chose Side (router.Reason: "bucket", "chain_bucket",
+	// "baggage", "listed", "excluded", …); a shadow copy keeps its
+	// primary's.
+	Cohort   string
+	Decision string
 
 	Method []byte
 	URI    []byte

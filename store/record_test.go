@@ -23,11 +23,13 @@ func fullRecord(i int) *Record {
 		Side:    "old",
 		Target:  "127.0.0.1:9001",
 		Shadow:  true,
+		Cohort:  "checkout",
 		Status:  502,
 		Start:   time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC).Add(time.Duration(i) * time.Millisecond),
 		Latency: 12345678 * time.Nanosecond,
 		Error:   "bad_gateway",
 	}
+	r.Decision = "baggage"
 	r.SetTenant([]byte("1001"))
 	r.SetMethod([]byte("POST"))
 	r.SetURI([]byte("/api/orders/7?expand=items"))

@@ -131,12 +131,15 @@ func formatKnown(fs *flag.FlagSet, format string, known ...string) bool {
 }
 
 func cmdBucket(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("bucket", "bucket [--route R] [--env TAG] [-c FILE | --admin URL] TENANT",
+	fs := newFlagSet("bucket", "bucket [--route R | --cohort C] [--env TAG] [-c FILE | --admin URL] TENANT",
 		"Show which side serves a tenant on a route, and why. A tenant's sticky bucket\n"+
-			"is xxhash64(\"ROUTE:TENANT\") mod 10000 (XXH64, seed 0); new serves it when the\n"+
-			"bucket is below percent × 100. By default the running gateway is asked, so\n"+
-			"the answer uses the current percent; with -c the config file is read instead.", stderr)
+			"is xxhash64(\"ROUTE:TENANT\") mod 10000 (XXH64, seed 0), on a route of a\n"+
+			"gray.cohort xxhash64(\"COHORT:TENANT\"), the same on every member; new serves it\n"+
+			"when the bucket is below percent × 100. By default the running gateway is\n"+
+			"asked, so the answer uses the current percent; with -c the config file is\n"+
+			"read instead.", stderr)
 	route := fs.String("route", "", "route `name`; may be left out when only one route has gray rules")
+	cohort := fs.String("cohort", "", "cohort `name` (gray.cohort): place the tenant on the cohort's first route")
 	env := fs.String("env", "", "environment `tag`, as sent in environments.header")
 	file := fs.String("c", "", "read the gray rules from this config `file` instead of the running gateway")
 	format := fs.String("format", "text", "output `format`: text or json")
@@ -148,7 +151,11 @@ func cmdBucket(args []string, stdout, stderr io.Writer) int {
 	if !formatKnown(fs, *format, "text", "json") {
 		return exitUsage
 	}
-	info, err := bucketInfo(*file, *base, *tokenEnv, *route, tenant, *env)
+	if *route != "" && *cohort != "" {
+		fmt.Fprintln(stderr, "cutover bucket: give --route or --cohort, not both")
+		return exitUsage
+	}
+	info, err := bucketInfo(*file, *base, *tokenEnv, *route, *cohort, tenant, *env)
 	if err != nil {
 		fmt.Fprintln(stderr, "cutover bucket:", err)
 		return exitError
@@ -160,29 +167,34 @@ func cmdBucket(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func bucketInfo(file, base, tokenEnv, route, tenant, env string) (gateway.BucketInfo, error) {
+func bucketInfo(file, base, tokenEnv, route, cohort, tenant, env string) (gateway.BucketInfo, error) {
 	if file != "" {
-		return bucketFromFile(file, route, tenant, env)
+		return bucketFromFile(file, route, cohort, tenant, env)
 	}
 	c := newAdminClient(base, tokenEnv)
 	if route == "" {
 		var routes struct {
 			Routes []struct {
 				Name string `json:"name"`
-				Gray any    `json:"gray"`
+				Gray *struct {
+					Cohort string `json:"cohort"`
+				} `json:"gray"`
 			} `json:"routes"`
 		}
 		if err := c.get("/api/routes", &routes); err != nil {
 			return gateway.BucketInfo{}, err
 		}
-		var names []string
+		var names, members []string
 		for _, r := range routes.Routes {
 			if r.Gray != nil {
 				names = append(names, r.Name)
+				if r.Gray.Cohort == cohort {
+					members = append(members, r.Name)
+				}
 			}
 		}
 		var err error
-		if route, err = onlyRoute(names); err != nil {
+		if route, err = pickRoute(names, members, cohort); err != nil {
 			return gateway.BucketInfo{}, err
 		}
 	}
@@ -196,20 +208,23 @@ func bucketInfo(file, base, tokenEnv, route, tenant, env string) (gateway.Bucket
 }
 
 // bucketFromFile places a tenant by the gray rules of a config file.
-func bucketFromFile(file, route, tenant, env string) (gateway.BucketInfo, error) {
+func bucketFromFile(file, route, cohort, tenant, env string) (gateway.BucketInfo, error) {
 	cfg, err := configs.Load(file)
 	if err != nil {
 		return gateway.BucketInfo{}, err
 	}
 	t := router.New(cfg.Routes, cfg.Environments)
 	if route == "" {
-		var names []string
+		var names, members []string
 		for _, r := range t.Routes() {
 			if r.HasGray() {
 				names = append(names, r.Name)
+				if r.Cohort() == cohort {
+					members = append(members, r.Name)
+				}
 			}
 		}
-		if route, err = onlyRoute(names); err != nil {
+		if route, err = pickRoute(names, members, cohort); err != nil {
 			return gateway.BucketInfo{}, err
 		}
 	}
@@ -218,6 +233,19 @@ func bucketFromFile(file, route, tenant, env string) (gateway.BucketInfo, error)
 		return gateway.BucketInfo{}, fmt.Errorf("%s has no route %q", file, route)
 	}
 	return gateway.ExplainBucket(t, r, tenant, env), nil
+}
+
+// pickRoute names the route to place a tenant on when --route is not
+// given: the first member of --cohort (every member buckets alike), or
+// the only route with gray rules.
+func pickRoute(gray, members []string, cohort string) (string, error) {
+	if cohort == "" {
+		return onlyRoute(gray)
+	}
+	if len(members) == 0 {
+		return "", fmt.Errorf("no route is in cohort %q", cohort)
+	}
+	return members[0], nil
 }
 
 func onlyRoute(gray []string) (string, error) {
@@ -232,15 +260,23 @@ func onlyRoute(gray []string) (string, error) {
 
 func printBucket(w io.Writer, b gateway.BucketInfo) {
 	fmt.Fprintf(w, "route    %s\ntenant   %q\n", b.Route, b.Tenant)
+	key := b.Route
+	if b.Cohort != "" {
+		fmt.Fprintf(w, "cohort   %s   every member places the tenant alike\n", b.Cohort)
+		key = b.Cohort
+	}
 	if b.Env != "" {
 		state := "overlay"
-		if b.EnvUnknown {
+		switch {
+		case b.EnvUnknown:
 			state = "no such overlay: the baseline serves"
+		case b.EnvTagged:
+			state = "overlay, tagged at the entry by environments.tenants"
 		}
 		fmt.Fprintf(w, "env      %s (%s)\n", b.Env, state)
 	}
 	if b.Bucket >= 0 {
-		fmt.Fprintf(w, "bucket   %d   xxhash64(%q) mod 10000\n", b.Bucket, b.Route+":"+b.Tenant)
+		fmt.Fprintf(w, "bucket   %d   xxhash64(%q) mod 10000\n", b.Bucket, key+":"+b.Tenant)
 	}
 	fmt.Fprintf(w, "percent  %s", fmtPercent(b.Percent))
 	if b.Percent > 0 {

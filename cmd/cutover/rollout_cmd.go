@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,7 +144,7 @@ func cmdRolloutStatus(args []string, stdout, stderr io.Writer) int {
 			if *watch {
 				fmt.Fprintf(stdout, "--- %s\n", now.Format(time.RFC3339))
 			}
-			if err := rollout.WriteStatus(stdout, rs, now); err != nil {
+			if err := rollout.WriteStatus(stdout, withCohorts(rs), now); err != nil {
 				fmt.Fprintln(stderr, "cutover rollout:", err)
 				return exitError
 			}
@@ -176,6 +177,18 @@ func cmdRolloutStatus(args []string, stdout, stderr io.Writer) int {
 
 // fetchRollouts asks for every rollout (route "") or one, and returns them
 // with the API's answer as it came.
+// withCohorts names, in the ROUTE cell of a cohort's rollout, the cohort
+// and every member that ramps with it: "a (cohort checkout: a, b, c)".
+func withCohorts(rs []rollout.Status) []rollout.Status {
+	out := slices.Clone(rs)
+	for i := range out {
+		if s := &out[i]; s.Cohort != "" {
+			s.Route = fmt.Sprintf("%s (cohort %s: %s)", s.Route, s.Cohort, strings.Join(s.Members, ", "))
+		}
+	}
+	return out
+}
+
 func fetchRollouts(c *adminClient, route string) ([]rollout.Status, json.RawMessage, error) {
 	var raw json.RawMessage
 	if route != "" {

@@ -327,3 +327,18 @@ func TestRolloutUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestRolloutStatusShowsCohort: a cohort's rollout names the cohort and
+// every member that ramps with it.
+func TestRolloutStatusShowsCohort(t *testing.T) {
+	s := testRollout("a", rollout.Progressing, 2, 2)
+	s.Cohort, s.Members = "checkout", []string{"a", "b", "c"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"rollouts": []rollout.Status{s}})
+	}))
+	t.Cleanup(srv.Close)
+	code, out, errOut := runRollout(t, "status", "--admin", srv.URL)
+	if code != exitOK || !strings.Contains(out, "a (cohort checkout: a, b, c)  progressing") {
+		t.Fatalf("exit %d, stderr %q, stdout:\n%s", code, errOut, out)
+	}
+}

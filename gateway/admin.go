@@ -38,6 +38,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		g.mirror.WriteMetrics(w)
 		g.rollouts.WriteMetrics(w)
 		g.health.writeMetrics(w)
+		g.tracer.WriteMetrics(w)
 	})
 	mux.HandleFunc("GET /api/routes", g.serveRoutes)
 	mux.HandleFunc("GET /api/routes/{route}/bucket", g.serveBucket)

@@ -34,6 +34,7 @@ import (
 	"github.com/cutover/cutover/rollout"
 	"github.com/cutover/cutover/router"
 	"github.com/cutover/cutover/shadow"
+	"github.com/cutover/cutover/tracing"
 	"github.com/cutover/cutover/upstream"
 )
 
@@ -74,6 +75,7 @@ type Gateway struct {
 	records  Store    // nil: the record endpoints answer 503
 
 	mirror *shadow.Mirror
+	tracer *tracing.Tracer // nil: tracing.otlp is not set
 
 	rollouts *rollout.Controller
 
@@ -113,13 +115,19 @@ func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
 		path:    path,
 	}
 	g.upstreams = upstream.NewPool(g.metrics.upstream)
-	g.mirror = shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg), Buffer: int(cfg.Store.Buffer)})
 	g.replica = replicaName()
+	tr, err := newTracer(cfg, g.replica, log)
+	if err != nil {
+		return nil, err
+	}
+	g.tracer = tr
+	g.mirror = shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg), Buffer: int(cfg.Store.Buffer), Tracer: tr})
 	g.rollouts = rollout.New(rollout.Options{Logger: log, Apply: g.applyRolloutPercents, Replica: g.replica})
 	snap, err := g.compile(cfg)
 	if err != nil {
 		_ = g.mirror.Close(context.Background())
 		_ = g.rollouts.Close(context.Background())
+		_ = g.tracer.Close(context.Background())
 		return nil, err
 	}
 	g.reloadMu.Lock()
@@ -311,6 +319,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 			trace: c.Trace, span: c.Span, parent: c.Parent, route: route.Name, tenant: st.tenant, side: cl.side, target: t.Addr(),
 			sent: sent, latency: latency, reason: reason,
 		}, req, &ctx.Response)
+	}
+	if tr := g.tracer; tr != nil && tr.Sampled(&c) {
+		traceProxied(tr, ctx, &c, route.Name, cl, st.tenant, t, sent, latency, reason)
 	}
 	if sh := cl.rs.shadow; sh != nil {
 		sh.Offer(ctx, &c, &shadow.Primary{

@@ -15,6 +15,7 @@ import (
 	"github.com/cutover/cutover/internal/throttle"
 	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/store"
+	"github.com/cutover/cutover/tracing"
 	"github.com/cutover/cutover/upstream"
 )
 
@@ -52,6 +53,9 @@ type Options struct {
 	// the store cannot be written; DefaultBuffer when zero. Beyond it the
 	// oldest are dropped and counted.
 	Buffer int
+	// Tracer exports the shadow calls of sampled chains as spans; nil:
+	// none.
+	Tracer *tracing.Tracer
 }
 
 // DefaultBuffer is Options.Buffer's default.

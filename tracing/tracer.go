@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/cutover/cutover/chain"
@@ -89,7 +89,8 @@ type Tracer struct {
 	log    *slog.Logger
 	sample atomic.Uint64 // math.Float64bits of the share exported
 	queue  chan record
-	exp    sdktrace.SpanExporter
+	full   chan struct{} // signals the exporter that a batch is waiting
+	client otlptrace.Client
 	res    *resource.Resource
 
 	exported atomic.Uint64
@@ -125,10 +126,11 @@ func New(opt Options) (*Tracer, error) {
 	if opt.Batch <= 0 {
 		opt.Batch = DefaultBatch
 	}
+	opt.Batch = min(opt.Batch, opt.Queue)
 	if opt.BatchTimeout <= 0 {
 		opt.BatchTimeout = DefaultBatchTimeout
 	}
-	exp, err := otlptracehttp.New(context.Background(),
+	client := otlptracehttp.NewClient(
 		otlptracehttp.WithEndpointURL(endpoint),
 		otlptracehttp.WithTimeout(ExportTimeout),
 		// 429, 502, 503 and 504 are retried within ExportTimeout; a
@@ -138,20 +140,27 @@ func New(opt Options) (*Tracer, error) {
 			Enabled: true, InitialInterval: 500 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: ExportTimeout,
 		}),
 	)
-	if err != nil {
-		return nil, fmt.Errorf("tracing: cannot create the OTLP exporter: %w", err)
+	if err := client.Start(context.Background()); err != nil {
+		return nil, fmt.Errorf("tracing: cannot start the OTLP client: %w", err)
 	}
 	attrs := []attribute.KeyValue{semconv.ServiceName(opt.ServiceName), semconv.ServiceVersion(buildinfo.Version)}
 	if opt.Instance != "" {
 		attrs = append(attrs, semconv.ServiceInstanceID(opt.Instance))
+	}
+	// The SDK's defaults (telemetry.sdk.*, OTEL_RESOURCE_ATTRIBUTES) under
+	// cutover's own.
+	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL, attrs...))
+	if err != nil {
+		res = resource.NewWithAttributes(semconv.SchemaURL, attrs...)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Tracer{
 		opt:    opt,
 		log:    opt.Logger,
 		queue:  make(chan record, opt.Queue),
-		exp:    exp,
-		res:    resource.NewWithAttributes(semconv.SchemaURL, attrs...),
+		full:   make(chan struct{}, 1),
+		client: client,
+		res:    res,
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		ctx:    ctx,
@@ -210,20 +219,34 @@ func (t *Tracer) Export(call *Call) {
 	r.fill(call)
 	select {
 	case t.queue <- r:
+		// The exporter sleeps until a batch is full (or BatchTimeout
+		// passes): waking it per span would cost the request path a
+		// futex call each.
+		if len(t.queue) >= t.opt.Batch {
+			select {
+			case t.full <- struct{}{}:
+			default:
+			}
+		}
 	default:
 		t.dropped[0].Add(1)
 	}
 }
 
-// run batches queued spans and exports them until Close, then exports
-// what is left.
+// run exports queued spans in batches, when a batch is full or every
+// BatchTimeout, until Close; then it exports what is left.
 func (t *Tracer) run() {
 	defer close(t.done)
-	var conv converter
+	req := newBatchRequest(t.res)
 	batch := make([]record, 0, t.opt.Batch)
-	flush := func() {
-		if len(batch) > 0 {
-			t.export(&conv, batch)
+	// drain exports the queue's spans in batches: all of them, or only
+	// whole batches while more may come.
+	drain := func(all bool) {
+		for len(t.queue) >= t.opt.Batch || all && len(t.queue) > 0 {
+			for n := min(len(t.queue), t.opt.Batch); n > 0; n-- {
+				batch = append(batch, <-t.queue)
+			}
+			t.export(req, batch)
 			batch = batch[:0]
 		}
 	}
@@ -231,35 +254,21 @@ func (t *Tracer) run() {
 	defer tick.Stop()
 	for {
 		select {
-		case r := <-t.queue:
-			batch = append(batch, r)
-			if len(batch) == cap(batch) {
-				flush()
-			}
+		case <-t.full:
+			drain(false)
 		case <-tick.C:
-			flush()
+			drain(true)
 		case <-t.stop:
-			for {
-				select {
-				case r := <-t.queue:
-					batch = append(batch, r)
-					if len(batch) == cap(batch) {
-						flush()
-					}
-				default:
-					flush()
-					return
-				}
-			}
+			drain(true)
+			return
 		}
 	}
 }
 
 // export sends one batch and counts the outcome.
-func (t *Tracer) export(conv *converter, batch []record) {
-	spans := conv.spans(batch, t.res)
+func (t *Tracer) export(req *batchRequest, batch []record) {
 	ctx, cancel := context.WithTimeout(t.ctx, ExportTimeout)
-	err := t.exp.ExportSpans(ctx, spans)
+	err := t.client.UploadTraces(ctx, req.encode(batch))
 	cancel()
 	if err != nil {
 		t.dropped[1].Add(uint64(len(batch)))
@@ -295,7 +304,7 @@ func (t *Tracer) Close(ctx context.Context) error {
 			<-t.queue
 			t.dropped[1].Add(1)
 		}
-		if err := t.exp.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := t.client.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			t.closeErr = fmt.Errorf("tracing: cannot stop the exporter: %w", err)
 		}
 		if n := t.dropped[1].Load(); n > 0 {

@@ -28,8 +28,8 @@ import (
 const (
 	DefaultServiceName = "cutover"
 	// DefaultQueue is how many spans wait for export; beyond it they are
-	// dropped (queue_full). A queued span takes about 700 bytes, so the
-	// queue holds about 1.4 MiB.
+	// dropped (queue_full). A queued span takes 640 bytes, so the queue
+	// holds at most 1.25 MiB.
 	DefaultQueue = 2048
 	// DefaultBatch is the most spans one export sends.
 	DefaultBatch = 512

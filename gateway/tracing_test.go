@@ -17,7 +17,6 @@ import (
 	"github.com/cutover/cutover/internal/otlptest"
 )
 
-
 func TestTracingRestartRequired(t *testing.T) {
 	parse := func(head string) *configs.Config {
 		c, err := configs.Parse("t.yaml", []byte(head+"services: { app: { targets: [\"127.0.0.1:9001\"] } }\nroutes: [ { name: all, upstream: app } ]\n"))

@@ -274,7 +274,7 @@ func resourceProto(res *resource.Resource) *resourcepb.Resource {
 		case attribute.FLOAT64:
 			v.Value = &commonpb.AnyValue_DoubleValue{DoubleValue: kv.Value.AsFloat64()}
 		default:
-			v.Value = &commonpb.AnyValue_StringValue{StringValue: kv.Value.Emit()}
+			v.Value = &commonpb.AnyValue_StringValue{StringValue: kv.Value.String()}
 		}
 		out.Attributes = append(out.Attributes, &commonpb.KeyValue{Key: string(kv.Key), Value: v})
 	}

@@ -939,12 +939,31 @@ report() {
 # record_report: the recording overhead (record_1k against proxy_1k, both
 # cutover) and the store's write rate.
 record_report() {
-  [[ -s $WORK/records.tsv ]] || return 0
-  awk -F'\t' -v maxr="$MAX_RECORD_CPU_RATIO" -v secs="$BENCH_SECONDS" -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
+  overhead_report record_1k records.tsv "$MAX_RECORD_CPU_RATIO" "recording 100%% of 1 KiB calls" records written recording
+}
+
+# trace_report: the tracing overhead (proxy_traced_1k against proxy_1k, both
+# cutover) and the spans exported per second and dropped.
+trace_report() {
+  overhead_report proxy_traced_1k traces.tsv "$MAX_TRACE_CPU_RATIO" "tracing 100%% of 1 KiB calls to a loopback OTLP sink" spans exported tracing
+}
+
+# overhead_report SCENARIO TSV MAX_RATIO WHAT NOUN VERB KIND: the CPU/req of
+# cutover's SCENARIO against its proxy_1k (<= MAX_RATIO), and the deltas of
+# a counter pair over the measured rounds from $WORK/TSV (lines "scenario
+# round" then "done dropped" before and after): NOUN VERB per second
+# (median of rounds), in total, and dropped (which must be 0). WHAT starts
+# the text line; KIND names the JSON line ({"kind":KIND, "NOUN_per_s",
+# "VERB", "dropped", ...}).
+overhead_report() {
+  local sc=$1 tsv=$WORK/$2
+  [[ -s $tsv ]] || return 0
+  awk -F'\t' -v sc="$sc" -v maxr="$3" -v what="$4" -v noun="$5" -v verb="$6" -v kind="$7" \
+      -v secs="$BENCH_SECONDS" -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
     FILENAME == ARGV[1] { if ($2 == "cutover") cpu[$1] = cpu[$1] " " $8; next }
-    $1 == "record_1k" {
+    $1 == sc {
       split($3, a, " "); split($4, b, " ")
-      w = b[1] - a[1]; d = b[2] - a[2]; n++; written += w; dropped += d
+      w = b[1] - a[1]; d = b[2] - a[2]; n++; done += w; dropped += d
       rate = rate " " w / secs
     }
     function median(s,   n, i, j, t, a) {
@@ -954,44 +973,15 @@ record_report() {
     }
     END {
       if (!n) exit
-      base = median(cpu["proxy_1k"]); rec = median(cpu["record_1k"])
-      r = (base == "null" || rec == "null" || base == 0) ? "null" : rec / base
+      base = median(cpu["proxy_1k"]); cost = median(cpu[sc])
+      r = (base == "null" || cost == "null" || base == 0) ? "null" : cost / base
       okr = r != "null" && r <= maxr
-      printf "recording 100%% of 1 KiB calls (cutover record_1k vs proxy_1k): CPU/req %s us vs %s us = %sx (<= %.1fx %s)\n",
-        rec, base, (r == "null" ? "-" : sprintf("%.2f", r)), maxr, okr ? "ok" : "MISS"
-      printf "  %.0f records written/s (median of rounds), %d written, %d dropped (%s)\n", median(rate), written, dropped, dropped == 0 ? "ok" : "MISS"
-      printf "{\"kind\":\"recording\",\"run_id\":\"%s\",\"git\":\"%s\",\"cpu_ratio\":%s,\"records_per_s\":%.0f,\"written\":%d,\"dropped\":%d,\"cpu_ok\":%s,\"dropped_ok\":%s}\n",
-        run_id, git, (r == "null" ? "null" : sprintf("%.3f", r)), median(rate), written, dropped, okr ? "true" : "false", dropped == 0 ? "true" : "false" >> jsonl
-    }' "$RESULTS" "$WORK/records.tsv"
-}
-
-# trace_report: the tracing overhead (proxy_traced_1k against proxy_1k, both
-# cutover) and the spans exported per second and dropped.
-trace_report() {
-  [[ -s $WORK/traces.tsv ]] || return 0
-  awk -F'\t' -v maxr="$MAX_TRACE_CPU_RATIO" -v secs="$BENCH_SECONDS" -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
-    FILENAME == ARGV[1] { if ($2 == "cutover") cpu[$1] = cpu[$1] " " $8; next }
-    $1 == "proxy_traced_1k" {
-      split($3, a, " "); split($4, b, " ")
-      e = b[1] - a[1]; d = b[2] - a[2]; n++; exported += e; dropped += d
-      rate = rate " " e / secs
-    }
-    function median(s,   n, i, j, t, a) {
-      n = split(s, a, " "); if (n == 0) return "null"
-      for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-    }
-    END {
-      if (!n) exit
-      base = median(cpu["proxy_1k"]); tr = median(cpu["proxy_traced_1k"])
-      r = (base == "null" || tr == "null" || base == 0) ? "null" : tr / base
-      okr = r != "null" && r <= maxr
-      printf "tracing 100%% of 1 KiB calls to a loopback OTLP sink (cutover proxy_traced_1k vs proxy_1k): CPU/req %s us vs %s us = %sx (<= %.1fx %s)\n",
-        tr, base, (r == "null" ? "-" : sprintf("%.2f", r)), maxr, r == "null" ? "no cutover proxy_1k in this run to compare with" : (okr ? "ok" : "MISS")
-      printf "  %.0f spans exported/s (median of rounds), %d exported, %d dropped (%s)\n", median(rate), exported, dropped, dropped == 0 ? "ok" : "MISS"
-      printf "{\"kind\":\"tracing\",\"run_id\":\"%s\",\"git\":\"%s\",\"cpu_ratio\":%s,\"spans_per_s\":%.0f,\"exported\":%d,\"dropped\":%d,\"cpu_ok\":%s,\"dropped_ok\":%s}\n",
-        run_id, git, (r == "null" ? "null" : sprintf("%.3f", r)), median(rate), exported, dropped, okr ? "true" : "false", dropped == 0 ? "true" : "false" >> jsonl
-    }' "$RESULTS" "$WORK/traces.tsv"
+      printf what " (cutover %s vs proxy_1k): CPU/req %s us vs %s us = %sx (<= %.1fx %s)\n",
+        sc, cost, base, (r == "null" ? "-" : sprintf("%.2f", r)), maxr, r == "null" ? "no cutover proxy_1k in this run to compare with" : (okr ? "ok" : "MISS")
+      printf "  %.0f %s %s/s (median of rounds), %d %s, %d dropped (%s)\n", median(rate), noun, verb, done, verb, dropped, dropped == 0 ? "ok" : "MISS"
+      printf "{\"kind\":\"%s\",\"run_id\":\"%s\",\"git\":\"%s\",\"cpu_ratio\":%s,\"%s_per_s\":%.0f,\"%s\":%d,\"dropped\":%d,\"cpu_ok\":%s,\"dropped_ok\":%s}\n",
+        kind, run_id, git, (r == "null" ? "null" : sprintf("%.3f", r)), noun, median(rate), verb, done, dropped, okr ? "true" : "false", dropped == 0 ? "true" : "false" >> jsonl
+    }' "$RESULTS" "$tsv"
 }
 
 # shadow_report: the cost of shadowing (cutover shadow_1k, shadow + diff,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/internal/loopback"
 	"github.com/cutover/cutover/internal/otlptest"
 )
 
@@ -85,12 +86,7 @@ func TestTracingReloadSample(t *testing.T) {
 // answered 502 and exported as an error span under the caller's span.
 func TestTracedProxyFailure(t *testing.T) {
 	rcv := otlptest.Start(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close()
+	dead := loopback.DeadAddr(t)
 	cfg, err := configs.Parse("t.yaml", []byte("tracing: { otlp: { endpoint: \""+rcv.URL()+"\" } }\n"+
 		"services: { app: { targets: [\""+dead+"\"], timeout: 2s } }\nroutes: [ { name: all, upstream: app } ]\n"))
 	if err != nil {

@@ -3,7 +3,6 @@ package tracing_test
 import (
 	"context"
 	"encoding/hex"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/cutover/cutover/chain"
+	"github.com/cutover/cutover/internal/loopback"
 	"github.com/cutover/cutover/internal/otlptest"
 	"github.com/cutover/cutover/tracing"
 )
@@ -219,13 +219,7 @@ func TestSampling(t *testing.T) {
 // TestCollectorDown: with nothing listening, exports fail, each span is
 // counted once as export_failed, and Export never waits.
 func TestCollectorDown(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	tr := newTracer(t, tracing.Options{Endpoint: "http://" + addr, Sample: 1})
+	tr := newTracer(t, tracing.Options{Endpoint: "http://" + loopback.DeadAddr(t), Sample: 1})
 	const n = 100
 	for range n {
 		tr.Export(&tracing.Call{Kind: tracing.KindProxy, Trace: chain.NewTraceID(), Span: chain.NewSpanID(), Start: time.Now(), Route: "r"})

@@ -24,9 +24,14 @@ func newTracer(cfg *configs.Config, replica string, log *slog.Logger) (*tracing.
 	if o == nil {
 		return nil, nil
 	}
-	return tracing.New(tracing.Options{
+	tr, err := tracing.New(tracing.Options{
 		Endpoint: o.Endpoint, Sample: *o.Sample, ServiceName: o.ServiceName, Instance: replica, Logger: log,
 	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("exporting spans over OTLP", "endpoint", o.Endpoint, "sample", *o.Sample, "service_name", o.ServiceName)
+	return tr, nil
 }
 
 // Tracer returns the span exporter, nil when tracing.otlp is not set.

@@ -6,8 +6,10 @@
 // and serving side, sends the request through package upstream (the
 // services, their targets and keep-alive clients), answers the client,
 // and then hands the request to the route's shadow (package shadow, which
-// decides itself whether and how to copy it) and to the recorder. Neither
-// package calls the gateway back.
+// decides itself whether and how to copy it) and to the recorder; with
+// tracing.otlp, it hands the call to package tracing as a span (shadow
+// copies are spans too, handed over by package shadow). None of them
+// calls the gateway back.
 //
 // The running configuration is an immutable snapshot behind an
 // atomic.Pointer. A request loads it once and keeps it to the end, so a

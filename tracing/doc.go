@@ -25,7 +25,7 @@
 // error when its answer is a 5xx or the upstream call failed; a client
 // span when the answer is 4xx or 5xx or the call failed (the conventions'
 // rule for each kind). error.type is the failure's reason (timeout,
-// connect, …) or the status code.
+// refused, reset, …) or the status code.
 //
 // # Sampling
 //

@@ -53,7 +53,7 @@ type Call struct {
 	Route, Side, Target string
 	// Status is the answer's status; 0 when there was none.
 	Status int
-	// Error is why the call failed ("timeout", "connect", …); "" when it
+	// Error is why the call failed ("timeout", "refused", …); "" when it
 	// did not. A proxied call answered 5xx is an error without one.
 	Error string
 }

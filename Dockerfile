@@ -16,7 +16,7 @@
 # Kubernetes manifests in deploy/kubernetes mount a ConfigMap there), or pass
 # another path: docker run IMAGE serve -c /path/in/container.yaml.
 
-ARG GO_VERSION=1.25
+ARG GO_VERSION=1.26
 
 # ---- build ------------------------------------------------------------------
 FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build

@@ -60,6 +60,11 @@
 #     answers (must be 0), its peak RSS against proxy_1k's, and the shadow
 #     drops by reason (expected here: error for dead; timeout and queue_full
 #     for slow).
+#   proxy_traced_1k (cutover only) is proxy_1k with tracing.otlp exporting
+#     every chain (sample 1.0) to a loopback OTLP/HTTP sink (python3, answers
+#     200 to every POST /v1/traces, pinned to the load core): cutover CPU/req
+#     <= 1.3x its proxy_1k CPU/req; it prints the spans exported per second
+#     and the spans dropped (cutover_trace_spans_* deltas), which must be 0.
 #   Each is marked "ok" or "MISS". MISS does not fail the script (it reports, it
 #   is not a test). It exits non-zero only when a proxy cannot start/dies or a
 #   run completes no successful request.
@@ -77,7 +82,8 @@
 #     BENCH_CONNS      wrk connections                     (default 64)
 #     BENCH_WARMUP     warm-up seconds per proxy/scenario  (default 2)
 #     BENCH_SCENARIOS  space-separated scenario names      (default "proxy_1k proxy_10k
-#                      record_1k shadow_1k shadow_dead_1k shadow_slow_1k")
+#                      record_1k shadow_1k shadow_dead_1k shadow_slow_1k
+#                      proxy_traced_1k")
 #     BENCH_PROXIES    which proxies to run                (default "nginx cutover")
 #     BENCH_PROXY_CPU / BENCH_LOAD_CPU  CPU ids to pin to  (default: first two allowed CPUs)
 #     BENCH_KEEP_TMP=1 keep the temp dir (configs, logs, raw wrk output)
@@ -92,10 +98,10 @@
 # RUN TIME
 #   Each scenario x proxy costs a start-up, BENCH_WARMUP, then BENCH_ROUNDS x
 #   BENCH_SECONDS (+1.5 s per cutover run, the store/shadow catch-up). The
-#   default (6 scenarios, 9 scenario x proxy pairs, 3 x 10 s) takes about
-#   5.5 minutes on the 2-core box it was written on (it was 3 minutes before
-#   the three shadow scenarios); `make bench` then runs the Go
-#   micro-benchmarks, about one more minute.
+#   default (7 scenarios, 10 scenario x proxy pairs, 3 x 10 s) takes about
+#   6 minutes on the 2-core box it was written on (it was 3 minutes before
+#   the three shadow scenarios, 5.5 before proxy_traced_1k); `make bench`
+#   then runs the Go micro-benchmarks, about one more minute.
 #
 # Everything listens on 127.0.0.1 only, every run is bounded by `timeout`, and
 # every process this script starts is stopped on exit (including Ctrl-C).
@@ -109,7 +115,7 @@ BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_CONNS=${BENCH_CONNS:-64}
 BENCH_WARMUP=${BENCH_WARMUP:-2}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-"proxy_1k proxy_10k record_1k shadow_1k shadow_dead_1k shadow_slow_1k"}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-"proxy_1k proxy_10k record_1k shadow_1k shadow_dead_1k shadow_slow_1k proxy_traced_1k"}
 BENCH_PROXIES=${BENCH_PROXIES:-"nginx cutover"}
 CUTOVER_BIN=${CUTOVER_BIN:-$ROOT/bin/cutover}
 OUT_DIR=${BENCH_OUT_DIR:-$ROOT/bench/out}
@@ -118,6 +124,7 @@ OUT_DIR=${BENCH_OUT_DIR:-$ROOT/bench/out}
 # pass-through; shadowing relative to nginx mirror; a broken shadow side
 # relative to cutover pass-through).
 MAX_RECORD_CPU_RATIO=1.5
+MAX_TRACE_CPU_RATIO=1.3
 MAX_SHADOW_CPU_RATIO=1.0
 MAX_SHADOW_FAULT_P99_RATIO=1.10
 MAX_CPU_RATIO=1.3
@@ -273,6 +280,22 @@ scenario_shadow_slow_1k() {
   SC_PROXIES=cutover
 }
 
+# proxy_traced_1k: proxy_1k with every chain exported as a span over
+# OTLP/HTTP to a sink on loopback. The report compares its cutover CPU/req
+# with proxy_1k's (the tracing overhead) and prints spans exported per
+# second and spans dropped.
+scenario_proxy_traced_1k() {
+  plain_proxy
+  SC_DESC="reverse proxy exporting 100% of calls as OTLP spans to a loopback sink, GET 1 KiB body"
+  SC_PATH=/1k
+  free_port
+  start_otlp_sink "$PORT"
+  SC_CUTOVER+=$'\n'"tracing:
+  otlp: { endpoint: \"http://127.0.0.1:$PORT\", sample: 1.0 }"
+  # nginx traces nothing: the comparison is with cutover's own proxy_1k.
+  SC_PROXIES=cutover
+}
+
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
@@ -413,6 +436,38 @@ while True:
   die "stalled listener not listening on 127.0.0.1:$port after ${START_TIMEOUT}s"
 }
 
+# start_otlp_sink PORT: a python3 OTLP/HTTP sink on 127.0.0.1:PORT, pinned to
+# the load core: it reads every POST /v1/traces (keep-alive, HTTP/1.1) and
+# answers 200 with an empty body, as a collector that accepts everything
+# does. Its PID goes to SC_PIDS. Not run in $(...): it must update PIDS and
+# SC_PIDS.
+start_otlp_sink() {
+  local port=$1 i
+  start_bg "$WORK/otlp-$port.log" taskset -c "$LOAD_CPU" python3 -c '
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200 if self.path == "/v1/traces" else 404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+' "$port"
+  SC_PIDS+=" $LAST_PID"
+  for ((i = 0; i < 10 * START_TIMEOUT; i++)); do
+    alive "$LAST_PID" || { cat "$WORK/otlp-$port.log" >&2; die "OTLP sink could not start"; }
+    if [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' -X POST --data-binary x "http://127.0.0.1:$port/v1/traces" 2>/dev/null) == 200 ]]; then
+      log "OTLP sink on 127.0.0.1:$port (pid $LAST_PID, cpu $LOAD_CPU)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  die "OTLP sink not answering on 127.0.0.1:$port after ${START_TIMEOUT}s"
+}
+
 # forget_pid PID: stop PID and drop it from the cleanup list.
 forget_pid() {
   local pid=$1 keep=() p
@@ -457,8 +512,8 @@ ensure_tools() {
   have curl || pkgs+=(curl)
   have pgrep || pkgs+=(procps)
   have getconf || pkgs+=(libc-bin)
-  # shadow_slow_1k's never-answering listener.
-  [[ " $BENCH_SCENARIOS " == *" shadow_slow_1k "* ]] && ! have python3 && pkgs+=(python3)
+  # shadow_slow_1k's never-answering listener, proxy_traced_1k's OTLP sink.
+  [[ " $BENCH_SCENARIOS " == *" shadow_slow_1k "* || " $BENCH_SCENARIOS " == *" proxy_traced_1k "* ]] && ! have python3 && pkgs+=(python3)
   ((${#pkgs[@]} == 0)) && return 0
   [[ $EUID -eq 0 ]] || die "missing tools; run as root or install: apt-get install -y ${pkgs[*]}"
   have apt-get || die "missing ${pkgs[*]} and no apt-get to install them"
@@ -475,7 +530,9 @@ ensure_tools() {
   if [[ -n $POLICY_RC_D ]]; then rm -f "$POLICY_RC_D"; POLICY_RC_D=""; fi
   local t
   for t in nginx wrk taskset curl pgrep getconf; do have "$t" || die "$t still missing after install"; done
-  if [[ " $BENCH_SCENARIOS " == *" shadow_slow_1k "* ]]; then have python3 || die "python3 still missing after install"; fi
+  if [[ " $BENCH_SCENARIOS " == *" shadow_slow_1k "* || " $BENCH_SCENARIOS " == *" proxy_traced_1k "* ]]; then
+    have python3 || die "python3 still missing after install"
+  fi
 }
 
 ensure_cutover() {
@@ -686,6 +743,8 @@ measure() {
     met1=$(cutover_metrics "${PROXY_ADMINS[$proxy]}")
     printf '%s\t%s\t%s\t%s\n' "$scenario" "$round" "$(record_counts <<<"$met0")" "$(record_counts <<<"$met1")" \
       >>"$WORK/records.tsv"
+    printf '%s\t%s\t%s\t%s\n' "$scenario" "$round" "$(trace_counts <<<"$met0")" "$(trace_counts <<<"$met1")" \
+      >>"$WORK/traces.tsv"
     sh0=$(shadow_counts <<<"$met0")
     sh1=$(shadow_counts <<<"$met1")
     if [[ -n $sh1 ]]; then printf '%s\t%s\t%s\t%s\n' "$scenario" "$round" "$sh0" "$sh1" >>"$WORK/shadow.tsv"; fi
@@ -740,6 +799,14 @@ record_counts() {
     /^cutover_records_written_total / { w = $2 }
     /^cutover_records_dropped_total\{/ { d += $2 }
     END { printf "%d %d", w, d }'
+}
+
+# trace_counts < METRICS: prints "exported dropped" (spans, all reasons).
+trace_counts() {
+  awk '
+    /^cutover_trace_spans_exported_total / { e = $2 }
+    /^cutover_trace_spans_dropped_total\{/ { d += $2 }
+    END { printf "%d %d", e, d }'
 }
 
 # shadow_counts < METRICS: prints "compared=N REASON=N ..." (the shadow drops by
@@ -866,17 +933,37 @@ report() {
     }' "$RESULTS"
   record_report
   shadow_report
+  trace_report
 }
 
 # record_report: the recording overhead (record_1k against proxy_1k, both
 # cutover) and the store's write rate.
 record_report() {
-  [[ -s $WORK/records.tsv ]] || return 0
-  awk -F'\t' -v maxr="$MAX_RECORD_CPU_RATIO" -v secs="$BENCH_SECONDS" -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
+  overhead_report record_1k records.tsv "$MAX_RECORD_CPU_RATIO" "recording 100%% of 1 KiB calls" records written recording
+}
+
+# trace_report: the tracing overhead (proxy_traced_1k against proxy_1k, both
+# cutover) and the spans exported per second and dropped.
+trace_report() {
+  overhead_report proxy_traced_1k traces.tsv "$MAX_TRACE_CPU_RATIO" "tracing 100%% of 1 KiB calls to a loopback OTLP sink" spans exported tracing
+}
+
+# overhead_report SCENARIO TSV MAX_RATIO WHAT NOUN VERB KIND: the CPU/req of
+# cutover's SCENARIO against its proxy_1k (<= MAX_RATIO), and the deltas of
+# a counter pair over the measured rounds from $WORK/TSV (lines "scenario
+# round" then "done dropped" before and after): NOUN VERB per second
+# (median of rounds), in total, and dropped (which must be 0). WHAT starts
+# the text line; KIND names the JSON line ({"kind":KIND, "NOUN_per_s",
+# "VERB", "dropped", ...}).
+overhead_report() {
+  local sc=$1 tsv=$WORK/$2
+  [[ -s $tsv ]] || return 0
+  awk -F'\t' -v sc="$sc" -v maxr="$3" -v what="$4" -v noun="$5" -v verb="$6" -v kind="$7" \
+      -v secs="$BENCH_SECONDS" -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
     FILENAME == ARGV[1] { if ($2 == "cutover") cpu[$1] = cpu[$1] " " $8; next }
-    $1 == "record_1k" {
+    $1 == sc {
       split($3, a, " "); split($4, b, " ")
-      w = b[1] - a[1]; d = b[2] - a[2]; n++; written += w; dropped += d
+      w = b[1] - a[1]; d = b[2] - a[2]; n++; done += w; dropped += d
       rate = rate " " w / secs
     }
     function median(s,   n, i, j, t, a) {
@@ -886,15 +973,15 @@ record_report() {
     }
     END {
       if (!n) exit
-      base = median(cpu["proxy_1k"]); rec = median(cpu["record_1k"])
-      r = (base == "null" || rec == "null" || base == 0) ? "null" : rec / base
+      base = median(cpu["proxy_1k"]); cost = median(cpu[sc])
+      r = (base == "null" || cost == "null" || base == 0) ? "null" : cost / base
       okr = r != "null" && r <= maxr
-      printf "recording 100%% of 1 KiB calls (cutover record_1k vs proxy_1k): CPU/req %s us vs %s us = %sx (<= %.1fx %s)\n",
-        rec, base, (r == "null" ? "-" : sprintf("%.2f", r)), maxr, okr ? "ok" : "MISS"
-      printf "  %.0f records written/s (median of rounds), %d written, %d dropped (%s)\n", median(rate), written, dropped, dropped == 0 ? "ok" : "MISS"
-      printf "{\"kind\":\"recording\",\"run_id\":\"%s\",\"git\":\"%s\",\"cpu_ratio\":%s,\"records_per_s\":%.0f,\"written\":%d,\"dropped\":%d,\"cpu_ok\":%s,\"dropped_ok\":%s}\n",
-        run_id, git, (r == "null" ? "null" : sprintf("%.3f", r)), median(rate), written, dropped, okr ? "true" : "false", dropped == 0 ? "true" : "false" >> jsonl
-    }' "$RESULTS" "$WORK/records.tsv"
+      printf what " (cutover %s vs proxy_1k): CPU/req %s us vs %s us = %sx (<= %.1fx %s)\n",
+        sc, cost, base, (r == "null" ? "-" : sprintf("%.2f", r)), maxr, r == "null" ? "no cutover proxy_1k in this run to compare with" : (okr ? "ok" : "MISS")
+      printf "  %.0f %s %s/s (median of rounds), %d %s, %d dropped (%s)\n", median(rate), noun, verb, done, verb, dropped, dropped == 0 ? "ok" : "MISS"
+      printf "{\"kind\":\"%s\",\"run_id\":\"%s\",\"git\":\"%s\",\"cpu_ratio\":%s,\"%s_per_s\":%.0f,\"%s\":%d,\"dropped\":%d,\"cpu_ok\":%s,\"dropped_ok\":%s}\n",
+        kind, run_id, git, (r == "null" ? "null" : sprintf("%.3f", r)), noun, median(rate), verb, done, dropped, okr ? "true" : "false", dropped == 0 ? "true" : "false" >> jsonl
+    }' "$RESULTS" "$tsv"
 }
 
 # shadow_report: the cost of shadowing (cutover shadow_1k, shadow + diff,

@@ -38,6 +38,22 @@ func (s SpanID) String() string {
 	return string(s.AppendHex(b[:0]))
 }
 
+// Within reports whether t falls in the first share (0 to 1) of the trace
+// ID space, so that sampling a share of chains by their ID makes the same
+// choice on every hop and every gateway: a chain is kept whole or not at
+// all. It compares the ID's low 64 bits, the random part of a W3C trace ID
+// and all of a padded 64-bit B3 or Jaeger one, with share × 2^64. A share
+// of 1 or more keeps every chain; 0, a negative share or NaN none.
+func (t TraceID) Within(share float64) bool {
+	switch {
+	case share >= 1:
+		return true
+	case !(share > 0): // also NaN
+		return false
+	}
+	return binary.BigEndian.Uint64(t[8:]) < uint64(share*(1<<64))
+}
+
 // NewTraceID returns a random trace ID that is never zero. It is safe for
 // concurrent use. The IDs are not secret: the top-level math/rand/v2 source is
 // fast and lock-free, and uniqueness is all a trace ID needs.

@@ -59,6 +59,8 @@ type Config struct {
 	Services map[string]*Service `yaml:"services"`
 	// Routes are matched most specific first, not in file order.
 	Routes []*Route `yaml:"routes"`
+	// Tracing exports the calls cutover serves and makes as spans.
+	Tracing Tracing `yaml:"tracing"`
 
 	// File is the path the config was read from ("" when parsed from bytes).
 	File string `yaml:"-"`
@@ -117,6 +119,28 @@ type Store struct {
 	Buffer Size `yaml:"buffer"`
 	// Redis configures the redis driver.
 	Redis Redis `yaml:"redis"`
+}
+
+// Tracing configures the export of spans.
+type Tracing struct {
+	// OTLP exports every proxied call as a span of its chain to an
+	// OpenTelemetry collector over OTLP/HTTP. Absent: no spans.
+	OTLP *OTLP `yaml:"otlp"`
+}
+
+// OTLP configures span export over OTLP/HTTP. Changing endpoint or
+// service_name, or adding or removing the block, needs a restart; sample
+// applies on reload.
+type OTLP struct {
+	// Endpoint is the collector's OTLP/HTTP base URL
+	// (http://otel-collector:4318); /v1/traces is appended. Required.
+	Endpoint string `yaml:"endpoint"`
+	// Sample is the share of chains exported, 0 to 1, chosen by chain ID
+	// as record.sample is, so every hop of a chain is exported or none.
+	// Default 1.
+	Sample *float64 `yaml:"sample"`
+	// ServiceName is the spans' service.name. Default cutover.
+	ServiceName string `yaml:"service_name"`
 }
 
 // Redis configures the shared store.

@@ -29,10 +29,12 @@ const (
 	DefaultStoreBuffer = 32 << 20
 	// DefaultMemoryAsync is memory.async, the budget of copies held after
 	// clients are answered.
-	DefaultMemoryAsync   = 64 << 20
-	DefaultRedisPrefix   = "cutover:"
-	DefaultRecordSample  = 1.0
-	DefaultRecordMaxBody = 64 << 10
+	DefaultMemoryAsync    = 64 << 20
+	DefaultRedisPrefix    = "cutover:"
+	DefaultRecordSample   = 1.0
+	DefaultRecordMaxBody  = 64 << 10
+	DefaultTracingSample  = 1.0
+	DefaultTracingService = "cutover"
 	// DefaultTenantJSONMax caps the request body a json tenant source reads;
 	// a larger body skips that source, so a huge upload costs no parse.
 	DefaultTenantJSONMax = 64 << 10
@@ -142,6 +144,15 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Record.Redact.Headers == nil {
 		c.Record.Redact.Headers = slices.Clone(DefaultRedactHeaders)
+	}
+	if o := c.Tracing.OTLP; o != nil {
+		if o.Sample == nil {
+			sample := DefaultTracingSample
+			o.Sample = &sample
+		}
+		if o.ServiceName == "" {
+			o.ServiceName = DefaultTracingService
+		}
 	}
 	for _, s := range c.Services {
 		if s == nil {

@@ -165,6 +165,8 @@ func refine(s *jsonschema.Schema) error {
 		{"Store", "driver", func(p *jsonschema.Schema) { p.Enum = strs([]string{"embedded", "redis"}) }},
 		{"Record", "sample", share},
 		{"RouteRecord", "sample", share},
+		{"OTLP", "sample", share},
+		{"OTLP", "endpoint", func(p *jsonschema.Schema) { p.Pattern = `^https?://[^/?#]` }},
 		{"Rollout", "on_fail", func(p *jsonschema.Schema) { p.Enum = strs([]string{"rollback", "hold"}) }},
 		{"Rollout", "block_kinds", func(p *jsonschema.Schema) { p.Items.Enum = strs(DiffKinds) }},
 		{"Rollout", "max_p99_ratio", func(p *jsonschema.Schema) { p.Minimum = "1" }},
@@ -183,6 +185,7 @@ func refine(s *jsonschema.Schema) error {
 		}
 		r.apply(p)
 	}
+	s.Definitions["OTLP"].Required = []string{"endpoint"}
 	// A tenant source names exactly one place.
 	ts := s.Definitions["TenantSource"]
 	one := uint64(1)

@@ -63,6 +63,7 @@ func (c *Config) validate() Errors {
 	}
 	c.validateStore(&errs)
 	c.validateRecord(&errs)
+	c.validateTracing(&errs)
 	if len(c.Services) == 0 {
 		c.errorf(&errs, "services", "at least one service is required")
 	}
@@ -418,6 +419,22 @@ func (c *Config) validateRecord(errs *Errors) {
 			c.errorf(errs, "record.redact.json["+strconv.Itoa(i)+"]", "%q %s (want name, a.b or items.#.name)", p, msg)
 		}
 	}
+}
+
+func (c *Config) validateTracing(errs *Errors) {
+	o := c.Tracing.OTLP
+	if o == nil {
+		return
+	}
+	switch u, err := url.Parse(o.Endpoint); {
+	case o.Endpoint == "":
+		c.errorf(errs, "tracing.otlp.endpoint", "the collector's OTLP/HTTP URL is required, e.g. http://otel-collector:4318")
+	case err != nil || !isHTTPURL(o.Endpoint):
+		c.errorf(errs, "tracing.otlp.endpoint", "%q is not an http:// or https:// URL (the collector's OTLP/HTTP address, e.g. http://otel-collector:4318)", o.Endpoint)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		c.errorf(errs, "tracing.otlp.endpoint", "%q may not carry a query, a fragment or credentials", o.Endpoint)
+	}
+	c.checkShare(errs, "tracing.otlp.sample", *o.Sample)
 }
 
 // checkRedactPath returns what is wrong with a JSON redaction path, or "".

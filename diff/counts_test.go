@@ -508,11 +508,11 @@ func TestNewAggregatorFromRejects(t *testing.T) {
 		}
 		_, err := NewAggregatorFrom("r", AggregatorOptions{}, cs, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%q: error %v, want %s", c.set, err, c.want)
+			t.Errorf("%v: error %v, want %s", c.set, err, c.want)
 		}
 		if _, err := NewAggregatorFrom("r", AggregatorOptions{}, nil, map[int64]Counts{1700000000: cs}, nil); err == nil ||
 			!strings.Contains(err.Error(), "window 1700000000") {
-			t.Errorf("%q in a window: error %v", c.set, err)
+			t.Errorf("%v in a window: error %v", c.set, err)
 		}
 	}
 	for _, c := range []struct {

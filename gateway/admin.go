@@ -39,6 +39,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		g.rollouts.WriteMetrics(w)
 		g.health.writeMetrics(w)
 		g.writeMemoryMetrics(w)
+		g.tracer.WriteMetrics(w)
 	})
 	mux.HandleFunc("GET /api/routes", g.serveRoutes)
 	mux.HandleFunc("GET /api/routes/{route}/bucket", g.serveBucket)

@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/router"
+	"github.com/cutover/cutover/tracing"
 )
 
 // benchRequest is a typical browser-ish request with an incoming trace.
@@ -52,7 +55,10 @@ routes:
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = g.CloseShadows(shortContext(tb)) })
+	tb.Cleanup(func() {
+		_ = g.CloseShadows(shortContext(tb))
+		_ = g.CloseTracing(shortContext(tb))
+	})
 	return g
 }
 
@@ -176,6 +182,50 @@ func benchProxy(b *testing.B, recording bool) {
 			b.Fatal(err)
 		}
 	}
+	proxyLoop(b, g)
+	if !recording {
+		return
+	}
+	b.StopTimer()
+	if err := g.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	rec := g.life.recorder
+	dropped := rec.Dropped()
+	b.ReportMetric(float64(rec.Written())/float64(b.N), "written/op")
+	b.ReportMetric(float64(dropped[recorder.ReasonQueueFull])/float64(b.N), "dropped/op")
+}
+
+// BenchmarkProxyTraced is BenchmarkProxy with tracing.otlp at sample 1,
+// exporting to a collector on loopback that takes every batch: the
+// handler's cost is the copy of the span into the export queue; the
+// encoding and sending run on the exporter's goroutine, beside it.
+func BenchmarkProxyTraced(b *testing.B) {
+	sink := newServerFor(b, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	})
+	up := benchUpstream(b)
+	g := benchGatewayWith(b, up, up, "tracing:\n  otlp: { endpoint: \"http://"+sink+"\", sample: 1 }\n")
+	proxyLoop(b, g)
+	b.StopTimer()
+	if err := g.CloseTracing(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	tr := g.Tracer()
+	b.ReportMetric(float64(tr.Exported())/float64(b.N), "exported/op")
+	b.ReportMetric(float64(tr.Dropped(tracing.ReasonQueueFull)+tr.Dropped(tracing.ReasonExportFailed))/float64(b.N), "dropped/op")
+}
+
+// newServerFor starts a net/http server on loopback, stopped when tb
+// ends, and returns its address.
+func newServerFor(tb testing.TB, h http.HandlerFunc) string {
+	srv := httptest.NewServer(h)
+	tb.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+// proxyLoop runs b's iterations: one GET through g's handler each.
+func proxyLoop(b *testing.B, g *Gateway) {
 	var req fasthttp.Request
 	if err := req.Read(bufioReader(benchRequest)); err != nil {
 		b.Fatal(err)
@@ -191,15 +241,4 @@ func benchProxy(b *testing.B, recording bool) {
 			b.Fatalf("status %d, %d bytes", ctx.Response.StatusCode(), len(ctx.Response.Body()))
 		}
 	}
-	if !recording {
-		return
-	}
-	b.StopTimer()
-	if err := g.Close(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	rec := g.life.recorder
-	dropped := rec.Dropped()
-	b.ReportMetric(float64(rec.Written())/float64(b.N), "written/op")
-	b.ReportMetric(float64(dropped[recorder.ReasonQueueFull])/float64(b.N), "dropped/op")
 }

@@ -6,8 +6,10 @@
 // and serving side, sends the request through package upstream (the
 // services, their targets and keep-alive clients), answers the client,
 // and then hands the request to the route's shadow (package shadow, which
-// decides itself whether and how to copy it) and to the recorder. Neither
-// package calls the gateway back.
+// decides itself whether and how to copy it) and to the recorder; with
+// tracing.otlp, it hands the call to package tracing as a span (shadow
+// copies are spans too, handed over by package shadow). None of them
+// calls the gateway back.
 //
 // The running configuration is an immutable snapshot behind an
 // atomic.Pointer. A request loads it once and keeps it to the end, so a
@@ -34,6 +36,7 @@ import (
 	"github.com/cutover/cutover/rollout"
 	"github.com/cutover/cutover/router"
 	"github.com/cutover/cutover/shadow"
+	"github.com/cutover/cutover/tracing"
 	"github.com/cutover/cutover/upstream"
 )
 
@@ -74,6 +77,7 @@ type Gateway struct {
 	records  Store    // nil: the record endpoints answer 503
 
 	mirror *shadow.Mirror
+	tracer *tracing.Tracer // nil: tracing.otlp is not set
 
 	rollouts *rollout.Controller
 
@@ -116,13 +120,19 @@ func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
 	}
 	g.upstreams = upstream.NewPool(g.metrics.upstream)
 	g.life.budget = budget.New(int64(cfg.Memory.Async))
-	g.mirror = shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg), Buffer: int(cfg.Store.Buffer), Budget: g.life.budget})
 	g.replica = replicaName()
+	tr, err := newTracer(cfg, g.replica, log)
+	if err != nil {
+		return nil, err
+	}
+	g.tracer = tr
+	g.mirror = shadow.NewMirror(shadow.Options{Logger: log, Redactor: redactorFor(cfg), Buffer: int(cfg.Store.Buffer), Budget: g.life.budget, Tracer: tr})
 	g.rollouts = rollout.New(rollout.Options{Logger: log, Apply: g.applyRolloutPercents, Replica: g.replica})
 	snap, err := g.compile(cfg)
 	if err != nil {
 		_ = g.mirror.Close(context.Background())
 		_ = g.rollouts.Close(context.Background())
+		_ = g.tracer.Close(context.Background())
 		return nil, err
 	}
 	g.reloadMu.Lock()
@@ -328,6 +338,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 			cohort: cl.cohort, decision: cl.reason,
 			sent: sent, latency: latency, reason: reason,
 		}, req, &ctx.Response)
+	}
+	if tr := g.tracer; tr != nil && tr.Sampled(&c) {
+		traceProxied(tr, ctx, &c, route.Name, cl, st.tenant, t, sent, latency, reason)
 	}
 	if sh := cl.rs.shadow; sh != nil {
 		sh.Offer(ctx, &c, &shadow.Primary{

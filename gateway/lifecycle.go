@@ -6,10 +6,10 @@
 // Open, in this order:
 //
 //  1. New creates the memory budget (memory.async), compiles the
-//     configuration and starts the shadow mirror (its workers and the loop
-//     that flushes samples and statistics; it charges its copies to the
-//     budget) and the rollout controller's loop. Neither persists anything
-//     yet.
+//     configuration and starts the trace exporter (with tracing.otlp), the
+//     shadow mirror (its workers and the loop that flushes samples and
+//     statistics; it charges its copies to the budget) and the rollout
+//     controller's loop. None persists anything yet.
 //  2. The store that store.driver names is opened: the embedded file, or
 //     Redis (a replica that starts while Redis is away runs degraded).
 //  3. A recorder starts on the store with record.redact and
@@ -43,20 +43,23 @@
 //     and compared, and the mirror flushes its samples and statistics.
 //     Before the rollouts and the records: the last comparisons count in
 //     rollout steps, and the copies' calls are recorded.
-//  3. Rollouts close (RolloutCloseTimeout): decisions stop, each rollout's
+//  3. Trace spans flush (TraceFlushTimeout): the spans still queued are
+//     exported and the exporter stops. After the shadows, whose copies
+//     are spans too; spans not sent in time are counted as dropped.
+//  4. Rollouts close (RolloutCloseTimeout): decisions stop, each rollout's
 //     state is written to the store, queued webhooks are delivered; then
 //     the store's health loop ends. After the shadows, whose last
 //     comparisons they count; before the store closes, since they write to
 //     it.
-//  4. Records flush (RecordFlushTimeout): every queued record, the
+//  5. Records flush (RecordFlushTimeout): every queued record, the
 //     shadows' included, is written; then retention stops and the store
 //     closes. Last: the stages before it hand it records or write to the
 //     store.
 //
 // A gateway built by New alone (in tests) has no store: its Close runs
-// stages 1 to 3.
+// stages 1 to 4.
 //
-// The three timeouts after the drain are constants so that a deployment can
+// The four timeouts after the drain are constants so that a deployment can
 // give the process long enough to finish: a Kubernetes pod's
 // terminationGracePeriodSeconds must cover the preStop sleep, the drain and
 // their sum (deploy/kubernetes checks it).
@@ -253,6 +256,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	stage(g.Config().ShutdownTimeout.D(), "stopping the proxy", slog.LevelWarn, g.Shutdown)
 	stage(ShadowDrainTimeout, "closing shadow workers", slog.LevelWarn, g.CloseShadows)
+	stage(TraceFlushTimeout, "flushing trace spans", slog.LevelWarn, g.CloseTracing)
 	stage(RolloutCloseTimeout, "closing the rollout controller", slog.LevelWarn, g.CloseRollouts)
 	if st := g.life.store; st != nil {
 		flushed := true

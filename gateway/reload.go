@@ -57,6 +57,7 @@ func (g *Gateway) applyLocked(data []byte) (ReloadResult, error) {
 	old := g.snap.Swap(snap)
 	g.retireShadows(snap)
 	g.mirror.SetRedactor(redactorFor(cfg))
+	g.applyTracing(cfg)
 	if g.recorder != nil {
 		// Validation refused bad paths already, so none is skipped here.
 		g.recorder.SetRules(recorder.RulesFor(cfg))
@@ -100,6 +101,9 @@ func restartRequired(old, cur *configs.Config) []string {
 	}
 	if old.Memory != cur.Memory {
 		keys = append(keys, "memory.async")
+	}
+	if tracingRestartRequired(old, cur) {
+		keys = append(keys, "tracing.otlp")
 	}
 	for _, r := range cur.Routes {
 		for _, o := range old.Routes {

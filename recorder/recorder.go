@@ -2,7 +2,6 @@ package recorder
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -417,17 +416,7 @@ func recordBytes(r *store.Record) int64 {
 }
 
 // Sampled reports whether a chain is recorded at the given rate (0 to 1).
-// The answer depends only on the chain ID, so every hop of a chain, on
-// every gateway, makes the same choice and a chain is recorded whole or
-// not at all. It compares the trace ID's low 64 bits, the random part of
-// a W3C trace ID and all of a padded 64-bit B3 or Jaeger one, with
-// rate × 2^64.
-func Sampled(id chain.TraceID, rate float64) bool {
-	switch {
-	case rate >= 1:
-		return true
-	case !(rate > 0): // also NaN
-		return false
-	}
-	return binary.BigEndian.Uint64(id[8:]) < uint64(rate*(1<<64))
-}
+// The answer depends only on the chain ID (chain.TraceID.Within), so every
+// hop of a chain, on every gateway, makes the same choice and a chain is
+// recorded whole or not at all.
+func Sampled(id chain.TraceID, rate float64) bool { return id.Within(rate) }

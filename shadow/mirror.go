@@ -16,6 +16,7 @@ import (
 	"github.com/cutover/cutover/internal/throttle"
 	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/store"
+	"github.com/cutover/cutover/tracing"
 	"github.com/cutover/cutover/upstream"
 )
 
@@ -58,6 +59,9 @@ type Options struct {
 	// charged to (memory.async); nil: a budget of the mirror's own,
 	// budget.Default bytes.
 	Budget *budget.Budget
+	// Tracer exports the shadow calls of sampled chains as spans; nil:
+	// none.
+	Tracer *tracing.Tracer
 }
 
 // DefaultBuffer is Options.Buffer's default.

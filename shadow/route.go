@@ -290,6 +290,7 @@ func (w *worker) run(j *Job) {
 	if t != nil {
 		target = t.Addr()
 	}
+	r.m.traceCopy(r.name, j, &w.child, shadowSide, target, sent, latency, &w.resp, reason)
 	shadowCall := func() *store.Record {
 		w.shadowRec.Reset()
 		fillCall(&w.shadowRec, r.name, j, shadowSide, target, w.child.Span, j.Chain.Span)
@@ -378,7 +379,11 @@ func (w *worker) compareSecondary(j *Job, set *Settings, old *diff.Response) {
 	set.Secondary.SetHost(&j.Req.Header)
 	w.second.Reset()
 	sent := time.Now()
-	if _, err := set.Secondary.Do(&j.Req, &w.second, sent); err != nil {
+	t, err := set.Secondary.Do(&j.Req, &w.second, sent)
+	if t != nil {
+		r.m.traceCopy(r.name, j, &w.child, SideSecondary, t.Addr(), sent, time.Since(sent), &w.second, failure(err))
+	}
+	if err != nil {
 		r.m.logFailure(r.name, set.Secondary.Name(), err)
 		return
 	}

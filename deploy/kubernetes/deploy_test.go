@@ -40,8 +40,9 @@ const (
 
 // shutdownAfterDrain is what serve spends on SIGTERM after the drain of
 // in-flight requests (shutdown_timeout), in Gateway.Close: queued shadow
-// comparisons, rollout notifications, queued records. 5s + 5s + 10s today.
-const shutdownAfterDrain = gateway.ShadowDrainTimeout + gateway.RolloutCloseTimeout + gateway.RecordFlushTimeout
+// comparisons, queued trace spans, rollout notifications, queued records.
+// 5s + 2s + 5s + 10s today.
+const shutdownAfterDrain = gateway.ShadowDrainTimeout + gateway.TraceFlushTimeout + gateway.RolloutCloseTimeout + gateway.RecordFlushTimeout
 
 // Secrets the config's *_env keys name; the test sets them as the pods do.
 var deployEnv = map[string]string{

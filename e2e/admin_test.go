@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/cutover/cutover/internal/loopback"
 )
 
 // TestAdminEndpoints checks the probes, the Prometheus metrics and the
@@ -13,7 +15,7 @@ import (
 func TestAdminEndpoints(t *testing.T) {
 	t.Parallel()
 	a, b := newEcho(t, "a"), newEcho(t, "b")
-	dead := deadAddr(t)
+	dead := loopback.DeadAddr(t)
 	g := startGateway(t, fmt.Sprintf(`services:
   order-v1: { targets: [%q], timeout: 5s }
   order-v2: { targets: [%q] }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/cutover/cutover/internal/loopback"
 )
 
 // recordCount counts the records /api/records lists for query (at most
@@ -49,7 +51,7 @@ routes:
     upstream: gone
   - name: app
     upstream: app
-`, hostPort(up), deadAddr(t)))
+`, hostPort(up), loopback.DeadAddr(t)))
 	c := newClient(t)
 	const calls, dead = 300, 20
 	failing := 0

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cutover/cutover/internal/loopback"
 )
 
 // TestErrorNoRoute: a request no route matches gets 404 with the chain ID,
@@ -37,7 +39,7 @@ routes:
 // TestErrorUpstreamRefused: an upstream that refuses connections is 502.
 func TestErrorUpstreamRefused(t *testing.T) {
 	t.Parallel()
-	g := startGateway(t, plainConfig(deadAddr(t)))
+	g := startGateway(t, plainConfig(loopback.DeadAddr(t)))
 	c := newClient(t)
 	for range 3 {
 		resp, body := do(t, c, "GET", g.url("/api/x"), nil, nil)

@@ -164,19 +164,6 @@ func decodeEcho(t *testing.T, body []byte) echoReply {
 // hostPort is the host:port of an httptest server.
 func hostPort(srv *httptest.Server) string { return srv.Listener.Addr().String() }
 
-// deadAddr returns a loopback address where nothing listens: a port that
-// was just bound and closed.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // rawRequest is a request as a raw upstream saw it, byte for byte.
 type rawRequest struct {
 	Line    string   // request line

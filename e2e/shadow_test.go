@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cutover/cutover/internal/loopback"
 )
 
 // reportReply is GET /api/report, as an outside client reads it.
@@ -397,7 +399,7 @@ routes:
     old: items-v1
     new: slow
     shadow: { percent: 100, timeout: 300ms, concurrency: 2, queue: 4 }
-`, oldAddr, deadAddr(t), hostPort(slow)))
+`, oldAddr, loopback.DeadAddr(t), hostPort(slow)))
 	c := newClient(t)
 	for _, prefix := range []string{"", "/slow"} {
 		for i := 1; i <= 50; i++ {

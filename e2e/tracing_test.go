@@ -10,6 +10,7 @@ import (
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
+	"github.com/cutover/cutover/internal/loopback"
 	"github.com/cutover/cutover/internal/otlptest"
 )
 
@@ -191,7 +192,7 @@ routes:
 func TestTracingCollectorDown(t *testing.T) {
 	t.Parallel()
 	up := newEcho(t, "app")
-	g := startGateway(t, tracingConfig("http://"+deadAddr(t))+plainConfig(hostPort(up)))
+	g := startGateway(t, tracingConfig("http://"+loopback.DeadAddr(t))+plainConfig(hostPort(up)))
 	c := newClient(t)
 	for i := range 20 {
 		resp, body := do(t, c, "POST", g.url(fmt.Sprintf("/items/%d", i)), []byte("payload"), nil)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cutover/cutover/internal/loopback"
 )
 
 // TestRoundRobin spreads sequential requests evenly over two targets.
@@ -37,7 +39,7 @@ func TestRoundRobin(t *testing.T) {
 func TestPassiveHealth(t *testing.T) {
 	t.Parallel()
 	live := newEcho(t, "live")
-	dead := deadAddr(t)
+	dead := loopback.DeadAddr(t)
 	g := startGateway(t, fmt.Sprintf(`services:
   app: { targets: [%q, %q], timeout: 5s, fail_timeout: 1m }
 routes:
@@ -82,7 +84,7 @@ routes:
 // gateway keeps trying (it never refuses outright).
 func TestAllTargetsDown(t *testing.T) {
 	t.Parallel()
-	g := startGateway(t, plainConfig(deadAddr(t), deadAddr(t)))
+	g := startGateway(t, plainConfig(loopback.DeadAddr(t), loopback.DeadAddr(t)))
 	c := newClient(t)
 	for range 4 {
 		resp, body := do(t, c, "GET", g.url("/x"), nil, nil)

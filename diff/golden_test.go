@@ -124,6 +124,10 @@ func goldenSwapKinds(ds []Difference) []Difference {
 			ds[i].Kind = KindExtra
 		case KindExtra:
 			ds[i].Kind = KindMissing
+		case KindStatus:
+			if o, n, ok := ParseStatusPath(ds[i].Path); ok {
+				ds[i].Path = StatusPath(n, o)
+			}
 		}
 	}
 	sortByPathKind(ds)

@@ -33,7 +33,21 @@ type RouteReport struct {
 	Status     []StatusPair  `json:"status"`                   // only pairs whose statuses differ, by count desc
 	Latency    Latency       `json:"latency"`                  // over compared pairs
 	Tenants    []TenantCount `json:"tenants"`                  // top tenants by differing count
-	Suggest    []string      `json:"suggest_ignore,omitempty"` // the noise paths, ready for diff.ignore
+	// TenantsRest sums every compared pair not in Tenants — tenants
+	// beyond the top list, and pairs without a tenant — so that Tenants
+	// and TenantsRest add up to Compared and Differing. Nil when nothing
+	// is left over.
+	TenantsRest *TenantRest `json:"tenants_rest,omitempty"`
+	Suggest     []string    `json:"suggest_ignore,omitempty"` // the noise and likely-noise paths, ready for diff.ignore
+}
+
+// TenantRest summarises the pairs that Tenants does not list: Tenants is
+// how many other tenants the aggregator's table knows (a lower bound once
+// more than its capacity were seen).
+type TenantRest struct {
+	Tenants   int    `json:"tenants"`
+	Compared  uint64 `json:"compared"`
+	Differing uint64 `json:"differing"`
 }
 
 // FieldReport is one (path, kind) that differed. Path is "" for the root
@@ -46,15 +60,32 @@ type FieldReport struct {
 	Rate      float64  `json:"rate"`       // count / compared
 	NoiseRate float64  `json:"noise_rate"` // this (path, kind)'s rate in old/secondary pairs
 	Noise     bool     `json:"noise,omitempty"`
-	Samples   []string `json:"samples"` // sample IDs, newest first
+	// Why says, for a noise field, which evidence classed it.
+	Why     *NoiseEvidence `json:"why,omitempty"`
+	Samples []string       `json:"samples"` // sample IDs, newest first
+	// Examples are a few recent distinct value pairs, newest first
+	// (value, type, missing and extra kinds; see Example).
+	Examples []Example `json:"examples,omitempty"`
+	// LikelyNoise flags a field that looks like noise while no secondary
+	// measures it (see LikelyNoiseMinRate): its values look generated per
+	// call. It still counts as differing unless diff.auto_noise is on (then
+	// Noise is set too). LikelyReason says why; SuggestIgnore is the
+	// configuration line that would silence it.
+	LikelyNoise   bool   `json:"likely_noise,omitempty"`
+	LikelyReason  string `json:"likely_noise_reason,omitempty"`
+	SuggestIgnore string `json:"suggest,omitempty"`
 }
 
 // StatusPair counts the pairs answered with one pair of differing statuses;
-// Old and New are −1 for the pairs beyond the table's bound.
+// Old and New are −1 for the pairs beyond the table's bound. Such a pair
+// counts once, as its status difference (the field StatusPath(Old, New) of
+// kind status), whose samples and noise flag it carries.
 type StatusPair struct {
-	Old   int    `json:"old"`
-	New   int    `json:"new"`
-	Count uint64 `json:"count"`
+	Old     int      `json:"old"`
+	New     int      `json:"new"`
+	Count   uint64   `json:"count"`
+	Noise   bool     `json:"noise,omitempty"`
+	Samples []string `json:"samples,omitempty"` // newest first
 }
 
 // Latency holds latency percentiles in milliseconds, within 2%.
@@ -65,8 +96,8 @@ type Latency struct {
 	NewP99 float64 `json:"new_p99_ms"`
 }
 
-// TenantCount counts one tenant's pairs. Differing is decided when a pair
-// is added (see Aggregator); counts may be overestimated once more tenants
+// TenantCount counts one tenant's pairs, Differing classified as the
+// route's (see Aggregator); counts may be overestimated once more tenants
 // than the table holds were seen.
 type TenantCount struct {
 	Tenant    string `json:"tenant"`

@@ -601,9 +601,12 @@ func (a *Aggregator) build(v *view, inWindow func(time.Time) bool) RouteReport {
 	r.DiffRate = ratio(r.Differing, r.Compared)
 
 	for k, n := range v.status {
-		sp := StatusPair{Old: int(k.old), New: int(k.new), Count: n, Samples: []string{}}
+		sp := StatusPair{Old: int(k.old), New: int(k.new), Count: n}
 		if i, ok := statusField[k]; ok {
-			sp.Samples, sp.Noise = r.Fields[i].Samples, r.Fields[i].Noise
+			sp.Noise = r.Fields[i].Noise
+			if len(r.Fields[i].Samples) > 0 {
+				sp.Samples = r.Fields[i].Samples
+			}
 		}
 		r.Status = append(r.Status, sp)
 	}

@@ -121,7 +121,7 @@ type core struct {
 	epoch   uint32
 	scratch []uint32
 	status  [1]Difference // statusOnly's result when the pair's diffs hold none
-	first   []int // first[i]: the index in the pair's diffs of scratch[i]
+	first   []int         // first[i]: the index in the pair's diffs of scratch[i]
 
 	sigs    []sigInfo
 	sigHead map[uint64]int32 // signature hash → 1 + index of the first signature with it

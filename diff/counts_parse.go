@@ -15,10 +15,10 @@ type parsedCounts struct {
 	fields, noise                                  map[string]uint64 // field name → pairs
 	gen                                            [numGenClasses]map[string]uint64
 	tenantSigs                                     map[string][]nameCount // tenant → its signatures' pairs, by name
-	sigs                                           []nameCount       // by count desc, then name
-	status                                         []StatusPair      // by count desc, then statuses
-	lat                                            [2][]idCount      // histogram buckets, old and new
-	tenants                                        []TenantCount     // by compared desc, differing desc, name
+	sigs                                           []nameCount            // by count desc, then name
+	status                                         []StatusPair           // by count desc, then statuses
+	lat                                            [2][]idCount           // histogram buckets, old and new
+	tenants                                        []TenantCount          // by compared desc, differing desc, name
 }
 
 type nameCount struct {

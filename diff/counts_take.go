@@ -11,9 +11,9 @@ import (
 // countNames caches the Counts names of a core's fields and signatures,
 // which never change once interned; Take extends it as the core grows.
 type countNames struct {
-	fields []string // field ID → field name
-	count  []string // field ID → "f" + field name
-	noise  []string // field ID → "F" + field name
+	fields []string                // field ID → field name
+	count  []string                // field ID → "f" + field name
+	noise  []string                // field ID → "F" + field name
 	gen    [numGenClasses][]string // field ID → "g" + class letter + field name
 	sigs   []string                // signature ID → "s…"
 }

@@ -24,10 +24,10 @@ type RouteReport struct {
 	Percent    float64       `json:"percent"`     // filled by the gateway
 	State      string        `json:"state,omitempty"`
 	Step       int           `json:"step,omitempty"`
-	Fields     []FieldReport `json:"fields"`                   // non-noise first, by count desc, then noise by count desc; ties by path, kind
-	Status     []StatusPair  `json:"status"`                   // only pairs whose statuses differ, by count desc
-	Latency    Latency       `json:"latency"`                  // over compared pairs
-	Tenants    []TenantCount `json:"tenants"`                  // top tenants by differing count
+	Fields     []FieldReport `json:"fields"`  // non-noise first, by count desc, then noise by count desc; ties by path, kind
+	Status     []StatusPair  `json:"status"`  // only pairs whose statuses differ, by count desc
+	Latency    Latency       `json:"latency"` // over compared pairs
+	Tenants    []TenantCount `json:"tenants"` // top tenants by differing count
 	// TenantsRest sums every compared pair not in Tenants — tenants
 	// beyond the top list, and pairs without a tenant — so that Tenants
 	// and TenantsRest add up to Compared and Differing. Nil when nothing
@@ -49,12 +49,12 @@ type TenantRest struct {
 // value, a status or a non-JSON body, and OtherPath for the (path, kind)s
 // beyond AggregatorOptions.MaxFields.
 type FieldReport struct {
-	Path      string   `json:"path"`
-	Kind      Kind     `json:"kind"`
-	Count     uint64   `json:"count"`      // old/new pairs that differed here
-	Rate      float64  `json:"rate"`       // count / compared
-	NoiseRate float64  `json:"noise_rate"` // this (path, kind)'s rate in old/secondary pairs
-	Noise     bool     `json:"noise,omitempty"`
+	Path      string  `json:"path"`
+	Kind      Kind    `json:"kind"`
+	Count     uint64  `json:"count"`      // old/new pairs that differed here
+	Rate      float64 `json:"rate"`       // count / compared
+	NoiseRate float64 `json:"noise_rate"` // this (path, kind)'s rate in old/secondary pairs
+	Noise     bool    `json:"noise,omitempty"`
 	// Why says, for a noise field, which evidence classed it.
 	Why     *NoiseEvidence `json:"why,omitempty"`
 	Samples []string       `json:"samples"` // sample IDs, newest first
@@ -152,4 +152,3 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
-

@@ -25,11 +25,11 @@ func sampleReport() *Report {
 					Why: &NoiseEvidence{Rate: 11900.0 / 12000, NoiseRate: 0.99, NoisePairs: 600, Relative: 0.2, Absolute: 0.0003, Reason: "the excess is 0.17% of the old/new rate, not above the 20% relative threshold"}},
 				{Path: "items.#.updatedAt", Kind: KindValue, Count: 5000, Rate: 5000.0 / 12000, NoiseRate: 0.4, Noise: true},
 			},
-			Status:  []StatusPair{{Old: 200, New: 500, Count: 2, Samples: []string{"s5"}}, {Old: 404, New: 200, Count: 1}},
-			Latency: Latency{OldP50: 5.1, OldP99: 12.1, NewP50: 6, NewP99: 14.004},
+			Status:      []StatusPair{{Old: 200, New: 500, Count: 2, Samples: []string{"s5"}}, {Old: 404, New: 200, Count: 1}},
+			Latency:     Latency{OldP50: 5.1, OldP99: 12.1, NewP50: 6, NewP99: 14.004},
 			Tenants:     []TenantCount{{Tenant: "1001", Compared: 5000, Differing: 30}, {Tenant: "acme", Compared: 200, Differing: 7}},
 			TenantsRest: &TenantRest{Tenants: 40, Compared: 6800, Differing: 0},
-			Suggest: []string{"meta.ts", "items.#.updatedAt"},
+			Suggest:     []string{"meta.ts", "items.#.updatedAt"},
 		}, {Route: "users", Percent: 0.5}},
 	}
 }

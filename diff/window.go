@@ -86,7 +86,7 @@ type stats struct {
 	noise          counter // field ID → old/secondary pairs differing there
 	// gen counts, per class of generated-looking values (genClasses), field
 	// ID → old/new pairs differing there with both values of that class.
-	gen [numGenClasses]counter
+	gen            [numGenClasses]counter
 	sigs           counter // signature ID → old/new pairs with that signature
 	status         map[statusKey]uint64
 	oldLat, newLat histogram

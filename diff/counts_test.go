@@ -470,10 +470,10 @@ func TestCountsFoldingKeepsTotalsExact(t *testing.T) {
 func TestNewAggregatorFromRejects(t *testing.T) {
 	good := func() Counts {
 		return Counts{"c": 2, "l5": 2, "L7": 1, "L9": 1, "fvprice": 1, "s6:vprice": 1, "p200:500": 1,
-			"tacme": 2, "Tacme": 1, "n": 3, "N": 1, "Fvprice": 1}
+			"tacme": 2, "Tacme": 1, "n": 3, "N": 1, "Fvprice": 1, "gxvprice": 1}
 	}
 	if _, err := NewAggregatorFrom("r", AggregatorOptions{}, good(), map[int64]Counts{1700000000: good()},
-		map[string][]SampleRef{"vprice": {{"a", t0}}, "vnone": {{"b", t0}}}); err != nil {
+		map[string][]SampleRef{"vprice": {{"a", t0}}, "vnone": {{"b", t0}}, "xvprice": {{"a\x1f1\x1f2", t0}}}); err != nil {
 		t.Fatalf("good counts: %v", err)
 	}
 	for _, c := range []struct {
@@ -498,6 +498,14 @@ func TestNewAggregatorFromRejects(t *testing.T) {
 		{Counts{"l99999": 1}, `unknown name "l99999"`},          // no such bucket
 		{Counts{"L05": 1}, `unknown name "L05"`},                // leading zero
 		{Counts{"t": 1}, `unknown name "t"`},                    // no tenant
+		{Counts{"gqvprice": 1}, `unknown name "gqvprice"`},      // no such class
+		{Counts{"gx": 1}, `unknown name "gx"`},                  // no field
+		{Counts{"d4:acme": 1}, `unknown name "d4:acme"`},        // no signature
+		{Counts{"d9:acme6:vprice": 1}, `unknown name`},          // tenant longer than the name
+		{Counts{"d0:6:vprice": 1}, `unknown name`},              // empty tenant
+		{Counts{"gxvprice": 2}, `"gxvprice" counts 2 pairs, more than the 1 of "fvprice"`},
+		{Counts{"d4:acme6:vprice": 1, "d7:initech6:vprice": 1, "tinitech": 0}, `"s6:vprice" counts 1 pairs, fewer than the 2 its tenants count`},
+		{Counts{"d4:acme6:vprice": 2}, `"s6:vprice" counts 1 pairs, fewer than the 2 its tenants count`},
 		{Counts{"fvprice": 3}, `"fvprice" counts 3 pairs, more than the 2 compared`},
 		{Counts{"Fvprice": 2}, `"Fvprice" counts 2 noise pairs`},
 		{Counts{"s6:vprice": 2}, `"fvprice" counts 1 pairs, fewer than the 2 of its signatures`},
@@ -531,6 +539,8 @@ func TestNewAggregatorFromRejects(t *testing.T) {
 		{map[int64]Counts{1700000005: good()}, nil, "window key 1700000005 is not a multiple of 10"},
 		{nil, map[string][]SampleRef{"q": {{"a", t0}}}, `sample list "q" does not name a field`},
 		{nil, map[string][]SampleRef{"vprice": {{"", t0}}}, `sample list "vprice" holds an empty ID`},
+		{nil, map[string][]SampleRef{"xq": {{"a\x1f1\x1f2", t0}}}, `example list "xq" does not name a field`},
+		{nil, map[string][]SampleRef{"xvprice": {{"a", t0}}}, `example list "xvprice" holds "a", not an example`},
 	} {
 		if _, err := NewAggregatorFrom("r", AggregatorOptions{}, good(), c.windows, c.samples); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want %s", err, c.want)

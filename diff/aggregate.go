@@ -121,7 +121,10 @@ type core struct {
 	epoch   uint32
 	scratch []uint32
 	status  [1]Difference // statusOnly's result when the pair's diffs hold none
-	first   []int         // first[i]: the index in the pair's diffs of scratch[i]
+	// statusPaths caches the status paths statusOnly made (at most
+	// maxStatusPairs, then emptied).
+	statusPaths map[statusKey]string
+	first       []int // first[i]: the index in the pair's diffs of scratch[i]
 
 	sigs    []sigInfo
 	sigHead map[uint64]int32 // signature hash → 1 + index of the first signature with it
@@ -298,7 +301,16 @@ func (c *core) statusOnly(diffs []Difference, old, new int) []Difference {
 			}
 		}
 	}
-	c.status[0] = Difference{Path: StatusPath(old, new), Kind: KindStatus}
+	k := statusKey{int32(old), int32(new)}
+	path, ok := c.statusPaths[k]
+	if !ok {
+		if c.statusPaths == nil || len(c.statusPaths) >= maxStatusPairs {
+			c.statusPaths = map[statusKey]string{}
+		}
+		path = StatusPath(old, new)
+		c.statusPaths[k] = path
+	}
+	c.status[0] = Difference{Path: path, Kind: KindStatus}
 	return c.status[:]
 }
 

@@ -85,7 +85,7 @@ func NoiseSummary(rr *RouteReport) string {
 // counts once, there), at most limit other fields (DefaultLimit when limit
 // ≤ 0) as aligned columns PATH KIND COUNT RATE NOISE (noise rate), the
 // noise ones marked "noise" and the likely noise ones "likely noise";
-// then the fields' examples, why each noise field is noise, the likely
+// then the fields' examples (one for a noise field), why each noise field is noise, the likely
 // noise with its reason, latency percentiles, top tenants with the rest
 // summed, and the configuration line that would ignore the noise paths.
 func WriteTable(w io.Writer, r *Report, limit int) error {
@@ -150,8 +150,12 @@ func WriteTable(w io.Writer, r *Report, limit int) error {
 			if len(f.Examples) == 0 {
 				continue
 			}
+			examples := f.Examples
+			if f.Noise || f.LikelyNoise { // one shows what the noise looks like
+				examples = examples[:1]
+			}
 			fmt.Fprintf(bw, "  %s:", displayPath(f.Path))
-			for j, e := range f.Examples {
+			for j, e := range examples {
 				if j > 0 {
 					fmt.Fprint(bw, ",")
 				}

@@ -487,6 +487,8 @@ func (c *Comparer) ordered(olds, news []gjson.Result, en *pathNode, depth int) b
 	}
 	clear(c.dst[mark:])
 	c.dst = c.dst[:mark]
+	clear(c.vals[mark:])
+	c.vals = c.vals[:mark]
 	return c.emit(KindOrder)
 }
 

@@ -19,8 +19,9 @@ const (
 )
 
 // Example is one value pair of a field, with the sample it came from. A
-// string value is shown without its quotes when both sides are strings;
-// any other value as its JSON. Old is empty for an extra value, New for a
+// string value is shown without its quotes when the other side is a
+// string too or absent; any other value as its JSON (so "1" against 1
+// shows the quotes). Old is empty for an extra value, New for a
 // missing one; a value cut short ends in "…".
 type Example struct {
 	Old    string `json:"old,omitempty"`
@@ -41,13 +42,17 @@ func hasExamples(k Kind) bool {
 // newExample renders v, found in the pair sample at t.
 func newExample(v Values, sample string, t time.Time) Example {
 	old, new := v.Old, v.New
-	if len(old) > 1 && len(new) > 1 && old[0] == '"' && new[0] == '"' {
+	isString := func(raw string) bool { return len(raw) > 1 && raw[0] == '"' }
+	if (isString(old) || old == "") && (isString(new) || new == "") {
 		old, new = unquote(old), unquote(new)
 	}
 	return Example{Old: clip(old), New: clip(new), Sample: sample, time: t}
 }
 
 func unquote(raw string) string {
+	if raw == "" {
+		return ""
+	}
 	if s := gjson.Parse(raw).Str; s != "" {
 		return s
 	}

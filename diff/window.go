@@ -61,13 +61,6 @@ func (c *counter) add(id uint32, n uint64) uint64 {
 	return n
 }
 
-func (c *counter) get(id uint32) uint64 {
-	if i, ok := c.pos[id]; ok {
-		return c.ent[i].n
-	}
-	return 0
-}
-
 func (c *counter) reset() {
 	clear(c.pos)
 	c.ent = c.ent[:0]

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/cutover/cutover/rollout"
 )
 
@@ -261,6 +263,31 @@ func TestVerdictTenantBug(t *testing.T) {
 			t.Errorf("cutover report lacks %q: exit %d\n%s%s", want, code, out, errOut)
 		}
 	}
+}
+
+// TestVerdictDashboard: the route page shows what changed on a path and
+// why a path is noise, from the report of TestVerdictTenantBug's setup.
+func TestVerdictDashboard(t *testing.T) {
+	browser := newBrowser(t)
+	g := startGateway(t, accountsConfig(accountService(t, 0, ""), accountService(t, 0, "t3"),
+		`    shadow: { percent: 100, secondary: accounts-v1b, secondary_percent: 100 }
+`, accountService(t, 0, "")))
+	getAccounts(t, newClient(t), g, 0, 50)
+	g.waitCompared(t, "accounts", 50, 50)
+	tb := newTab(t, browser)
+	tb.do("the accounts route page", chromedp.Navigate(g.adminURL("/ui/routes/accounts")),
+		chromedp.WaitVisible(chromedp.CSS(`#fields tr[data-path="tier"] .example`)))
+	if got := tb.text(`#fields tr[data-path="tier"] .example`); got != "gold → enterprise" {
+		t.Errorf("tier shows %q, want gold → enterprise", got)
+	}
+	why := eval[string](tb, `document.querySelector('#fields tr[data-path="requestId"] .tag')?.title ?? ''`)
+	if !strings.Contains(why, "old and secondary in 100% of") {
+		t.Errorf("requestId's noise tag says %q, want its evidence", why)
+	}
+	if got := tb.text(`#tenants tbody tr:first-child td:first-child`); got != "t3" {
+		t.Errorf("first tenant %q, want t3", got)
+	}
+	tb.check(g.admin)
 }
 
 // stampService answers GET /stamps/N with a document that carries the

@@ -377,3 +377,35 @@ func TestComparerValues(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCountsNames: any name with any count, added to consistent counts,
+// and any example list item are either rejected with an error or give an
+// aggregator whose Take round-trips to the same report.
+func FuzzCountsNames(f *testing.F) {
+	for _, name := range []string{"d4:acme2:va", "gxva", "griva", "Tacme", "d0:", "d1:a", "s2:va", "xva"} {
+		f.Add(name, int64(1), "s\x1fold\x1fnew")
+	}
+	f.Fuzz(func(t *testing.T, name string, n int64, item string) {
+		cs := Counts{"c": 3, "l5": 3, "L5": 3, "fva": 2, "s2:va": 2, "tacme": 3, "d4:acme2:va": 1, "gxva": 1}
+		cs[name] += n
+		a, err := NewAggregatorFrom("r", AggregatorOptions{Seed: 1}, cs, nil, map[string][]SampleRef{"xva": {{item, t0}}})
+		if err != nil {
+			return
+		}
+		want := mustReport(t, a, t0, 0)
+		d := a.Take()
+		b, err := NewAggregatorFrom("r", AggregatorOptions{Seed: 1}, d.Total, nil, nil)
+		if err != nil {
+			t.Fatalf("a Take of accepted counts is rejected: %v", err)
+		}
+		got := mustReport(t, b, t0, 0)
+		if got.Compared != want.Compared || got.Differing != want.Differing || len(got.Tenants) != len(want.Tenants) {
+			t.Fatalf("round trip: %+v, want %+v", got, want)
+		}
+		for i := range got.Tenants {
+			if got.Tenants[i] != want.Tenants[i] {
+				t.Fatalf("round trip tenants: %+v, want %+v", got.Tenants, want.Tenants)
+			}
+		}
+	})
+}

@@ -351,6 +351,12 @@ type Diff struct {
 	TimeTolerance Duration `yaml:"time_tolerance"`
 	// Noise sets when a path's difference rate is only noise.
 	Noise Noise `yaml:"noise"`
+	// AutoNoise treats as noise the paths flagged likely noise on a route
+	// without shadow.secondary: values that look generated per call (times
+	// near the call's, UUIDs, long random hex or base64) and differ on
+	// nearly every pair. They then count toward neither the diff rate nor
+	// the rollout gate. Default false: they are flagged, not suppressed.
+	AutoNoise bool `yaml:"auto_noise"`
 }
 
 // Noise holds the thresholds above which a path's old-vs-new difference

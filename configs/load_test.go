@@ -267,6 +267,9 @@ routes: [{ name: all, upstream: app }]
 		{"shadow secondary percent alone", migrationBase + "    shadow: { secondary_percent: 5 }\n", `t.yaml:10: routes[0].shadow.secondary_percent: needs shadow.secondary`},
 		{"shadow bad method", migrationBase + "    shadow:\n      methods: [\"GE T\"]\n", `t.yaml:11: routes[0].shadow.methods[0]: "GE T" is not a valid method`},
 		{"shadow percent over 100", migrationBase + "    shadow: { percent: 101 }\n", `t.yaml:10: routes[0].shadow.percent: invalid percentage "101"`},
+		{"diff auto_noise without shadow", migrationBase + "    diff:\n      auto_noise: true\n", `t.yaml:11: routes[0].diff.auto_noise: needs shadow`},
+		{"diff auto_noise with a secondary", "services:\n  old-b: { targets: [\"127.0.0.1:9003\"] }\n" + strings.Replace(migrationBase, "services:\n", "", 1) +
+			"    shadow: { secondary: old-b }\n    diff:\n      auto_noise: true\n", `routes[0].diff.auto_noise: has no effect with shadow.secondary`},
 		{"diff bad ignore path", migrationBase + "    diff:\n      ignore: [\"meta..id\"]\n", `t.yaml:11: routes[0].diff.ignore[0]: "meta..id" has an empty key`},
 		{"diff unordered unknown key", migrationBase + "    diff:\n      unordered: [{ path: items, by: sku }]\n", `t.yaml:11: routes[0].diff.unordered[0]: unknown key "by"`},
 		{"diff unordered wildcard", migrationBase + "    diff:\n      unordered: [\"items.*\"]\n", `t.yaml:11: routes[0].diff.unordered[0]: "items.*" uses wildcards`},

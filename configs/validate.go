@@ -213,6 +213,12 @@ func (c *Config) validateRoute(errs *Errors, path string, r *Route) {
 	}
 	if r.Diff != nil {
 		c.validateDiff(errs, path+".diff", r.Diff)
+		switch {
+		case r.Diff.AutoNoise && r.Shadow == nil:
+			c.errorf(errs, path+".diff.auto_noise", "needs shadow: likely noise is guessed from compared pairs")
+		case r.Diff.AutoNoise && r.Shadow.Secondary != "":
+			c.errorf(errs, path+".diff.auto_noise", "has no effect with shadow.secondary, which measures the noise: remove one of them")
+		}
 	}
 	if r.Rollout != nil {
 		c.validateRollout(errs, path+".rollout", r)

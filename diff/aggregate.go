@@ -37,7 +37,11 @@ type Pair struct {
 	OldStatus, NewStatus   int
 	OldLatency, NewLatency time.Duration
 	Diffs                  []Difference // from the comparer; empty when equal. Not retained: copy what you keep.
-	SampleID               string       // the ID under which the caller can store this pair; "" keeps no sample
+	// Values, when set, holds the values of Diffs index for index
+	// (Comparer.Values): they feed the examples and the likely-noise
+	// guess. Not retained.
+	Values   []Values
+	SampleID string // the ID under which the caller can store this pair; "" keeps no sample
 }
 
 // AggregatorOptions configure an Aggregator. Zero fields take the defaults.
@@ -81,13 +85,20 @@ func (o AggregatorOptions) withDefaults() AggregatorOptions {
 // once the fields, signatures and tenants they meet have been seen (and
 // the window bucket has been used before); every table is bounded.
 //
-// The route's differing count stays exact whatever the classification:
-// pairs are counted per signature, the set of (path, kind) they differed
-// in, and a report counts the signatures that hold at least one non-noise
-// field under the classification of that report. Tenants are different:
-// a pair counts as differing for its tenant when, at the time it is added,
-// at least one of its (path, kind)s is not noise under the since-start
-// rates — keeping signatures per tenant would not be bounded.
+// One classification for every count: pairs are counted per signature,
+// the set of (path, kind) they differed in, for the route and for each
+// tenant, and a report counts as differing the signatures that hold at
+// least one non-noise field under that report's classification. So the
+// route's differing count, each tenant's and the fields' noise flags
+// agree, and the listed tenants' differing counts plus TenantsRest add up
+// to the route's. A tenant table counts at most 16 (tenant, signature)s per
+// tenant it can hold, on average; a tenant's pairs beyond, like the
+// route's pairs beyond MaxSignatures, count as differing whatever the
+// noise, and then the sums may disagree (TenantsRest is never negative).
+//
+// Status first: a pair whose statuses differ counts once, as the status
+// difference StatusPath(old, new) — the (path, kind)s of its bodies and
+// headers are not counted, whatever Diffs holds.
 type Aggregator struct {
 	mu    sync.Mutex
 	route string
@@ -109,6 +120,11 @@ type core struct {
 	stamp   []uint32
 	epoch   uint32
 	scratch []uint32
+	status  [1]Difference // statusOnly's result when the pair's diffs hold none
+	// statusPaths caches the status paths statusOnly made (at most
+	// maxStatusPairs, then emptied).
+	statusPaths map[statusKey]string
+	first       []int // first[i]: the index in the pair's diffs of scratch[i]
 
 	sigs    []sigInfo
 	sigHead map[uint64]int32 // signature hash → 1 + index of the first signature with it
@@ -129,6 +145,7 @@ type fieldInfo struct {
 	kind  Kind
 	other bool
 	res   []sampleRef // Algorithm R reservoir over the since-start pairs
+	ex    []Example   // the most recent distinct examples, oldest first
 }
 
 type sampleRef struct {
@@ -194,7 +211,14 @@ func (a *Aggregator) Add(p *Pair) (keepSample bool) {
 	defer a.mu.Unlock()
 	c := a.c
 	b := c.bucketFor(t)
-	ids := c.distinct(p.Diffs)
+	diffs, vals := p.Diffs, p.Values
+	if len(vals) != len(diffs) {
+		vals = nil
+	}
+	if p.OldStatus != p.NewStatus {
+		diffs, vals = c.statusOnly(diffs, p.OldStatus, p.NewStatus), nil
+	}
+	ids := c.distinct(diffs)
 
 	c.total.compared++
 	c.total.oldLat.add(p.OldLatency)
@@ -211,9 +235,9 @@ func (a *Aggregator) Add(p *Pair) (keepSample bool) {
 		}
 	}
 
-	var differing uint64
+	sig := int32(-1)
 	if len(ids) > 0 {
-		if sig := c.signature(ids); sig < 0 {
+		if sig = c.signature(ids); sig < 0 {
 			c.total.overflow++
 			if b != nil {
 				b.overflow++
@@ -225,26 +249,69 @@ func (a *Aggregator) Add(p *Pair) (keepSample bool) {
 			}
 		}
 		sid := ""
-		for _, id := range ids {
+		for i, id := range ids {
 			n := c.total.fields.add(id, 1)
 			if b != nil {
 				b.fields.add(id, 1)
 			}
-			if p.SampleID != "" && a.sample(&c.fields[id], n, &sid, p.SampleID, t) {
-				keepSample = true
+			f := &c.fields[id]
+			var v Values
+			if vals != nil {
+				v = vals[c.first[i]]
+				if g := generatedClass(v.Old, v.New, t); g >= 0 && f.kind == KindValue {
+					c.total.gen[g].add(id, 1)
+					if b != nil {
+						b.gen[g].add(id, 1)
+					}
+				}
 			}
-		}
-		if c.anyReal(ids, a.opt.Noise) {
-			differing = 1
+			if p.SampleID != "" && a.sample(f, n, &sid, p.SampleID, t) {
+				keepSample = true
+				if vals != nil && hasExamples(f.kind) && !f.other {
+					f.record(newExample(v, sid, t))
+				}
+			}
 		}
 	}
 	if p.Tenant != "" {
-		name := c.total.tenants.add(p.Tenant, 1, differing, a.opt.TenantCapacity, true)
+		var d uint64
+		if len(ids) > 0 {
+			d = 1
+		}
+		name, e := c.total.tenants.add(p.Tenant, 1, d, a.opt.TenantCapacity, true)
+		if e != nil && d > 0 {
+			c.total.tenants.addSig(e, sig, 1, a.opt.TenantCapacity)
+		}
 		if b != nil {
-			b.tenants.add(name, 1, differing, bucketTenantCapacity, false)
+			if _, e := b.tenants.add(name, 1, d, bucketTenantCapacity, false); e != nil && d > 0 {
+				b.tenants.addSig(e, sig, 1, bucketTenantCapacity)
+			}
 		}
 	}
 	return keepSample
+}
+
+// statusOnly returns the status difference of a pair whose statuses
+// differ: the one in diffs (as Compare reports it), else a new one.
+func (c *core) statusOnly(diffs []Difference, old, new int) []Difference {
+	for i := range diffs {
+		if diffs[i].Kind == KindStatus {
+			if o, n, ok := ParseStatusPath(diffs[i].Path); ok && o == old && n == new {
+				return diffs[i : i+1]
+			}
+		}
+	}
+	k := statusKey{int32(old), int32(new)}
+	path, ok := c.statusPaths[k]
+	if !ok {
+		if c.statusPaths == nil || len(c.statusPaths) >= maxStatusPairs {
+			c.statusPaths = map[statusKey]string{}
+		}
+		path = StatusPath(old, new)
+		c.statusPaths[k] = path
+	}
+	c.status[0] = Difference{Path: path, Kind: KindStatus}
+	return c.status[:]
 }
 
 // sample offers the pair to f's reservoir; n is the number of pairs that
@@ -303,30 +370,18 @@ func (a *Aggregator) AddNoise(t time.Time, diffs []Difference) {
 	}
 }
 
-// anyReal reports whether at least one of ids is not noise under the
-// since-start rates.
-func (c *core) anyReal(ids []uint32, th Thresholds) bool {
-	np := c.total.noisePairs
-	if np == 0 {
-		return true
-	}
-	for _, id := range ids {
-		rate := float64(c.total.fields.get(id)) / float64(c.total.compared)
-		nr := float64(c.total.noise.get(id)) / float64(np)
-		if !th.IsNoise(rate, nr, np) {
-			return true
-		}
-	}
-	return false
-}
-
 // distinct interns the (path, kind)s of diffs and returns their distinct
 // IDs in c.scratch, valid until the next call; c.stamp marks them with
-// c.epoch.
+// c.epoch, and c.first[i] is the index in diffs of the first difference
+// of ID i.
 func (c *core) distinct(diffs []Difference) []uint32 {
 	ids := c.beginSet()
+	c.first = c.first[:0]
 	for i := range diffs {
-		ids = c.addToSet(ids, c.intern(diffs[i].Path, diffs[i].Kind))
+		n := len(ids)
+		if ids = c.addToSet(ids, c.intern(diffs[i].Path, diffs[i].Kind)); len(ids) > n {
+			c.first = append(c.first, i)
+		}
 	}
 	return ids
 }
@@ -458,9 +513,13 @@ func (a *Aggregator) Report(now time.Time, since time.Duration) (RouteReport, er
 	return a.build(v, inWindow), nil
 }
 
-// build derives the report from a merged view; inWindow filters samples.
+// build derives the report from a merged view; inWindow filters samples
+// and examples. Every count it reports comes from one classification of
+// the fields (noise[id]), applied to the signatures of the route and of
+// each tenant alike.
 func (a *Aggregator) build(v *view, inWindow func(time.Time) bool) RouteReport {
 	c := a.c
+	th := a.opt.Noise
 	r := RouteReport{
 		Route:      a.route,
 		Compared:   v.compared,
@@ -471,6 +530,7 @@ func (a *Aggregator) build(v *view, inWindow func(time.Time) bool) RouteReport {
 		Tenants:    []TenantCount{},
 	}
 	noise := make([]bool, len(c.fields))
+	statusField := map[statusKey]int{} // status pair → index in r.Fields
 	for id := range c.fields {
 		n := v.fields[id]
 		if n == 0 {
@@ -485,7 +545,23 @@ func (a *Aggregator) build(v *view, inWindow func(time.Time) bool) RouteReport {
 			NoiseRate: ratio(v.noise[id], v.noisePairs),
 			Samples:   []string{},
 		}
-		fr.Noise = a.opt.Noise.IsNoise(fr.Rate, fr.NoiseRate, v.noisePairs)
+		if th.IsNoise(fr.Rate, fr.NoiseRate, v.noisePairs) {
+			fr.Noise = true
+			fr.Why = th.evidence(fr.Rate, fr.NoiseRate, v.noisePairs)
+		} else if v.noisePairs == 0 && f.kind == KindValue && !f.other {
+			var gen [numGenClasses]uint64
+			for k := range gen {
+				gen[k] = v.gen[k][id]
+			}
+			if ok, why := likelyNoise(n, v.compared, &gen); ok {
+				fr.LikelyNoise, fr.LikelyReason = true, why
+				fr.SuggestIgnore = IgnoreLine([]string{f.path})
+				if th.AutoNoise {
+					fr.Noise = true
+					fr.Why = &NoiseEvidence{Rate: fr.Rate, Reason: "likely noise, and diff.auto_noise treats likely noise as noise: " + why}
+				}
+			}
+		}
 		noise[id] = fr.Noise
 		res := make([]sampleRef, 0, len(f.res))
 		for _, s := range f.res {
@@ -502,26 +578,49 @@ func (a *Aggregator) build(v *view, inWindow func(time.Time) bool) RouteReport {
 		for _, s := range res {
 			fr.Samples = append(fr.Samples, s.id)
 		}
+		for i := len(f.ex) - 1; i >= 0; i-- { // newest first
+			if inWindow(f.ex[i].time) {
+				fr.Examples = append(fr.Examples, f.ex[i])
+			}
+		}
 		r.Fields = append(r.Fields, fr)
 	}
 	sortFields(r.Fields)
-
-	r.Differing = v.overflow
-	for sid, n := range v.sigs {
-		if n == 0 {
+	for i, f := range r.Fields {
+		if f.Kind != KindStatus {
 			continue
 		}
+		if o, n, ok := ParseStatusPath(f.Path); ok {
+			statusField[statusKey{clampStatus(o), clampStatus(n)}] = i
+		}
+	}
+
+	differs := make([]bool, len(c.sigs)) // signature → counts as differing
+	for sid := range c.sigs {
 		for _, id := range c.sigs[sid].fields {
 			if !noise[id] {
-				r.Differing += n
+				differs[sid] = true
 				break
 			}
+		}
+	}
+	r.Differing = v.overflow
+	for sid, n := range v.sigs {
+		if differs[sid] {
+			r.Differing += n
 		}
 	}
 	r.DiffRate = ratio(r.Differing, r.Compared)
 
 	for k, n := range v.status {
-		r.Status = append(r.Status, StatusPair{Old: int(k.old), New: int(k.new), Count: n})
+		sp := StatusPair{Old: int(k.old), New: int(k.new), Count: n}
+		if i, ok := statusField[k]; ok {
+			sp.Noise = r.Fields[i].Noise
+			if len(r.Fields[i].Samples) > 0 {
+				sp.Samples = r.Fields[i].Samples
+			}
+		}
+		r.Status = append(r.Status, sp)
 	}
 	slices.SortFunc(r.Status, func(x, y StatusPair) int {
 		if c := cmp.Compare(y.Count, x.Count); c != 0 {
@@ -538,10 +637,25 @@ func (a *Aggregator) build(v *view, inWindow func(time.Time) bool) RouteReport {
 		NewP50: v.newLat.quantileMs(0.5), NewP99: v.newLat.quantileMs(0.99),
 	}
 
-	for _, t := range v.tenants {
-		r.Tenants = append(r.Tenants, *t)
+	for name, t := range v.tenants {
+		tc := TenantCount{Tenant: name, Compared: t.compared, Differing: t.overflow}
+		for sid, n := range t.sigs {
+			if differs[sid] {
+				tc.Differing += n
+			}
+		}
+		r.Tenants = append(r.Tenants, tc)
 	}
+	known := len(r.Tenants)
 	r.Tenants = topTenants(r.Tenants, a.opt.TopTenants)
+	rest := TenantRest{Tenants: known - len(r.Tenants), Compared: r.Compared, Differing: r.Differing}
+	for _, t := range r.Tenants {
+		rest.Compared -= min(rest.Compared, t.Compared)
+		rest.Differing -= min(rest.Differing, t.Differing)
+	}
+	if rest.Compared > 0 || rest.Tenants > 0 {
+		r.TenantsRest = &rest
+	}
 	r.Suggest = suggestIgnore(r.Fields)
 	return r
 }

@@ -73,8 +73,16 @@ func TestAggregatorNoiseCancellation(t *testing.T) {
 	for i := range r.Fields {
 		r.Fields[i].Samples = nil
 	}
+	why := r.Fields[1].Why
+	r.Fields[1].Why = nil
 	if !reflect.DeepEqual(r.Fields, want) {
 		t.Errorf("fields = %+v, want %+v", r.Fields, want)
+	}
+	// The noise entry says which evidence classed it.
+	wantWhy := NoiseEvidence{Rate: 1, NoiseRate: 0.98, NoisePairs: 50, Relative: DefaultRelative, Absolute: DefaultAbsolute,
+		Reason: "old and new differ here in 100% of pairs, old and secondary in 98% of 50 pairs: the excess is 2% of the old/new rate, not above the 20% relative threshold"}
+	if why == nil || *why != wantWhy {
+		t.Errorf("why = %+v, want %+v", why, wantWhy)
 	}
 	if !slices.Equal(r.Suggest, []string{"meta.ts"}) {
 		t.Errorf("suggest = %q", r.Suggest)
@@ -275,7 +283,7 @@ func TestTenantTableSpaceSaving(t *testing.T) {
 	}
 	var counts []TenantCount
 	for _, e := range tt.heap {
-		counts = append(counts, TenantCount{e.name, e.compared, e.differing})
+		counts = append(counts, TenantCount{e.name, e.compared, e.any})
 	}
 	top := topTenants(counts, 5)
 	for i, tc := range top {
@@ -308,9 +316,14 @@ func TestAggregatorStatusAndLatency(t *testing.T) {
 		a.Add(p)
 	}
 	r := mustReport(t, a, t0, 0)
-	want := []StatusPair{{200, 500, 3}, {404, 200, 1}}
-	if !slices.Equal(r.Status, want) {
-		t.Errorf("status %+v, want %+v", r.Status, want)
+	want := []StatusPair{{Old: 200, New: 500, Count: 3}, {Old: 404, New: 200, Count: 1}}
+	if len(r.Status) != len(want) {
+		t.Fatalf("status %+v, want %+v", r.Status, want)
+	}
+	for i, w := range want {
+		if g := r.Status[i]; g.Old != w.Old || g.New != w.New || g.Count != w.Count || g.Noise {
+			t.Errorf("status %+v, want %+v", r.Status, want)
+		}
 	}
 	l := r.Latency
 	for _, c := range []struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -41,6 +42,11 @@ type Comparer struct {
 	hwKeyed int
 
 	intern map[string]string // path strings of reported differences
+
+	// vals holds the values of the differences in dst, index for index;
+	// vo and vn are the values of the difference being reported.
+	vals   []Values
+	vo, vn string
 
 	// Joined header values and Content-Encoding lists, old and new.
 	hdr [2][]byte
@@ -83,19 +89,66 @@ func (c *Comparer) Compare(old, new *Response, rules *Compiled, dst []Difference
 		rules = strictRules
 	}
 	c.rules, c.dst, c.full, c.probe, c.abort = rules, dst[:0], false, 0, false
+	clear(c.vals)
+	c.vals = c.vals[:0]
 
 	if old.Status != new.Status {
-		c.add("", KindStatus)
+		// Status first: an error page against a document is one event, not
+		// every field of both bodies.
+		c.path = AppendStatusPath(c.path[:0], old.Status, new.Status)
+		c.addBytes(c.path, KindStatus)
+	} else {
+		for _, h := range rules.headers {
+			c.compareHeader(old.Headers, new.Headers, h)
+		}
+		c.compareBody(old, new)
 	}
-	for _, h := range rules.headers {
-		c.compareHeader(old.Headers, new.Headers, h)
-	}
-	c.compareBody(old, new)
 
 	out := c.dst
-	sortByPathKind(out)
+	c.sortByPathKind(out)
 	c.release()
 	return out
+}
+
+// Values returns the raw JSON values of the differences the last Compare
+// returned, index for index (see Values). They are views of the compared
+// bodies or of the comparer's decode buffers: valid until the caller
+// changes those bodies or calls Compare again, so copy what you keep.
+func (c *Comparer) Values() []Values { return c.vals }
+
+// StatusPath returns the path of the status difference between old and
+// new: "200→503".
+func StatusPath(old, new int) string { return string(AppendStatusPath(nil, old, new)) }
+
+// AppendStatusPath appends StatusPath(old, new) to b.
+func AppendStatusPath(b []byte, old, new int) []byte {
+	b = strconv.AppendInt(b, int64(old), 10)
+	b = append(b, "→"...)
+	return strconv.AppendInt(b, int64(new), 10)
+}
+
+// ParseStatusPath reads a StatusPath.
+func ParseStatusPath(p string) (old, new int, ok bool) {
+	o, n, found := strings.Cut(p, "→")
+	if !found {
+		return 0, 0, false
+	}
+	a, err1 := strconv.Atoi(o)
+	b, err2 := strconv.Atoi(n)
+	return a, b, err1 == nil && err2 == nil
+}
+
+// sortByPathKind sorts differences by path, then kind, and c.vals with
+// them: an insertion sort, as the walk finds most differences in path
+// order already and it needs no allocation to move two slices together.
+func (c *Comparer) sortByPathKind(ds []Difference) {
+	vs := c.vals
+	for i := 1; i < len(ds); i++ {
+		for j := i; j > 0 && cmpPathKind(ds[j-1], ds[j]) > 0; j-- {
+			ds[j-1], ds[j] = ds[j], ds[j-1]
+			vs[j-1], vs[j] = vs[j], vs[j-1]
+		}
+	}
 }
 
 // sortByPathKind sorts differences by path, then kind.
@@ -187,6 +240,18 @@ func (c *Comparer) emit(k Kind) bool {
 	return c.addBytes(c.path, k)
 }
 
+// emitValues reports a difference of kind k at the current path whose
+// values are old and new (raw JSON, "" for an absent side).
+func (c *Comparer) emitValues(k Kind, old, new string) bool {
+	if c.probe > 0 || c.abort {
+		return true
+	}
+	c.vo, c.vn = old, new
+	stop := c.addBytes(c.path, k)
+	c.vo, c.vn = "", ""
+	return stop
+}
+
 // add reports a difference at a path given as a string.
 func (c *Comparer) add(path string, k Kind) bool {
 	if c.full {
@@ -199,6 +264,7 @@ func (c *Comparer) add(path string, k Kind) bool {
 		}
 	}
 	c.dst = append(c.dst, Difference{Path: path, Kind: k})
+	c.vals = append(c.vals, Values{})
 	c.full = len(c.dst) >= MaxDifferences
 	return c.full
 }
@@ -216,6 +282,7 @@ func (c *Comparer) addBytes(path []byte, k Kind) bool {
 		}
 	}
 	c.dst = append(c.dst, Difference{Path: c.pathString(path), Kind: k})
+	c.vals = append(c.vals, Values{Old: c.vo, New: c.vn})
 	c.full = len(c.dst) >= MaxDifferences
 	return c.full
 }

@@ -25,22 +25,31 @@ import (
 //	c  o  n  N          compared pairs; differing pairs whose signature overflowed MaxSignatures;
 //	                    noise (old/secondary) pairs; noise pairs with any difference
 //	f<F>  F<F>          pairs differing at field F; noise pairs differing at F
+//	g<c><F>             pairs differing at F whose values both looked generated, of class c
+//	                    (r RFC 3339 time, u Unix time, i UUID, x hex, b base64; see likely.go)
 //	s<len>:<F>…         pairs whose signature is exactly the listed fields, each F preceded by its
 //	                    decimal length and ':', in increasing byte order of F ("s1:s8:vmeta.ts")
 //	p<old>:<new>        pairs answered with those differing statuses (decimal; -1:-1 for the rest)
 //	l<i>  L<i>          old and new latencies in histogram bucket i (decimal; layout in histogram.go)
-//	t<tenant>  T<tenant>  compared and differing pairs of tenant (raw bytes)
+//	t<tenant>           compared pairs of tenant (raw bytes)
+//	d<len>:<tenant><S>  differing pairs of tenant whose signature is S, the operand of an s name
+//	                    ("d4:acme1:s8:vmeta.ts"); the tenant is length-prefixed
+//	T<tenant>           differing pairs of tenant that no d name counts (its table was full):
+//	                    differing whatever the noise
 //
-// A path or tenant is always the whole rest of its name, and a field inside
-// a signature is length-prefixed, so arbitrary bytes never make two
+// A path or tenant is always the whole rest of its name or length-prefixed,
+// and a field inside a signature is length-prefixed, so arbitrary bytes never make two
 // meanings share a name; numbers are written canonically (no sign, no
 // leading zero) and NewAggregatorFrom reads no other spelling. Absent names
 // count zero; Take writes no zero count.
 //
 // Within one Counts the counts are consistent — a field, a signature's
 // pairs or the status pairs never count more pairs than compared, every
-// field in a signature counts at least the pairs of its signatures, each
-// latency histogram counts exactly the compared pairs — and sums of such
+// field in a signature counts at least the pairs of its signatures, a
+// field's generated-looking pairs are at most its pairs, the tenants of a
+// signature count at most its pairs, a tenant's differing pairs are at
+// most its compared, each latency histogram counts exactly the compared
+// pairs — and sums of such
 // Counts are too, as long as each Take is added whole: write a Delta in
 // one transaction (MULTI/EXEC or a script), or NewAggregatorFrom may find
 // the sums inconsistent and reject them.
@@ -80,7 +89,8 @@ func ParseSampleRef(s string) (SampleRef, bool) {
 	return SampleRef{ID: id, Time: time.Unix(0, n)}, true
 }
 
-// RecentLists returns d's sample refs in text form, by field name, oldest
+// RecentLists returns d's sample refs in text form, by field name (and the
+// fields' examples, by 'x' and the field's name; see Example), oldest
 // first: the items to add to a store's recent lists, whose newest
 // AggregatorOptions.Samples NewAggregatorFrom takes back (SampleRefs).
 // Nil when d has none.
@@ -137,7 +147,8 @@ type Delta struct {
 	Windows map[int64]Counts
 	// Samples maps a field name (FieldName, as inside Counts names) to the
 	// refs the aggregator kept for that field since the last Take, oldest
-	// first.
+	// first; and 'x' followed by a field name to the field's examples,
+	// encoded as refs, which merge and travel the same way.
 	Samples map[string][]SampleRef
 }
 

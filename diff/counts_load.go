@@ -66,6 +66,12 @@ func NewAggregatorFrom(route string, opt AggregatorOptions, total Counts, window
 	}
 
 	for _, name := range slices.Sorted(maps.Keys(samples)) {
+		if name != "" && name[0] == exampleTag {
+			if err := l.examples(name, samples[name]); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if _, _, _, ok := parseField(name); !ok {
 			return nil, fmt.Errorf("diff: sample list %q does not name a field", name)
 		}
@@ -139,6 +145,11 @@ func (l *loader) apply(s *stats, p *parsedCounts, tenantCap int) {
 	for f, n := range p.noise {
 		s.noise.add(l.ids[f], n)
 	}
+	for k := range p.gen {
+		for f, n := range p.gen[k] {
+			s.gen[k].add(l.ids[f], n)
+		}
+	}
 	for _, sg := range p.sigs {
 		if id := l.signature(sg.name); id < 0 {
 			s.overflow += sg.n
@@ -158,8 +169,43 @@ func (l *loader) apply(s *stats, p *parsedCounts, tenantCap int) {
 		if i == tenantCap {
 			break
 		}
-		s.tenants.add(t.Tenant, t.Compared, t.Differing, tenantCap, false)
+		sigs := p.tenantSigs[t.Tenant]
+		d := t.Differing
+		for _, sg := range sigs {
+			d += sg.n
+		}
+		_, e := s.tenants.add(t.Tenant, t.Compared, d, tenantCap, false)
+		if e == nil {
+			continue
+		}
+		e.overflow += t.Differing
+		for _, sg := range sigs {
+			s.tenants.addSig(e, l.signature(sg.name), sg.n, tenantCap)
+		}
 	}
+}
+
+// examples loads the example list name ('x' and a field's name), newest
+// first, into the field's recent examples; a field that counts nothing
+// is left alone.
+func (l *loader) examples(name string, refs []SampleRef) error {
+	field := name[1:]
+	if _, _, _, ok := parseField(field); !ok {
+		return fmt.Errorf("diff: example list %q does not name a field", name)
+	}
+	id, ok := l.ids[field]
+	if !ok {
+		return nil
+	}
+	f := &l.c.fields[id]
+	for i := len(refs) - 1; i >= 0; i-- { // oldest first, so the newest stay
+		e, ok := exampleFromRef(refs[i])
+		if !ok {
+			return fmt.Errorf("diff: example list %q holds %q, not an example", name, refs[i].ID)
+		}
+		f.record(e)
+	}
+	return nil
 }
 
 // signature returns the ID of the signature named name (already checked),

@@ -13,10 +13,12 @@ import (
 type parsedCounts struct {
 	compared, overflow, noisePairs, noiseDiffering uint64
 	fields, noise                                  map[string]uint64 // field name → pairs
-	sigs                                           []nameCount       // by count desc, then name
-	status                                         []StatusPair      // by count desc, then statuses
-	lat                                            [2][]idCount      // histogram buckets, old and new
-	tenants                                        []TenantCount     // by compared desc, differing desc, name
+	gen                                            [numGenClasses]map[string]uint64
+	tenantSigs                                     map[string][]nameCount // tenant → its signatures' pairs, by name
+	sigs                                           []nameCount            // by count desc, then name
+	status                                         []StatusPair           // by count desc, then statuses
+	lat                                            [2][]idCount           // histogram buckets, old and new
+	tenants                                        []TenantCount          // by compared desc, differing desc, name
 }
 
 type nameCount struct {
@@ -28,7 +30,10 @@ func unknownName(name string) error { return fmt.Errorf("unknown name %q", name)
 
 // parseCounts interprets cs and checks that its counts are consistent.
 func parseCounts(cs Counts) (*parsedCounts, error) {
-	p := &parsedCounts{fields: map[string]uint64{}, noise: map[string]uint64{}}
+	p := &parsedCounts{fields: map[string]uint64{}, noise: map[string]uint64{}, tenantSigs: map[string][]nameCount{}}
+	for k := range p.gen {
+		p.gen[k] = map[string]uint64{}
+	}
 	tenants := map[string]*TenantCount{}
 	var members []string
 	for name, v := range cs {
@@ -71,6 +76,34 @@ func parseCounts(cs Counts) (*parsedCounts, error) {
 			if n > 0 {
 				p.sigs = append(p.sigs, nameCount{name, n})
 			}
+		case 'g':
+			k := -1
+			if body != "" {
+				k = genClassOf(body[0])
+			}
+			if k < 0 {
+				return nil, unknownName(name)
+			}
+			if _, _, _, ok := parseField(body[1:]); !ok {
+				return nil, unknownName(name)
+			}
+			if n > 0 {
+				p.gen[k][body[1:]] = n
+			}
+		case 'd':
+			tenant, sig, ok := splitTenantSig(body)
+			if ok {
+				members, ok = splitSignature(sig[1:], members)
+			}
+			if !ok {
+				return nil, unknownName(name)
+			}
+			if n > 0 {
+				p.tenantSigs[tenant] = append(p.tenantSigs[tenant], nameCount{sig, n})
+				if tenants[tenant] == nil {
+					tenants[tenant] = &TenantCount{Tenant: tenant}
+				}
+			}
 		case 'p':
 			old, new, ok := parseStatus(body)
 			if !ok {
@@ -111,6 +144,11 @@ func parseCounts(cs Counts) (*parsedCounts, error) {
 	for _, t := range tenants {
 		p.tenants = append(p.tenants, *t)
 	}
+	for _, sigs := range p.tenantSigs {
+		slices.SortFunc(sigs, func(x, y nameCount) int {
+			return cmp.Or(cmp.Compare(y.n, x.n), strings.Compare(x.name, y.name))
+		})
+	}
 	slices.SortFunc(p.sigs, func(x, y nameCount) int {
 		return cmp.Or(cmp.Compare(y.n, x.n), strings.Compare(x.name, y.name))
 	})
@@ -132,6 +170,13 @@ func (p *parsedCounts) check(members []string) error {
 	for f, n := range p.fields {
 		if n > p.compared {
 			return fmt.Errorf(`%q counts %d pairs, more than the %d compared of "c"`, "f"+f, n, p.compared)
+		}
+	}
+	for k := range p.gen {
+		for f, n := range p.gen[k] {
+			if n > p.fields[f] {
+				return fmt.Errorf(`%q counts %d pairs, more than the %d of %q`, "g"+string(genLetters[k])+f, n, p.fields[f], "f"+f)
+			}
 		}
 	}
 	for f, n := range p.noise {
@@ -174,9 +219,21 @@ func (p *parsedCounts) check(members []string) error {
 		}
 	}
 	var tenants uint64
+	sigs := make(map[string]uint64, len(p.sigs))
+	for _, s := range p.sigs {
+		sigs[s.name] = s.n
+	}
+	tenantBySig := map[string]uint64{} // signature name → the tenants' pairs with it
 	for _, t := range p.tenants {
-		if t.Differing > t.Compared {
-			return fmt.Errorf("%q counts %d differing pairs, more than the %d compared of %q", "T"+t.Tenant, t.Differing, t.Compared, "t"+t.Tenant)
+		differing := t.Differing
+		for _, s := range p.tenantSigs[t.Tenant] {
+			differing += s.n
+			if tenantBySig[s.name] += s.n; tenantBySig[s.name] > sigs[s.name] {
+				return fmt.Errorf("%q counts %d pairs, fewer than the %d its tenants count", s.name, sigs[s.name], tenantBySig[s.name])
+			}
+		}
+		if differing > t.Compared {
+			return fmt.Errorf("%q counts %d differing pairs, more than the %d compared of %q", "T"+t.Tenant, differing, t.Compared, "t"+t.Tenant)
 		}
 		if tenants += t.Compared; tenants > p.compared {
 			return fmt.Errorf(`%q and the other tenants count %d pairs, more than the %d compared of "c"`, "t"+t.Tenant, tenants, p.compared)
@@ -207,6 +264,20 @@ func splitSignature(s string, dst []string) (fields []string, ok bool) {
 		s = s[i+1+n:]
 	}
 	return dst, len(dst) > 0
+}
+
+// splitTenantSig reads a tenant signature name's operand,
+// "<len>:<tenant><signature operand>", returning the signature's name.
+func splitTenantSig(s string) (tenant, sig string, ok bool) {
+	i := strings.IndexByte(s, ':')
+	if i < 0 {
+		return "", "", false
+	}
+	n, ok := atoiCanonical(s[:i])
+	if !ok || n == 0 || n > len(s)-i-1 {
+		return "", "", false
+	}
+	return s[i+1 : i+1+n], "s" + s[i+1+n:], true
 }
 
 // parseStatus reads "<old>:<new>": statuses from -1 to 999 that differ, or

@@ -11,10 +11,11 @@ import (
 // countNames caches the Counts names of a core's fields and signatures,
 // which never change once interned; Take extends it as the core grows.
 type countNames struct {
-	fields []string // field ID → field name
-	count  []string // field ID → "f" + field name
-	noise  []string // field ID → "F" + field name
-	sigs   []string // signature ID → "s…"
+	fields []string                // field ID → field name
+	count  []string                // field ID → "f" + field name
+	noise  []string                // field ID → "F" + field name
+	gen    [numGenClasses][]string // field ID → "g" + class letter + field name
+	sigs   []string                // signature ID → "s…"
 }
 
 // histNames holds the names of the latency histogram buckets, old and new.
@@ -39,6 +40,9 @@ func (c *core) countNames() *countNames {
 		n.fields = append(n.fields, name)
 		n.count = append(n.count, "f"+name)
 		n.noise = append(n.noise, "F"+name)
+		for k := range n.gen {
+			n.gen[k] = append(n.gen[k], "g"+string(genLetters[k])+name)
+		}
 	}
 	for id := len(n.sigs); id < len(c.sigs); id++ {
 		n.sigs = append(n.sigs, signatureName(n.fields, c.sigs[id].fields))
@@ -83,6 +87,11 @@ func (n *countNames) counts(s *stats) Counts {
 	for _, e := range s.noise.ent {
 		put(n.noise[e.id], e.n)
 	}
+	for k := range s.gen {
+		for _, e := range s.gen[k].ent {
+			put(n.gen[k][e.id], e.n)
+		}
+	}
 	for _, e := range s.sigs.ent {
 		put(n.sigs[e.id], e.n)
 	}
@@ -101,9 +110,24 @@ func (n *countNames) counts(s *stats) Counts {
 		b.WriteString(e.name)
 		tT := b.String()
 		put(tT[:len(tT)/2], e.compared)
-		put(tT[len(tT)/2:], e.differing)
+		put(tT[len(tT)/2:], e.overflow)
+		for _, se := range e.sigs.ent {
+			put(tenantSigName(e.name, n.sigs[se.id]), se.n)
+		}
 	}
 	return cs
+}
+
+// tenantSigName names the count of tenant's pairs with the signature
+// named sig: "d<len(tenant)>:<tenant><sig's operand>".
+func tenantSigName(tenant, sig string) string {
+	b := make([]byte, 0, 12+len(tenant)+len(sig))
+	b = append(b, 'd')
+	b = strconv.AppendInt(b, int64(len(tenant)), 10)
+	b = append(b, ':')
+	b = append(b, tenant...)
+	b = append(b, sig[1:]...)
+	return string(b)
 }
 
 func statusName(k statusKey) string {
@@ -120,15 +144,10 @@ func statusName(k statusKey) string {
 // signature tables are kept, so Add still does not allocate for what it
 // has met before.
 //
-// A pair's tenant counts it as differing when, at the time it is added, a
-// (path, kind) it differs in is not noise under the aggregator's
-// since-start rates (see Aggregator). After a Take the aggregator has no
-// noise pairs yet, so until AddNoise is called again every differing pair
-// counts as differing for its tenant.
-//
 // Delta.Samples holds, per field, the refs of the field's reservoir:
 // sample IDs for which Add returned true since the last Take and that no
-// later pair replaced. Windows that start MaxWindow or more before the
+// later pair replaced; and, under 'x' followed by the field's name, its
+// examples (see Example), which travel as sample refs do. Windows that start MaxWindow or more before the
 // newest are left out, as Delta.Add would drop them.
 func (a *Aggregator) Take() Delta {
 	a.mu.Lock()
@@ -150,6 +169,18 @@ func (a *Aggregator) Take() Delta {
 
 	for id := range c.fields {
 		f := &c.fields[id]
+		if len(f.ex) > 0 {
+			if d.Samples == nil {
+				d.Samples = make(map[string][]SampleRef)
+			}
+			refs := make([]SampleRef, len(f.ex))
+			for i, e := range f.ex {
+				refs[i] = e.ref()
+			}
+			d.Samples[string(exampleTag)+n.fields[id]] = refs
+			clear(f.ex)
+			f.ex = f.ex[:0]
+		}
 		if len(f.res) == 0 {
 			continue
 		}

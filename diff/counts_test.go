@@ -12,17 +12,21 @@ import (
 	"time"
 )
 
-// comparableReport drops what merged counts cannot reproduce — samples and
-// tenants' differing counts, which the adding aggregator decided — and
-// returns the tenants' compared counts apart.
-func comparableReport(r RouteReport) (RouteReport, map[string]uint64) {
+// comparableReport drops what merged counts cannot reproduce — the
+// samples and examples, which each replica's reservoir chose — and
+// returns the tenants' counts apart.
+func comparableReport(r RouteReport) (RouteReport, map[string]TenantCount) {
 	r.Fields = slices.Clone(r.Fields)
 	for i := range r.Fields {
-		r.Fields[i].Samples = nil
+		r.Fields[i].Samples, r.Fields[i].Examples = nil, nil
 	}
-	tenants := map[string]uint64{}
+	r.Status = slices.Clone(r.Status)
+	for i := range r.Status {
+		r.Status[i].Samples = nil
+	}
+	tenants := map[string]TenantCount{}
 	for _, tc := range r.Tenants {
-		tenants[tc.Tenant] = tc.Compared
+		tenants[tc.Tenant] = tc
 	}
 	r.Tenants = nil
 	return r, tenants
@@ -36,7 +40,7 @@ func sameReports(t *testing.T, what string, got, want RouteReport) {
 		t.Errorf("%s:\n got %+v\nwant %+v", what, g, w)
 	}
 	if !reflect.DeepEqual(gt, wt) {
-		t.Errorf("%s: tenants' compared %v, want %v", what, gt, wt)
+		t.Errorf("%s: tenants %v, want %v", what, gt, wt)
 	}
 }
 
@@ -95,7 +99,11 @@ func TestCountsMergeMatchesOneAggregator(t *testing.T) {
 			NewLatency: time.Duration(rng.ExpFloat64() * float64(25*time.Millisecond)),
 			Diffs:      diffs(false), SampleID: fmt.Sprint("s", i),
 		}
-		for _, df := range p.Diffs {
+		counted := p.Diffs
+		if st[0] != st[1] { // status first
+			counted = []Difference{{StatusPath(st[0], st[1]), KindStatus}}
+		}
+		for _, df := range counted {
 			k := fieldKey{df.Path, df.Kind}
 			if differedAt[k] == nil {
 				differedAt[k] = map[string]bool{}
@@ -289,15 +297,15 @@ func TestTakeStartsAfresh(t *testing.T) {
 	if dl := a.Take(); !dl.Empty() {
 		t.Error("second Take not empty")
 	}
-	// Afresh: the first pairs are sampled again, a differing pair is
-	// differing for its tenant while there are no noise pairs.
+	// Afresh: the first pairs are sampled again, a differing pair counts
+	// for its tenant by its signature.
 	p := pair("q", d("a", KindValue))
 	p.Tenant = "acme"
 	if !a.Add(p) {
 		t.Error("first pair after a Take not sampled")
 	}
 	dl = a.Take()
-	if dl.Total["Tacme"] != 1 || len(dl.Samples["va"]) != 1 || dl.Samples["va"][0].ID != "q" {
+	if dl.Total["d4:acme2:va"] != 1 || dl.Total["Tacme"] != 0 || len(dl.Samples["va"]) != 1 || dl.Samples["va"][0].ID != "q" {
 		t.Errorf("delta after the Take %+v", dl)
 	}
 
@@ -462,10 +470,10 @@ func TestCountsFoldingKeepsTotalsExact(t *testing.T) {
 func TestNewAggregatorFromRejects(t *testing.T) {
 	good := func() Counts {
 		return Counts{"c": 2, "l5": 2, "L7": 1, "L9": 1, "fvprice": 1, "s6:vprice": 1, "p200:500": 1,
-			"tacme": 2, "Tacme": 1, "n": 3, "N": 1, "Fvprice": 1}
+			"tacme": 2, "Tacme": 1, "n": 3, "N": 1, "Fvprice": 1, "gxvprice": 1}
 	}
 	if _, err := NewAggregatorFrom("r", AggregatorOptions{}, good(), map[int64]Counts{1700000000: good()},
-		map[string][]SampleRef{"vprice": {{"a", t0}}, "vnone": {{"b", t0}}}); err != nil {
+		map[string][]SampleRef{"vprice": {{"a", t0}}, "vnone": {{"b", t0}}, "xvprice": {{"a\x1f1\x1f2", t0}}}); err != nil {
 		t.Fatalf("good counts: %v", err)
 	}
 	for _, c := range []struct {
@@ -490,6 +498,14 @@ func TestNewAggregatorFromRejects(t *testing.T) {
 		{Counts{"l99999": 1}, `unknown name "l99999"`},          // no such bucket
 		{Counts{"L05": 1}, `unknown name "L05"`},                // leading zero
 		{Counts{"t": 1}, `unknown name "t"`},                    // no tenant
+		{Counts{"gqvprice": 1}, `unknown name "gqvprice"`},      // no such class
+		{Counts{"gx": 1}, `unknown name "gx"`},                  // no field
+		{Counts{"d4:acme": 1}, `unknown name "d4:acme"`},        // no signature
+		{Counts{"d9:acme6:vprice": 1}, `unknown name`},          // tenant longer than the name
+		{Counts{"d0:6:vprice": 1}, `unknown name`},              // empty tenant
+		{Counts{"gxvprice": 2}, `"gxvprice" counts 2 pairs, more than the 1 of "fvprice"`},
+		{Counts{"d4:acme6:vprice": 1, "d7:initech6:vprice": 1, "tinitech": 0}, `"s6:vprice" counts 1 pairs, fewer than the 2 its tenants count`},
+		{Counts{"d4:acme6:vprice": 2}, `"s6:vprice" counts 1 pairs, fewer than the 2 its tenants count`},
 		{Counts{"fvprice": 3}, `"fvprice" counts 3 pairs, more than the 2 compared`},
 		{Counts{"Fvprice": 2}, `"Fvprice" counts 2 noise pairs`},
 		{Counts{"s6:vprice": 2}, `"fvprice" counts 1 pairs, fewer than the 2 of its signatures`},
@@ -523,6 +539,8 @@ func TestNewAggregatorFromRejects(t *testing.T) {
 		{map[int64]Counts{1700000005: good()}, nil, "window key 1700000005 is not a multiple of 10"},
 		{nil, map[string][]SampleRef{"q": {{"a", t0}}}, `sample list "q" does not name a field`},
 		{nil, map[string][]SampleRef{"vprice": {{"", t0}}}, `sample list "vprice" holds an empty ID`},
+		{nil, map[string][]SampleRef{"xq": {{"a\x1f1\x1f2", t0}}}, `example list "xq" does not name a field`},
+		{nil, map[string][]SampleRef{"xvprice": {{"a", t0}}}, `example list "xvprice" holds "a", not an example`},
 	} {
 		if _, err := NewAggregatorFrom("r", AggregatorOptions{}, good(), c.windows, c.samples); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want %s", err, c.want)
@@ -599,8 +617,8 @@ func TestTenantTableAddReturnsItsName(t *testing.T) {
 	}
 	for range 3 {
 		for _, name := range []string{"a", "b", "c", "d"} {
-			if got := tt.add(name, 1, 1, 10, false); got != name {
-				t.Fatalf("add(%q) returned %q", name, got)
+			if got, e := tt.add(name, 1, 1, 10, false); got != name || e.name != name {
+				t.Fatalf("add(%q) returned %q and the entry of %q", name, got, e.name)
 			}
 		}
 	}
@@ -610,7 +628,9 @@ func ExampleAggregator_Take() {
 	a := NewAggregator("orders", AggregatorOptions{Seed: 1})
 	at := time.Date(2025, 3, 1, 12, 0, 5, 0, time.UTC)
 	a.Add(&Pair{Time: at, Tenant: "acme", OldStatus: 200, NewStatus: 500, OldLatency: time.Millisecond, NewLatency: time.Millisecond,
-		Diffs: []Difference{{Path: "meta.ts", Kind: KindValue}, {Path: "", Kind: KindStatus}}, SampleID: "s1"})
+		Diffs: []Difference{{Path: "200→500", Kind: KindStatus}}, SampleID: "s1"})
+	a.Add(&Pair{Time: at, Tenant: "acme", OldStatus: 200, NewStatus: 200, OldLatency: time.Millisecond, NewLatency: time.Millisecond,
+		Diffs: []Difference{{Path: "meta.ts", Kind: KindValue}}, SampleID: "s2"})
 	a.AddNoise(at, []Difference{{Path: "meta.ts", Kind: KindValue}})
 	d := a.Take()
 	for _, name := range slices.Sorted(maps.Keys(d.Total)) {
@@ -625,22 +645,24 @@ func ExampleAggregator_Take() {
 		panic(err)
 	}
 	r, _ := b.Report(at, 0)
-	fmt.Printf("%d %d %q %v\n", r.Compared, r.Differing, r.Fields[0].Path, r.Fields[0].Noise)
+	fmt.Printf("%d %d %q %v %v\n", r.Compared, r.Differing, r.Fields[0].Path, r.Fields[0].Noise, r.Tenants)
 	// Output:
 	// "Fvmeta.ts" 1
-	// "L509" 1
+	// "L509" 2
 	// "N" 1
-	// "Tacme" 1
-	// "c" 1
-	// "fs" 1
+	// "c" 2
+	// "d4:acme10:s200→500" 1
+	// "d4:acme8:vmeta.ts" 1
+	// "fs200→500" 1
 	// "fvmeta.ts" 1
-	// "l509" 1
+	// "l509" 2
 	// "n" 1
 	// "p200:500" 1
-	// "s1:s8:vmeta.ts" 1
-	// "tacme" 1
-	// [1740830400] s1
-	// 1 1 "" false
+	// "s10:s200→500" 1
+	// "s8:vmeta.ts" 1
+	// "tacme" 2
+	// [1740830400] s2
+	// 2 1 "200→500" false [{acme 2 1}]
 }
 
 func TestSampleRefText(t *testing.T) {

@@ -11,9 +11,17 @@
 // sums such deltas name by name — one gateway's or many replicas'.
 // NewAggregatorFrom turns the sums back into an aggregator, whose Report
 // answers as if it had added every pair itself. Sample references travel
-// as text (SampleRef.String, Delta.RecentLists, SampleRefs). So the
-// statistics of one gateway are the one-replica case of many; packages
-// shadow and rollout do the writing and reading (see package store).
+// as text (SampleRef.String, Delta.RecentLists, SampleRefs), and so do the
+// fields' examples, under their own list names. So the statistics of one
+// gateway are the one-replica case of many; packages shadow and rollout do
+// the writing and reading (see package store).
+//
+// Every count a report gives comes from one classification: pairs are
+// counted by signature (the set of (path, kind)s they differed in) for the
+// route and for each tenant, the report decides once which fields are
+// noise, and a pair differs when its signature holds a field that is not
+// (see Aggregator). Likely noise (likely.go) is judged from counts of
+// generated-looking values, kept per field and class like any count.
 //
 // # Comparing two responses
 //
@@ -29,7 +37,10 @@
 // stops when that many are found, so a pair that differs in more places
 // reports the first ones found. Nil rules compare strictly.
 //
-// Status: different codes are {"", status}. The bodies are still compared.
+// Status first: different codes are one {StatusPath(old, new), status}
+// ("200→503"), and nothing else is compared — an error page against a
+// document is one event, not every field of both. Equal codes, errors
+// included, go on to the headers and bodies.
 //
 // Headers: only the headers listed in Rules.Headers are compared. For each,
 // the values of every line with that name (ASCII case-insensitive), trimmed
@@ -146,7 +157,9 @@
 // reported, interned in the Comparer (up to 4096 paths of at most 256
 // bytes; the table is emptied when full). Decoders and decode buffers are
 // reused; buffers over 1 MiB are dropped after the call. No reference to
-// the responses or to dst is kept after Compare returns.
+// dst is kept after Compare returns; Values, the raw values found at each
+// difference, are views of the responses' bodies (or of the comparer's
+// decode buffers) until the next Compare.
 //
 // Objects with more than 16 members and keyed arrays with more than 16
 // keyed elements are sorted for lookup. Unordered arrays with more than 64

@@ -67,6 +67,13 @@ func TestGolden(t *testing.T) {
 			if text != string(want) {
 				t.Fatalf("got:\n%s\nwant:\n%s", text, want)
 			}
+			// The values and examples found at each difference, where the
+			// case lists them.
+			if wantValues, err := os.ReadFile(filepath.Join(dir, "values")); err == nil {
+				if got := goldenValues(got, c.Values()); got != string(wantValues) {
+					t.Fatalf("values got:\n%s\nwant:\n%s", got, wantValues)
+				}
+			}
 			// The same again with a warm Comparer and a reused dst.
 			if again := goldenFormat(c.Compare(&old, &nw, rules, got)); again != text {
 				t.Fatalf("second run got:\n%s\nfirst:\n%s", again, text)
@@ -116,6 +123,17 @@ func goldenFormat(ds []Difference) string {
 	return b.String()
 }
 
+// goldenValues writes, per difference, "<kind> <path>: <raw old> | <raw
+// new> | <example>", the example as FormatExample shows it.
+func goldenValues(ds []Difference, vs []Values) string {
+	var b strings.Builder
+	for i, d := range ds {
+		e := newExample(vs[i], "s", time.Time{})
+		fmt.Fprintf(&b, "%s %s: %s | %s | %s\n", d.Kind, d.Path, vs[i].Old, vs[i].New, FormatExample(e))
+	}
+	return b.String()
+}
+
 // goldenSwapKinds trades missing and extra, in place, and re-sorts.
 func goldenSwapKinds(ds []Difference) []Difference {
 	for i := range ds {
@@ -124,6 +142,10 @@ func goldenSwapKinds(ds []Difference) []Difference {
 			ds[i].Kind = KindExtra
 		case KindExtra:
 			ds[i].Kind = KindMissing
+		case KindStatus:
+			if o, n, ok := ParseStatusPath(ds[i].Path); ok {
+				ds[i].Path = StatusPath(n, o)
+			}
 		}
 	}
 	sortByPathKind(ds)

@@ -161,7 +161,7 @@ func (c *Comparer) value(a, b gjson.Result, n *pathNode, name string, depth int)
 				return c.numbers(a.Raw, a.Num, b.Str, parseFloat(b.Str))
 			}
 		}
-		return c.emit(KindType)
+		return c.emitValues(KindType, a.Raw, b.Raw)
 	}
 	switch ta {
 	case jNull:
@@ -170,14 +170,14 @@ func (c *Comparer) value(a, b gjson.Result, n *pathNode, name string, depth int)
 		if a.Type == b.Type {
 			return false
 		}
-		return c.emit(KindValue)
+		return c.emitValues(KindValue, a.Raw, b.Raw)
 	case jNumber:
 		return c.numbers(a.Raw, a.Num, b.Raw, b.Num)
 	case jString:
 		if c.stringsEqual(a.Str, b.Str) {
 			return false
 		}
-		return c.emit(KindValue)
+		return c.emitValues(KindValue, a.Raw, b.Raw)
 	}
 	if depth > maxDepth {
 		if c.probe > 0 {
@@ -199,7 +199,7 @@ func (c *Comparer) numbers(ra string, fa float64, rb string, fb float64) bool {
 	if c.numbersEqual(ra, fa, rb, fb) {
 		return false
 	}
-	return c.emit(KindValue)
+	return c.emitValues(KindValue, ra, rb)
 }
 
 // numbersEqual compares two JSON number literals ra and rb whose float64
@@ -355,7 +355,7 @@ func (c *Comparer) object(a, b gjson.Result, n *pathNode, depth int) bool {
 				return true
 			}
 			mark := c.pushKey(key)
-			stop = c.emit(KindMissing)
+			stop = c.emitValues(KindMissing, v.Raw, "")
 			c.pop(mark)
 		} else {
 			mark := c.pushKey(key)
@@ -373,7 +373,7 @@ func (c *Comparer) object(a, b gjson.Result, n *pathNode, depth int) bool {
 			continue
 		}
 		mark := c.pushKey(e.key)
-		stop = c.emit(KindExtra)
+		stop = c.emitValues(KindExtra, "", e.val.Raw)
 		c.pop(mark)
 	}
 	c.ents = c.ents[:base]
@@ -487,6 +487,8 @@ func (c *Comparer) ordered(olds, news []gjson.Result, en *pathNode, depth int) b
 	}
 	clear(c.dst[mark:])
 	c.dst = c.dst[:mark]
+	clear(c.vals[mark:])
+	c.vals = c.vals[:mark]
 	return c.emit(KindOrder)
 }
 
@@ -640,10 +642,10 @@ func (c *Comparer) leftovers(olds, news []gjson.Result, uo, un []bool, en *pathN
 	if !excess {
 		return false
 	}
-	if i < len(olds) && c.emit(KindMissing) {
+	if i < len(olds) && c.emitValues(KindMissing, olds[i].Raw, "") {
 		return true
 	}
-	return j < len(news) && c.emit(KindExtra)
+	return j < len(news) && c.emitValues(KindExtra, "", news[j].Raw)
 }
 
 // fieldRaw returns the raw JSON of the first member key of obj.
@@ -715,7 +717,7 @@ func (c *Comparer) keyedPairs(olds, news []gjson.Result, ko, kn []keyedElem, en 
 	for i := range ko {
 		j := findKeyed(kn, ko[i].key, &lo, sorted)
 		if j < 0 {
-			if c.emit(KindMissing) {
+			if c.emitValues(KindMissing, olds[ko[i].idx].Raw, "") {
 				return true
 			}
 			continue
@@ -726,7 +728,7 @@ func (c *Comparer) keyedPairs(olds, news []gjson.Result, ko, kn []keyedElem, en 
 		}
 	}
 	for j := range kn {
-		if !kn[j].used && c.emit(KindExtra) {
+		if !kn[j].used && c.emitValues(KindExtra, "", news[kn[j].idx].Raw) {
 			return true
 		}
 	}

@@ -24,7 +24,10 @@ package diff
 // terms, between old and new than between old and old to count as a real
 // difference.
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Default noise thresholds.
 const (
@@ -37,6 +40,41 @@ const (
 type Thresholds struct {
 	Relative float64 // default DefaultRelative = 0.2
 	Absolute float64 // default DefaultAbsolute = 0.0003 (0.03 percentage points)
+	// AutoNoise (diff.auto_noise) treats the fields flagged LikelyNoise as
+	// noise: they then count toward neither the diff rate nor the gate.
+	AutoNoise bool
+}
+
+// NoiseEvidence says why a field was classed as noise: its old-vs-new
+// rate, its old-vs-secondary rate over NoisePairs pairs, the thresholds
+// it was held to, and the rule that decided, in words.
+type NoiseEvidence struct {
+	Rate       float64 `json:"rate"`
+	NoiseRate  float64 `json:"noise_rate"`
+	NoisePairs uint64  `json:"noise_pairs"`
+	Relative   float64 `json:"relative,omitempty"`
+	Absolute   float64 `json:"absolute,omitempty"`
+	Reason     string  `json:"reason"`
+}
+
+// evidence explains why IsNoise(rate, noiseRate, noisePairs) holds.
+func (t Thresholds) evidence(rate, noiseRate float64, noisePairs uint64) *NoiseEvidence {
+	t = t.withDefaults()
+	e := &NoiseEvidence{Rate: rate, NoiseRate: noiseRate, NoisePairs: noisePairs, Relative: t.Relative, Absolute: t.Absolute}
+	on := fmt.Sprintf("old and new differ here in %s of pairs, old and secondary in %s of %d pairs",
+		FormatRate(rate), FormatRate(noiseRate), noisePairs)
+	d := rate - noiseRate
+	switch {
+	case !(rate > noiseRate):
+		e.Reason = on + ": no more often between old and new than between two copies of old"
+	case !(d/rate > t.Relative):
+		e.Reason = fmt.Sprintf("%s: the excess is %s of the old/new rate, not above the %s relative threshold",
+			on, FormatRate(d/rate), FormatRate(t.Relative))
+	default:
+		e.Reason = fmt.Sprintf("%s: the excess is %s, not above the %s absolute threshold",
+			on, FormatRate(d), FormatRate(t.Absolute))
+	}
+	return e
 }
 
 // withDefaults returns t with zero (or negative, or NaN) fields replaced by
@@ -87,7 +125,7 @@ func suggestIgnore(fields []FieldReport) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, f := range fields {
-		if !f.Noise || f.Path == "" || f.Path == OtherPath || !jsonKind(f.Kind) || seen[f.Path] {
+		if !(f.Noise || f.LikelyNoise) || f.Path == "" || f.Path == OtherPath || !jsonKind(f.Kind) || seen[f.Path] {
 			continue
 		}
 		seen[f.Path] = true

@@ -17,32 +17,38 @@ func sampleReport() *Report {
 			Route: "orders", Compared: 12000, Differing: 37, DiffRate: 37.0 / 12000,
 			NoisePairs: 600, NoiseRate: 0.9, Percent: 10, State: "progressing", Step: 3,
 			Fields: []FieldReport{
-				{Path: "items.#.price", Kind: KindValue, Count: 35, Rate: 35.0 / 12000, Samples: []string{"a"}},
-				{Path: "", Kind: KindStatus, Count: 2, Rate: 2.0 / 12000},
-				{Path: "a|b", Kind: KindMissing, Count: 1, Rate: 1.0 / 12000},
-				{Path: "meta.ts", Kind: KindValue, Count: 11900, Rate: 11900.0 / 12000, NoiseRate: 0.99, Noise: true},
+				{Path: "items.#.price", Kind: KindValue, Count: 35, Rate: 35.0 / 12000, Samples: []string{"a"},
+					Examples: []Example{{Old: "10", New: "10.5", Sample: "a"}, {Old: "3", New: "3.25", Sample: "b"}}},
+				{Path: "200→500", Kind: KindStatus, Count: 2, Rate: 2.0 / 12000, Samples: []string{"s5"}},
+				{Path: "a|b", Kind: KindMissing, Count: 1, Rate: 1.0 / 12000, Examples: []Example{{Old: "x", Sample: "c"}}},
+				{Path: "meta.ts", Kind: KindValue, Count: 11900, Rate: 11900.0 / 12000, NoiseRate: 0.99, Noise: true,
+					Why: &NoiseEvidence{Rate: 11900.0 / 12000, NoiseRate: 0.99, NoisePairs: 600, Relative: 0.2, Absolute: 0.0003, Reason: "the excess is 0.17% of the old/new rate, not above the 20% relative threshold"}},
 				{Path: "items.#.updatedAt", Kind: KindValue, Count: 5000, Rate: 5000.0 / 12000, NoiseRate: 0.4, Noise: true},
 			},
-			Status:  []StatusPair{{Old: 200, New: 500, Count: 2}, {Old: 404, New: 200, Count: 1}},
-			Latency: Latency{OldP50: 5.1, OldP99: 12.1, NewP50: 6, NewP99: 14.004},
-			Tenants: []TenantCount{{Tenant: "1001", Compared: 5000, Differing: 30}, {Tenant: "acme", Compared: 200, Differing: 7}},
-			Suggest: []string{"meta.ts", "items.#.updatedAt"},
+			Status:      []StatusPair{{Old: 200, New: 500, Count: 2, Samples: []string{"s5"}}, {Old: 404, New: 200, Count: 1}},
+			Latency:     Latency{OldP50: 5.1, OldP99: 12.1, NewP50: 6, NewP99: 14.004},
+			Tenants:     []TenantCount{{Tenant: "1001", Compared: 5000, Differing: 30}, {Tenant: "acme", Compared: 200, Differing: 7}},
+			TenantsRest: &TenantRest{Tenants: 40, Compared: 6800, Differing: 0},
+			Suggest:     []string{"meta.ts", "items.#.updatedAt"},
 		}, {Route: "users", Percent: 0.5}},
 	}
 }
 
 const wantTable = `cutover diff report, last 15m0s, generated 2025-03-01T12:00:00Z
 
-orders  percent 10%  progressing step 3  compared 12000  differing 37  diff rate 0.31%  noise rate 90%
-  PATH           KIND     COUNT  RATE    NOISE
-  items.#.price  value    35     0.29%   0%
-  (root)         status   2      0.02%   0%
-  a|b            missing  1      0.01%   0%
-  meta.ts        value    11900  99.17%  99%  noise
-  … 1 more field
-  status: 200 → 500 ×2, 404 → 200 ×1
+orders  percent 10%  progressing step 3  compared 12000  differing 37  diff rate 0.31%
+  noise: 2 paths cancelled as noise, measured on 600 old/secondary pairs (two copies of old differed somewhere in 90% of them)
+  status 200→500 ×2 (sample s5), status 404→200 ×1
+  PATH               KIND     COUNT  RATE    NOISE
+  items.#.price      value    35     0.29%   0%
+  a|b                missing  1      0.01%   0%
+  meta.ts            value    11900  99.17%  99%  noise
+  items.#.updatedAt  value    5000   41.67%  40%  noise
+  items.#.price: 10 → 10.5 (sample a), 3 → 3.25 (sample b)
+  a|b: x → (absent) (sample c)
+  noise meta.ts: the excess is 0.17% of the old/new rate, not above the 20% relative threshold
   latency: p50 5.1ms → 6ms, p99 12.1ms → 14ms (old → new)
-  tenants: 1001 30/5000, acme 7/200 (differing/compared)
+  tenants: 1001 30/5000, acme 7/200, the rest 0/6800 (differing/compared)
   suggested: diff: { ignore: ["meta.ts", "items.#.updatedAt"] }
 
 users  percent 0.5%  no compared pairs yet
@@ -51,31 +57,34 @@ users  percent 0.5%  no compared pairs yet
 const wantMarkdown = "## cutover diff report\n" + `
 Generated 2025-03-01T12:00:00Z, last 15m0s.
 
-| route | percent | compared | differing | diff rate | noise rate | p99 old | p99 new |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
-| orders | 10% | 12000 | 37 | 0.31% | 90% | 12.1ms | 14ms |
-| users | 0.5% | 0 | 0 | – | – | – | – |
+| route | percent | compared | differing | diff rate | p99 old | p99 new |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
+| orders | 10% | 12000 | 37 | 0.31% | 12.1ms | 14ms |
+| users | 0.5% | 0 | 0 | – | – | – |
 
 ### orders
 
-| path | kind | count | rate | noise rate | noise |
-| --- | --- | ---: | ---: | ---: | --- |
-| ` + "`items.#.price`" + ` | value | 35 | 0.29% | 0% |  |
-| (root) | status | 2 | 0.02% | 0% |  |
-| ` + "`a\\|b`" + ` | missing | 1 | 0.01% | 0% |  |
-| ` + "`meta.ts`" + ` | value | 11900 | 99.17% | 99% | noise |
+Noise: 2 paths cancelled as noise, measured on 600 old/secondary pairs (two copies of old differed somewhere in 90% of them).
 
-… and 1 more field.
+| old status | new status | count | sample |
+| ---: | ---: | ---: | --- |
+| 200 | 500 | 2 | ` + "`s5`" + ` |
+| 404 | 200 | 1 |  |
 
-| old status | new status | count |
-| ---: | ---: | ---: |
-| 200 | 500 | 2 |
-| 404 | 200 | 1 |
+| path | kind | count | rate | noise rate | noise | example |
+| --- | --- | ---: | ---: | ---: | --- | --- |
+| ` + "`items.#.price`" + ` | value | 35 | 0.29% | 0% |  | 10 → 10.5 |
+| ` + "`a\\|b`" + ` | missing | 1 | 0.01% | 0% |  | x → (absent) |
+| ` + "`meta.ts`" + ` | value | 11900 | 99.17% | 99% | noise |  |
+| ` + "`items.#.updatedAt`" + ` | value | 5000 | 41.67% | 40% | noise |  |
+
+- ` + "`meta.ts`" + ` is noise: the excess is 0.17% of the old/new rate, not above the 20% relative threshold
 
 | tenant | compared | differing |
 | --- | ---: | ---: |
 | 1001 | 5000 | 30 |
 | acme | 200 | 7 |
+| _the rest (40 tenants, and pairs without one)_ | 6800 | 0 |
 
 Suggested ignore for the noise paths:
 
@@ -224,7 +233,7 @@ func TestRouteReportJSON(t *testing.T) {
 	if err := WriteTable(&sb, &Report{GeneratedAt: t0, Routes: []RouteReport{r}}, 3); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(sb.String(), "noise") || !strings.Contains(sb.String(), "200 → 500") {
+	if !strings.Contains(sb.String(), "noise") || !strings.Contains(sb.String(), "status 200→500 ×60 (sample ") {
 		t.Errorf("table of a real report:\n%s", sb.String())
 	}
 }

@@ -58,11 +58,20 @@ func (k *Kind) UnmarshalText(b []byte) error {
 
 // Difference is one difference between old and new. Path is a dotted JSON
 // path with every array index written "#" ("items.#.price"); it is "" for
-// the root value, for a status difference and for a non-JSON body, and the
-// header's canonical name for a header difference.
+// the root value and for a non-JSON body, the header's canonical name for a
+// header difference, and the two statuses for a status difference
+// ("200→503", see StatusPath).
 type Difference struct {
 	Path string `json:"path"`
 	Kind Kind   `json:"kind"`
+}
+
+// Values holds the raw JSON values that one Difference found, as Comparer.Values
+// returns them: Old is "" when the value is only in new (extra), New ""
+// when it is only in old (missing); both are "" for kinds that carry no
+// single value (order, length, status, header, body).
+type Values struct {
+	Old, New string
 }
 
 // Response is one side's answer as the comparer needs it. The comparer

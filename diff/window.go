@@ -61,13 +61,6 @@ func (c *counter) add(id uint32, n uint64) uint64 {
 	return n
 }
 
-func (c *counter) get(id uint32) uint64 {
-	if i, ok := c.pos[id]; ok {
-		return c.ent[i].n
-	}
-	return 0
-}
-
 func (c *counter) reset() {
 	clear(c.pos)
 	c.ent = c.ent[:0]
@@ -84,6 +77,9 @@ type stats struct {
 	noiseDiffering uint64  // old/secondary pairs with any difference
 	fields         counter // field ID → old/new pairs differing there
 	noise          counter // field ID → old/secondary pairs differing there
+	// gen counts, per class of generated-looking values (genClasses), field
+	// ID → old/new pairs differing there with both values of that class.
+	gen            [numGenClasses]counter
 	sigs           counter // signature ID → old/new pairs with that signature
 	status         map[statusKey]uint64
 	oldLat, newLat histogram
@@ -114,6 +110,9 @@ func (s *stats) reset() {
 	s.compared, s.overflow, s.noisePairs, s.noiseDiffering = 0, 0, 0, 0
 	s.fields.reset()
 	s.noise.reset()
+	for i := range s.gen {
+		s.gen[i].reset()
+	}
 	s.sigs.reset()
 	clear(s.status)
 	s.oldLat.reset()
@@ -185,20 +184,32 @@ func windowEpochs(now time.Time, since time.Duration) (lo, hi int64) {
 type view struct {
 	compared, overflow, noisePairs, noiseDiffering uint64
 	fields, noise                                  []uint64
+	gen                                            [numGenClasses][]uint64
 	sigs                                           []uint64
 	status                                         map[statusKey]uint64
 	oldLat, newLat                                 histogram
-	tenants                                        map[string]*TenantCount
+	tenants                                        map[string]*tenantView
+}
+
+// tenantView is one tenant's merged counts: its differing pairs by
+// signature ID, and those that count as differing whatever the noise.
+type tenantView struct {
+	compared, overflow uint64
+	sigs               map[uint32]uint64
 }
 
 func newView(nfields, nsigs int) *view {
-	return &view{
+	v := &view{
 		fields:  make([]uint64, nfields),
 		noise:   make([]uint64, nfields),
 		sigs:    make([]uint64, nsigs),
 		status:  map[statusKey]uint64{},
-		tenants: map[string]*TenantCount{},
+		tenants: map[string]*tenantView{},
 	}
+	for i := range v.gen {
+		v.gen[i] = make([]uint64, nfields)
+	}
+	return v
 }
 
 func (v *view) merge(s *stats) {
@@ -212,6 +223,11 @@ func (v *view) merge(s *stats) {
 	for _, e := range s.noise.ent {
 		v.noise[e.id] += e.n
 	}
+	for i := range s.gen {
+		for _, e := range s.gen[i].ent {
+			v.gen[i][e.id] += e.n
+		}
+	}
 	for _, e := range s.sigs.ent {
 		v.sigs[e.id] += e.n
 	}
@@ -223,10 +239,13 @@ func (v *view) merge(s *stats) {
 	for _, e := range s.tenants.heap {
 		t := v.tenants[e.name]
 		if t == nil {
-			t = &TenantCount{Tenant: e.name}
+			t = &tenantView{sigs: map[uint32]uint64{}}
 			v.tenants[e.name] = t
 		}
-		t.Compared += e.compared
-		t.Differing += e.differing
+		t.compared += e.compared
+		t.overflow += e.overflow
+		for _, se := range e.sigs.ent {
+			t.sigs[se.id] += se.n
+		}
 	}
 }

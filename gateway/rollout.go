@@ -10,6 +10,7 @@ import (
 	"github.com/cutover/cutover/diff"
 	"github.com/cutover/cutover/rollout"
 	"github.com/cutover/cutover/router"
+	"github.com/cutover/cutover/shadow"
 )
 
 // rolloutConfig compiles a route's rollout: block; page is the route's
@@ -63,7 +64,7 @@ func (g *Gateway) configureRollouts(snap *snapshot) {
 		spec := rollout.RouteSpec{
 			Name:   r.Name,
 			Config: rolloutConfig(rc.Rollout, rollout.RoutePage(snap.cfg.Admin.ExternalURL, r.Name)),
-			Noise:  diff.Thresholds{Relative: float64(rc.Diff.Noise.Relative) / 100, Absolute: float64(rc.Diff.Noise.Absolute) / 100},
+			Noise:  shadow.NoiseThresholds(rc.Diff),
 		}
 		if rc.Shadow != nil && rc.Shadow.Secondary != "" {
 			name := r.Name

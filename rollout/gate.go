@@ -287,7 +287,9 @@ func latencyCheck(cfg *Config, st *Stats, z float64) Check {
 }
 
 // fieldList names the most frequent differing (path, kind)s, with a
-// sample each: "a.b value ×12 (sample 0123…), …".
+// sample each: "a.b value ×12 (sample 0123…), …". A status difference,
+// which a pair whose statuses differ counts as instead of its bodies'
+// fields, reads "status 200→503 ×12 (sample …)".
 func fieldList(fs []Field) string {
 	var b strings.Builder
 	for i, f := range fs[:min(len(fs), topPaths)] {
@@ -298,7 +300,11 @@ func fieldList(fs []Field) string {
 		if path == "" {
 			path = "(root)"
 		}
-		fmt.Fprintf(&b, "%s %s ×%d", path, f.Kind, f.Count)
+		if f.Kind == diff.KindStatus {
+			fmt.Fprintf(&b, "status %s ×%d", path, f.Count)
+		} else {
+			fmt.Fprintf(&b, "%s %s ×%d", path, f.Kind, f.Count)
+		}
 		if len(f.Samples) > 0 {
 			fmt.Fprintf(&b, " (sample %s)", f.Samples[0])
 		}

@@ -3,7 +3,11 @@ package rollout
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/cutover/cutover/diff"
 )
 
 func TestWilson(t *testing.T) {
@@ -89,5 +93,25 @@ func TestGateErrorRates(t *testing.T) {
 	t.Logf("a 5%% regression: caught within 300 pairs in %d of 2000 steps, after %.0f pairs on average", failed, mean)
 	if failed < 1990 || mean > 150 {
 		t.Errorf("a 5%% regression caught in %d of 2000 steps within 300 pairs, after %.0f on average; want ≥ 1990 and ≤ 150", failed, mean)
+	}
+}
+
+// TestGateNamesStatusFirst: when new answers errors, the failure names the
+// status pair, as the pairs counted it, ahead of any body path.
+func TestGateNamesStatusFirst(t *testing.T) {
+	st := Stats{
+		Elapsed: 10 * time.Minute, OldP99: 10 * time.Millisecond, NewP99: 10 * time.Millisecond, Compared: 100, Differing: 14,
+		Fields: []Field{
+			{Path: "200→503", Kind: diff.KindStatus, Count: 12, Samples: []string{"0af31c"}},
+			{Path: "tier", Kind: diff.KindValue, Count: 2},
+		},
+		Calls: 100,
+	}
+	v := Evaluate(testConfig(), &st)
+	if v.Outcome != Fail {
+		t.Fatalf("outcome %v: %s", v.Outcome, v.Reason)
+	}
+	if want := "top paths: status 200→503 ×12 (sample 0af31c), tier value ×2"; !strings.Contains(v.Reason, want) {
+		t.Errorf("reason %q lacks %q", v.Reason, want)
 	}
 }

@@ -50,7 +50,7 @@ func (b *Build) Route(r *configs.Route) (*Compiled, error) {
 		Old:           b.side(r.Old, sh),
 		New:           b.side(r.New, sh),
 		Rules:         rules,
-		Noise:         diff.Thresholds{Relative: float64(r.Diff.Noise.Relative) / 100, Absolute: float64(r.Diff.Noise.Absolute) / 100},
+		Noise:         NoiseThresholds(r.Diff),
 		RecordMaxBody: int(b.cfg.Record.MaxBody),
 		ChainHeader:   b.cfg.Chain.Header,
 		Inject:        b.inject,
@@ -89,6 +89,12 @@ func (b *Build) side(name string, sh *configs.Shadow) *upstream.Service {
 		MaxResponseBodySize: int(sh.MaxBody),
 		AllDown:             upstream.AllDownSkip,
 	})
+}
+
+// NoiseThresholds returns a route's diff.noise and diff.auto_noise as the
+// aggregators take them, for the shadow's and the rollout's alike.
+func NoiseThresholds(d *configs.Diff) diff.Thresholds {
+	return diff.Thresholds{Relative: float64(d.Noise.Relative) / 100, Absolute: float64(d.Noise.Absolute) / 100, AutoNoise: d.AutoNoise}
 }
 
 func diffRules(d *configs.Diff) diff.Rules {

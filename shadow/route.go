@@ -336,6 +336,7 @@ func (w *worker) run(j *Job) {
 		OldLatency: oldLatency,
 		NewLatency: newLatency,
 		Diffs:      w.diffs,
+		Values:     w.cmp.Values(),
 		SampleID:   id.String(),
 	}
 	keep := r.agg.Add(&w.pair)

@@ -14,9 +14,12 @@ import (
 func cmdReport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("report", "report [--admin URL] [--route R] [--since 15m] [--format table|json|markdown] [--max-diff-rate X]",
 		"Print the diff report of a running gateway: per shadowed route, the old/new pairs\n"+
-			"compared, the share that differ once noise is cancelled, and the JSON fields that\n"+
-			"differ with their kind, rate and noise rate; status pairs, latency and top tenants.\n"+
-			"Fields classed as noise are marked and a diff.ignore line is suggested for them.\n"+
+			"compared, the share that differ once noise is cancelled, how noise was handled,\n"+
+			"the status pairs that differ (a pair whose statuses differ counts once, there),\n"+
+			"and the JSON fields that differ with their kind, rate, noise rate and examples\n"+
+			"(old → new); latency, and the top tenants with the rest summed. Noise fields say\n"+
+			"why they are noise; without a secondary, fields whose values look generated per\n"+
+			"call are flagged likely noise. A diff.ignore line is suggested for both.\n"+
 			"With --max-diff-rate the command is a CI gate: it exits 3 when any route's diff\n"+
 			"rate is above X, after printing the report.", stderr)
 	route := fs.String("route", "", "report only this `route`")

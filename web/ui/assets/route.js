@@ -192,22 +192,45 @@ function panel(view, grid, title, draw, words) {
   view.draws.push(() => draw(el));
 }
 
+// noiseWords says how noise was handled, in words that do not read like
+// an alarm when every old/secondary pair carries a timestamp.
+function noiseWords(rep) {
+  const cancelled = rep.fields.filter((f) => f.noise).length;
+  const likely = rep.fields.filter((f) => f.likely_noise && !f.noise).length;
+  const paths = (n) => `${n} path${n === 1 ? '' : 's'}`;
+  if (!rep.noise_pairs) {
+    return 'no secondary measures the noise' + (cancelled ? `; ${paths(cancelled)} that look generated per call treated as noise (diff.auto_noise)` : '') +
+      (likely ? `; ${paths(likely)} look generated per call: likely noise, still counted.` : '.');
+  }
+  return `${paths(cancelled)} cancelled as noise, measured on ${num(rep.noise_pairs)} old/secondary pairs (two copies of old differed somewhere in ${rate(rep.noise_rate)} of them).`;
+}
+
+// example shows a path's first example as "old → new", every example in
+// its title.
+function example(f) {
+  if (!f.examples || !f.examples.length) return h('span', { class: 'muted' }, '–');
+  const words = (e) => `${e.old || '(absent)'} → ${e.new || '(absent)'}`;
+  return h('span', { class: 'example', title: f.examples.map(words).join('\n') }, words(f.examples[0]));
+}
+
 // fieldTree lists the differing paths as a tree: each path under its
-// parents, with kind, count, rate and noise rate; noise greyed.
+// parents, with kind, count, rate, noise rate and what changed; noise
+// greyed, with why it is noise in the tag's title. Status differences are
+// listed under status pairs.
 function fieldTree(rep) {
   const sec = h('section', { class: 'card' }, h('h2', {}, 'Differing paths'),
-    h('p', { class: 'muted' }, `${num(rep.compared)} compared pairs, ${num(rep.differing)} differing (${rate(rep.diff_rate)}) after noise; `,
-      rep.noise_pairs ? `${num(rep.noise_pairs)} old/secondary pairs measure the noise (${rate(rep.noise_rate)} of them differ).` : 'no secondary measures the noise.'));
-  if (!rep.fields.length) {
+    h('p', { class: 'muted' }, `${num(rep.compared)} compared pairs, ${num(rep.differing)} differing (${rate(rep.diff_rate)}) after noise; `, noiseWords(rep)));
+  const body = rep.fields.filter((f) => f.kind !== 'status');
+  if (!body.length) {
     sec.append(h('p', {}, 'No differing paths.'));
     return sec;
   }
   const table = h('table', { class: 'grid tree', id: 'fields' }, h('thead', {}, h('tr', {},
     h('th', {}, 'Path'), h('th', {}, 'Kind'), h('th', { class: 'num' }, 'Count'), h('th', { class: 'num' }, 'Rate'),
-    h('th', { class: 'num' }, 'Noise rate'), h('th', {}, 'Sample'), h('th', {}, ''))));
+    h('th', { class: 'num' }, 'Noise rate'), h('th', {}, 'Changed'), h('th', {}, 'Sample'), h('th', {}, ''))));
   const tbody = h('tbody', {});
   table.append(tbody);
-  const fields = [...rep.fields].sort((a, b) => a.path.localeCompare(b.path) || a.kind.localeCompare(b.kind));
+  const fields = [...body].sort((a, b) => a.path.localeCompare(b.path) || a.kind.localeCompare(b.kind));
   const shown = new Set();
   for (const f of fields) {
     const parts = f.path === '' ? [] : f.path.split('.');
@@ -216,22 +239,24 @@ function fieldTree(rep) {
       const p = parts.slice(0, i).join('.');
       if (shown.has(p)) continue;
       shown.add(p);
-      tbody.append(h('tr', { class: 'parent' }, h('td', { class: 'path', style: `padding-left:${0.6 + (i - 1) * 1.2}rem` }, parts[i - 1]), h('td', { colspan: 6 })));
+      tbody.append(h('tr', { class: 'parent' }, h('td', { class: 'path', style: `padding-left:${0.6 + (i - 1) * 1.2}rem` }, parts[i - 1]), h('td', { colspan: 7 })));
     }
     shown.add(f.path);
     const depth = Math.max(parts.length - 1, 0);
     tbody.append(h('tr', { class: f.noise ? 'noise' : 'real', 'data-path': f.path, 'data-kind': f.kind },
-      h('td', { class: 'path', style: `padding-left:${0.6 + depth * 1.2}rem`, title: f.path || '(root)' }, parts.length ? parts[parts.length - 1] : '(root)', f.noise ? h('span', { class: 'tag' }, 'noise') : null),
+      h('td', { class: 'path', style: `padding-left:${0.6 + depth * 1.2}rem`, title: f.path || '(root)' }, parts.length ? parts[parts.length - 1] : '(root)',
+        f.noise ? h('span', { class: 'tag', title: f.why ? f.why.reason : '' }, 'noise') : f.likely_noise ? h('span', { class: 'tag likely', title: `${f.likely_noise_reason}. To ignore it: ${f.suggest}` }, 'likely noise') : null),
       h('td', {}, h('span', { class: 'kind' }, f.kind)),
       h('td', { class: 'num' }, num(f.count)),
       h('td', { class: 'num rate' }, rate(f.rate)),
       h('td', { class: 'num' }, rate(f.noise_rate)),
+      h('td', {}, example(f)),
       h('td', {}, f.samples.length ? h('a', { href: '/ui/samples/' + f.samples[0], class: 'sample-link' }, 'open pair') : h('span', { class: 'muted' }, '–')),
       h('td', {}, f.path !== '(other)' && f.kind !== 'status' ? copyRuleButton(f.path, f.kind) : null)));
   }
   sec.append(table);
   if (rep.suggest_ignore && rep.suggest_ignore.length) {
-    sec.append(h('p', { class: 'muted' }, 'Suggested for the noise paths: ', h('code', {}, `diff: { ignore: ${JSON.stringify(rep.suggest_ignore)} }`)));
+    sec.append(h('p', { class: 'muted' }, 'Suggested for the noise and likely noise paths: ', h('code', {}, `diff: { ignore: ${JSON.stringify(rep.suggest_ignore)} }`)));
   }
   return sec;
 }
@@ -242,9 +267,11 @@ function statusPairs(rep) {
     sec.append(h('p', { class: 'muted' }, 'Old and new always answered the same status.'));
     return sec;
   }
-  sec.append(h('table', { class: 'grid', id: 'status-pairs' }, h('thead', {}, h('tr', {}, h('th', { class: 'num' }, 'Old'), h('th', { class: 'num' }, 'New'), h('th', { class: 'num' }, 'Pairs'), h('th', { class: 'num' }, 'Share'))),
-    h('tbody', {}, rep.status.map((s) => h('tr', {}, h('td', { class: 'num' }, s.old < 0 ? 'other' : s.old), h('td', { class: 'num' + (s.new >= 500 ? ' bad' : '') }, s.new < 0 ? 'other' : s.new),
-      h('td', { class: 'num' }, num(s.count)), h('td', { class: 'num' }, rate(ratio(s.count, rep.compared))))))));
+  sec.append(h('p', { class: 'muted' }, 'A pair whose statuses differ counts once, here; its bodies are in its sample.'));
+  sec.append(h('table', { class: 'grid', id: 'status-pairs' }, h('thead', {}, h('tr', {}, h('th', { class: 'num' }, 'Old'), h('th', { class: 'num' }, 'New'), h('th', { class: 'num' }, 'Pairs'), h('th', { class: 'num' }, 'Share'), h('th', {}, 'Sample'))),
+    h('tbody', {}, rep.status.map((s) => h('tr', { class: s.noise ? 'noise' : '' }, h('td', { class: 'num' }, s.old < 0 ? 'other' : s.old), h('td', { class: 'num' + (s.new >= 500 ? ' bad' : '') }, s.new < 0 ? 'other' : s.new),
+      h('td', { class: 'num' }, num(s.count)), h('td', { class: 'num' }, rate(ratio(s.count, rep.compared))),
+      h('td', {}, s.samples && s.samples.length ? h('a', { href: '/ui/samples/' + s.samples[0], class: 'sample-link' }, 'open pair') : h('span', { class: 'muted' }, '–')))))));
   return sec;
 }
 
@@ -278,7 +305,10 @@ function tenants(rep) {
   }
   sec.append(h('table', { class: 'grid', id: 'tenants' }, h('thead', {}, h('tr', {}, h('th', {}, 'Tenant'), h('th', { class: 'num' }, 'Differing'), h('th', { class: 'num' }, 'Compared'), h('th', { class: 'num' }, 'Rate'))),
     h('tbody', {}, rep.tenants.map((t) => h('tr', {}, h('td', {}, h('a', { href: '/ui/records?route=' + encodeURIComponent(rep.route) + '&tenant=' + encodeURIComponent(t.tenant) }, t.tenant)),
-      h('td', { class: 'num' }, num(t.differing)), h('td', { class: 'num' }, num(t.compared)), h('td', { class: 'num' }, rate(ratio(t.differing, t.compared))))))));
+      h('td', { class: 'num' }, num(t.differing)), h('td', { class: 'num' }, num(t.compared)), h('td', { class: 'num' }, rate(ratio(t.differing, t.compared))))),
+      rep.tenants_rest ? h('tr', { class: 'muted' }, h('td', {}, `the rest (${num(rep.tenants_rest.tenants)} tenants, and pairs without one)`),
+        h('td', { class: 'num' }, num(rep.tenants_rest.differing)), h('td', { class: 'num' }, num(rep.tenants_rest.compared)),
+        h('td', { class: 'num' }, rate(ratio(rep.tenants_rest.differing, rep.tenants_rest.compared)))) : null)));
   return sec;
 }
 

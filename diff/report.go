@@ -15,19 +15,22 @@ type Report struct {
 
 // RouteReport summarises one route (SPEC.md, "One route's report").
 type RouteReport struct {
-	Route      string        `json:"route"`
-	Compared   uint64        `json:"compared"`    // old/new pairs only
-	Differing  uint64        `json:"differing"`   // pairs with at least one non-noise difference
-	DiffRate   float64       `json:"diff_rate"`   // differing / compared
-	NoisePairs uint64        `json:"noise_pairs"` // old/secondary pairs compared
-	NoiseRate  float64       `json:"noise_rate"`  // share of old/secondary pairs with any difference
-	Percent    float64       `json:"percent"`     // filled by the gateway
-	State      string        `json:"state,omitempty"`
-	Step       int           `json:"step,omitempty"`
-	Fields     []FieldReport `json:"fields"`  // non-noise first, by count desc, then noise by count desc; ties by path, kind
-	Status     []StatusPair  `json:"status"`  // only pairs whose statuses differ, by count desc
-	Latency    Latency       `json:"latency"` // over compared pairs
-	Tenants    []TenantCount `json:"tenants"` // top tenants by differing count
+	Route      string  `json:"route"`
+	Compared   uint64  `json:"compared"`    // old/new pairs only
+	Differing  uint64  `json:"differing"`   // pairs with at least one non-noise difference
+	DiffRate   float64 `json:"diff_rate"`   // differing / compared
+	NoisePairs uint64  `json:"noise_pairs"` // old/secondary pairs compared
+	NoiseRate  float64 `json:"noise_rate"`  // share of old/secondary pairs with any difference
+	Percent    float64 `json:"percent"`     // filled by the gateway
+	// Cohort names the route's gray.cohort, whose routes share one
+	// percent and one rollout; filled by the gateway.
+	Cohort  string        `json:"cohort,omitempty"`
+	State   string        `json:"state,omitempty"`
+	Step    int           `json:"step,omitempty"`
+	Fields  []FieldReport `json:"fields"`  // non-noise first, by count desc, then noise by count desc; ties by path, kind
+	Status  []StatusPair  `json:"status"`  // only pairs whose statuses differ, by count desc
+	Latency Latency       `json:"latency"` // over compared pairs
+	Tenants []TenantCount `json:"tenants"` // top tenants by differing count
 	// TenantsRest sums every compared pair not in Tenants — tenants
 	// beyond the top list, and pairs without a tenant — so that Tenants
 	// and TenantsRest add up to Compared and Differing. Nil when nothing

@@ -237,3 +237,22 @@ func TestRouteReportJSON(t *testing.T) {
 		t.Errorf("table of a real report:\n%s", sb.String())
 	}
 }
+
+// TestReportNamesTheCohort: a route of a cohort says so in the table and
+// in Markdown, since its percent and rollout are the cohort's.
+func TestReportNamesTheCohort(t *testing.T) {
+	r := &Report{Routes: []RouteReport{{Route: "orders", Cohort: "checkout", Percent: 30}}}
+	var table, md strings.Builder
+	if err := WriteTable(&table, r, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMarkdown(&md, r, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "orders  percent 30%  cohort checkout") {
+		t.Errorf("table does not name the cohort:\n%s", table.String())
+	}
+	if !strings.Contains(md.String(), "| orders (cohort checkout) |") {
+		t.Errorf("markdown does not name the cohort:\n%s", md.String())
+	}
+}

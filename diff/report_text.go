@@ -100,6 +100,9 @@ func WriteTable(w io.Writer, r *Report, limit int) error {
 	for i := range r.Routes {
 		rr := &r.Routes[i]
 		fmt.Fprintf(bw, "\n%s  percent %s", rr.Route, formatPercent(rr.Percent))
+		if rr.Cohort != "" {
+			fmt.Fprintf(bw, "  cohort %s", rr.Cohort)
+		}
 		if rr.State != "" {
 			fmt.Fprintf(bw, "  %s", rr.State)
 			if rr.Step > 0 {
@@ -248,10 +251,10 @@ func WriteMarkdown(w io.Writer, r *Report, limit int) error {
 	for i := range r.Routes {
 		rr := &r.Routes[i]
 		if rr.Compared == 0 {
-			fmt.Fprintf(bw, "| %s | %s | 0 | 0 | – | – | – |\n", mdCell(rr.Route), formatPercent(rr.Percent))
+			fmt.Fprintf(bw, "| %s | %s | 0 | 0 | – | – | – |\n", mdCell(routeLabel(rr)), formatPercent(rr.Percent))
 			continue
 		}
-		fmt.Fprintf(bw, "| %s | %s | %d | %d | %s | %s | %s |\n", mdCell(rr.Route), formatPercent(rr.Percent),
+		fmt.Fprintf(bw, "| %s | %s | %d | %d | %s | %s | %s |\n", mdCell(routeLabel(rr)), formatPercent(rr.Percent),
 			rr.Compared, rr.Differing, FormatRate(rr.DiffRate),
 			FormatMs(rr.Latency.OldP99), FormatMs(rr.Latency.NewP99))
 	}
@@ -340,4 +343,12 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// routeLabel names a route with its cohort, if it has one.
+func routeLabel(rr *RouteReport) string {
+	if rr.Cohort == "" {
+		return rr.Route
+	}
+	return rr.Route + " (cohort " + rr.Cohort + ")"
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/cutover/cutover/rollout"
 )
 
@@ -322,4 +324,21 @@ func TestCohortRolloutRollsBackTogether(t *testing.T) {
 			t.Fatalf("after the rollback tenant %s is served by %s", cohortTenant(n), side)
 		}
 	}
+	// The report and the dashboard name the cohort a route moves with.
+	if rep := g.report(t, "?route=c"); len(rep.Routes) != 1 || rep.Routes[0].Cohort != "checkout" {
+		t.Errorf("/api/report?route=c: %+v, want route c in cohort checkout", rep.Routes)
+	}
+	browser := newBrowser(t)
+	tb := newTab(t, browser)
+	tb.do("the overview", chromedp.Navigate(g.adminURL("/ui/")),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-route="b"] .cohort`)))
+	if got := tb.text(`tr[data-route="b"] .cohort`); got != "cohort checkout" {
+		t.Errorf("overview shows %q for route b, want cohort checkout", got)
+	}
+	tb.do("route c's page", chromedp.Navigate(g.adminURL("/ui/routes/c")),
+		chromedp.WaitVisible(chromedp.CSS(`.page-head .cohort`)))
+	if got := tb.text(`.page-head .cohort`); !strings.Contains(got, "cohort checkout (moves with a, b)") {
+		t.Errorf("route c's page shows %q, want its cohort and the routes it moves with", got)
+	}
+	tb.check(g.admin)
 }

@@ -30,6 +30,7 @@ type routeReport struct {
 	NoisePairs uint64  `json:"noise_pairs"`
 	NoiseRate  float64 `json:"noise_rate"`
 	Percent    float64 `json:"percent"`
+	Cohort     string  `json:"cohort"`
 	Fields     []struct {
 		Path      string   `json:"path"`
 		Kind      string   `json:"kind"`

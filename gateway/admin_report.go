@@ -35,6 +35,9 @@ func (g *Gateway) Report(route string, since time.Duration, now time.Time) (*dif
 			return nil, err
 		}
 		rr.Percent = float64(r.Percent()) / 100
+		if gray := snap.cfg.Routes[r.Index].Gray; gray != nil {
+			rr.Cohort = gray.Cohort
+		}
 		if st, ok := g.rollouts.Status(r.Name); ok {
 			rr.State, rr.Step = string(st.State), st.Step
 		}

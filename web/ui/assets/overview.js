@@ -80,6 +80,8 @@ function makeRow(name) {
 function fill(row, r, rep, s) {
   const c = row.cells;
   set(c.sides, r.upstream ? h('span', {}, r.upstream) : h('span', {}, r.old || '–', h('span', { class: 'arrow' }, ' → '), r.new || '–'));
+  const cohort = r.gray && r.gray.cohort;
+  if (cohort) c.sides.appendChild(h('div', { class: 'muted small cohort' }, 'cohort ' + cohort));
   set(c.state, stateBadge(r.state));
   const ro = r.rollout;
   set(c.percent, r.upstream ? h('span', { class: 'muted' }, '–') : r.percent + '%', ro ? h('div', { class: 'muted small' }, 'step ' + ro.step + ' of ' + ro.steps.length) : null);

@@ -57,7 +57,9 @@ function header(info) {
     h('p', { class: 'crumbs' }, h('a', { href: '/ui/' }, 'Routes'), ' / ', info.name),
     h('h1', {}, info.name, ' ', stateBadge(info.state)),
     h('p', { class: 'sides' }, info.upstream ? info.upstream : [h('span', { class: 'side-old' }, 'old ', info.old), h('span', { class: 'arrow' }, ' → '), h('span', { class: 'side-new' }, 'new ', info.new)],
-      info.upstream ? null : h('span', { class: 'pct' }, ' · new serves ', h('strong', { id: 'percent' }, info.percent + '%'))),
+      info.upstream ? null : h('span', { class: 'pct' }, ' · new serves ', h('strong', { id: 'percent' }, info.percent + '%')),
+      info.gray && info.gray.cohort ? h('span', { class: 'cohort' }, ' · cohort ', h('strong', {}, info.gray.cohort),
+        ro && ro.members ? ' (moves with ' + ro.members.filter((m) => m !== info.name).join(', ') + ')' : null) : null),
     ro && ro.reason && ro.reason !== ro.waiting_for ? h('p', { class: 'reason' }, h('strong', {}, 'Why: '), ro.reason) : null,
     ro && ro.waiting_for ? h('p', { class: 'waiting' }, h('strong', {}, 'Waiting for: '), ro.waiting_for) : null);
 }

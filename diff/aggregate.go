@@ -197,20 +197,25 @@ func (a *Aggregator) SetThresholds(t Thresholds) {
 	a.mu.Unlock()
 }
 
+// lockAt locks a for counting a pair compared at t (time.Now() when zero)
+// and returns a's counts, the window bucket t falls in (nil when t is too
+// old for the ring) and t. The caller unlocks a.mu.
+func (a *Aggregator) lockAt(t time.Time) (*core, *bucket, time.Time) {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	a.mu.Lock()
+	return a.c, a.c.bucketFor(t), t
+}
+
 // Add counts an old/new pair and reports whether its SampleID entered at
 // least one (path, kind) reservoir, i.e. whether the caller should store
 // the sample. Each (path, kind) keeps Samples IDs by Algorithm R over the
 // since-start pairs, so a kept ID may later be replaced; the first Samples
 // pairs of every (path, kind) are always kept.
 func (a *Aggregator) Add(p *Pair) (keepSample bool) {
-	t := p.Time
-	if t.IsZero() {
-		t = time.Now()
-	}
-	a.mu.Lock()
+	c, b, t := a.lockAt(p.Time)
 	defer a.mu.Unlock()
-	c := a.c
-	b := c.bucketFor(t)
 	diffs, vals := p.Diffs, p.Values
 	if len(vals) != len(diffs) {
 		vals = nil
@@ -343,13 +348,8 @@ func (a *Aggregator) sample(f *fieldInfo, n uint64, sid *string, id string, t ti
 // AddNoise counts one old-vs-secondary (old vs old) comparison and its
 // differences. A zero t means time.Now().
 func (a *Aggregator) AddNoise(t time.Time, diffs []Difference) {
-	if t.IsZero() {
-		t = time.Now()
-	}
-	a.mu.Lock()
+	c, b, _ := a.lockAt(t)
 	defer a.mu.Unlock()
-	c := a.c
-	b := c.bucketFor(t)
 	ids := c.distinct(diffs)
 	c.total.noisePairs++
 	if b != nil {

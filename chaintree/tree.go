@@ -95,12 +95,14 @@ func walk(nodes []*Node, fn func(*Node)) {
 // GET /api/chains/ID:
 //
 //	{"chain_id": "…", "calls": 3, "errors": 1, "duration_ms": 14.2,
-//	 "roots": [{"id": "…", "span_id": "…", "parent_span_id": "", "route": "orders",
-//	            "tenant": "1001", "side": "old", "target": "127.0.0.1:9001",
-//	            "shadow": false, "method": "GET", "uri": "/api/orders/7",
-//	            "status": 200, "error": "", "start": "…", "latency_ms": 12.3,
-//	            "offset_ms": 0, "children": […]}]}
+//	 "roots": [{"id": "…", "chain_id": "…", "span_id": "…", "parent_span_id": "",
+//	            "route": "orders", "tenant": "1001", "side": "old",
+//	            "target": "127.0.0.1:9001", "shadow": false, "method": "GET",
+//	            "uri": "/api/orders/7", "start": "…", "latency_ms": 12.3,
+//	            "error": "", "status": 200, "offset_ms": 0, "children": […]}]}
 //
+// Each call is the record's store.CallJSON (with "cohort" and "decision"
+// on a cohort route) plus its status, its offset and its children.
 // duration_ms runs from the first call's start to the last call's end;
 // offset_ms is a call's start after the first call's. Bodies and headers
 // are left out: GET /api/records has them.
@@ -117,23 +119,13 @@ type chainJSON struct {
 	Roots      []*callJSON `json:"roots"`
 }
 
+// callJSON is one call of the tree: the record's call, its status, and
+// the calls made under it.
 type callJSON struct {
-	ID           string      `json:"id"`
-	SpanID       string      `json:"span_id"`
-	ParentSpanID string      `json:"parent_span_id"`
-	Route        string      `json:"route"`
-	Tenant       string      `json:"tenant"`
-	Side         string      `json:"side"`
-	Target       string      `json:"target"`
-	Shadow       bool        `json:"shadow"`
-	Method       string      `json:"method"`
-	URI          string      `json:"uri"`
-	Status       int         `json:"status"`
-	Error        string      `json:"error"`
-	Start        string      `json:"start"`
-	LatencyMS    float64     `json:"latency_ms"`
-	OffsetMS     float64     `json:"offset_ms"`
-	Children     []*callJSON `json:"children"`
+	store.CallJSON
+	Status   int         `json:"status"`
+	OffsetMS float64     `json:"offset_ms"`
+	Children []*callJSON `json:"children"`
 }
 
 // span returns the first start and the last end among nodes.
@@ -168,27 +160,12 @@ func callViews(nodes []*Node, first time.Time) []*callJSON {
 	views := make([]*callJSON, 0, len(nodes))
 	for _, n := range nodes {
 		r := n.Record
-		v := &callJSON{
-			ID:        r.ID.String(),
-			SpanID:    r.Span.String(),
-			Route:     r.Route,
-			Tenant:    string(r.Tenant),
-			Side:      r.Side,
-			Target:    r.Target,
-			Shadow:    r.Shadow,
-			Method:    string(r.Method),
-			URI:       string(r.URI),
-			Status:    r.Status,
-			Error:     r.Error,
-			Start:     store.FormatTime(r.Start),
-			LatencyMS: store.Millis(r.Latency),
-			OffsetMS:  store.Millis(r.Start.Sub(first)),
-			Children:  callViews(n.Children, first),
-		}
-		if !r.Parent.IsZero() {
-			v.ParentSpanID = r.Parent.String()
-		}
-		views = append(views, v)
+		views = append(views, &callJSON{
+			CallJSON: r.Call(),
+			Status:   r.Status,
+			OffsetMS: store.Millis(r.Start.Sub(first)),
+			Children: callViews(n.Children, first),
+		})
 	}
 	return views
 }

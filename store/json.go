@@ -13,28 +13,35 @@ import (
 	"github.com/cutover/cutover/message"
 )
 
-// recordJSON is the API form of a Record. IDs are lowercase hex, a zero
-// parent span is "", times are RFC 3339 with nanoseconds in UTC and
-// latencies are float milliseconds.
+// CallJSON is the API form of a Record's call without its headers and
+// bodies: the part GET /api/records shows beside them, and all a chain tree
+// shows of each call. IDs are lowercase hex, a zero parent span is "",
+// times are RFC 3339 with nanoseconds in UTC and latencies are float
+// milliseconds.
+type CallJSON struct {
+	ID           string  `json:"id"`
+	ChainID      string  `json:"chain_id"`
+	SpanID       string  `json:"span_id"`
+	ParentSpanID string  `json:"parent_span_id"`
+	Route        string  `json:"route"`
+	Tenant       string  `json:"tenant"`
+	Side         string  `json:"side"`
+	Target       string  `json:"target"`
+	Shadow       bool    `json:"shadow"`
+	Cohort       string  `json:"cohort,omitempty"`
+	Decision     string  `json:"decision,omitempty"`
+	Method       string  `json:"method"`
+	URI          string  `json:"uri"`
+	Start        string  `json:"start"`
+	LatencyMS    float64 `json:"latency_ms"`
+	Error        string  `json:"error"`
+}
+
+// recordJSON is the API form of a Record: its call, then each side.
 type recordJSON struct {
-	ID           string       `json:"id"`
-	ChainID      string       `json:"chain_id"`
-	SpanID       string       `json:"span_id"`
-	ParentSpanID string       `json:"parent_span_id"`
-	Route        string       `json:"route"`
-	Tenant       string       `json:"tenant"`
-	Side         string       `json:"side"`
-	Target       string       `json:"target"`
-	Shadow       bool         `json:"shadow"`
-	Cohort       string       `json:"cohort,omitempty"`
-	Decision     string       `json:"decision,omitempty"`
-	Method       string       `json:"method"`
-	URI          string       `json:"uri"`
-	Request      messageJSON  `json:"request"`
-	Response     responseJSON `json:"response"`
-	Start        string       `json:"start"`
-	LatencyMS    float64      `json:"latency_ms"`
-	Error        string       `json:"error"`
+	CallJSON
+	Request  messageJSON  `json:"request"`
+	Response responseJSON `json:"response"`
 }
 
 type responseJSON struct {
@@ -53,7 +60,16 @@ type messageJSON struct {
 
 // MarshalJSON returns the API form of r.
 func (r *Record) MarshalJSON() ([]byte, error) {
-	v := recordJSON{
+	return json.Marshal(recordJSON{
+		CallJSON: r.Call(),
+		Request:  messageOf(r.ReqHeaders, r.ReqBody, r.ReqTruncated),
+		Response: responseJSON{Status: r.Status, messageJSON: messageOf(r.RespHeaders, r.RespBody, r.RespTruncated)},
+	})
+}
+
+// Call returns the API form of r's call, without headers and bodies.
+func (r *Record) Call() CallJSON {
+	v := CallJSON{
 		ChainID:   r.Chain.String(),
 		SpanID:    r.Span.String(),
 		Route:     r.Route,
@@ -65,8 +81,6 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 		Decision:  r.Decision,
 		Method:    string(r.Method),
 		URI:       string(r.URI),
-		Request:   messageOf(r.ReqHeaders, r.ReqBody, r.ReqTruncated),
-		Response:  responseJSON{Status: r.Status, messageJSON: messageOf(r.RespHeaders, r.RespBody, r.RespTruncated)},
 		Start:     FormatTime(r.Start),
 		LatencyMS: Millis(r.Latency),
 		Error:     r.Error,
@@ -79,7 +93,7 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 	if !r.ID.IsZero() {
 		v.ID = r.ID.String()
 	}
-	return json.Marshal(v)
+	return v
 }
 
 // messageOf is the API form of one side of a call.

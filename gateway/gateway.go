@@ -301,15 +301,21 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	if f := cl.rs.rollout; f != nil && cl.side == router.SideNew && svc == cl.rs.bySide[router.SideNew] {
 		f.ObserveNewCall(err != nil || ctx.Response.StatusCode() >= 500)
 	}
+	// A replayed call is answered like any other but is not production
+	// traffic: it is counted, never recorded, never shadowed again.
+	replayed := scan.has(wReplay)
+	if replayed {
+		cl.rs.metrics.replayed.Add(1)
+	}
 	r := g.recordingFor(snap, cl.rs)
-	recorded := r.rec != nil && recorder.Sampled(c.Trace, r.sample)
+	recorded := !replayed && r.rec != nil && recorder.Sampled(c.Trace, r.sample)
 	if recorded {
 		r.capture(&capturedCall{
 			trace: c.Trace, span: c.Span, parent: c.Parent, route: route.Name, tenant: st.tenant, side: cl.side, target: t.Addr(),
 			sent: sent, latency: latency, reason: reason,
 		}, req, &ctx.Response)
 	}
-	if sh := cl.rs.shadow; sh != nil {
+	if sh := cl.rs.shadow; sh != nil && !replayed {
 		sh.Offer(ctx, &c, &shadow.Primary{
 			ServedNew: cl.side == router.SideNew, Tenant: st.tenant, Target: t.Addr(),
 			Sent: sent, Latency: latency, Failed: err != nil, Recorded: recorded,

@@ -42,7 +42,7 @@ func (b *Build) Route(r *configs.Route) (*Compiled, error) {
 	if sh == nil || r.New == "" {
 		return nil, nil
 	}
-	rules, err := diff.Compile(diffRules(r.Diff))
+	rules, err := diff.Compile(DiffRules(r.Diff))
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,9 @@ func (b *Build) side(name string, sh *configs.Shadow) *upstream.Service {
 	})
 }
 
-func diffRules(d *configs.Diff) diff.Rules {
+// DiffRules returns the comparison rules of a route's diff block, for the
+// shadow and for replay alike.
+func DiffRules(d *configs.Diff) diff.Rules {
 	out := diff.Rules{
 		Ignore:            d.Ignore,
 		FloatEpsilon:      d.FloatEpsilon,

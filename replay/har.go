@@ -290,7 +290,7 @@ func (e *Entry) Record(routeOf RouteOf) (*store.Record, error) {
 		}
 		for _, f := range []struct {
 			name, v string
-			dst    []byte
+			dst     []byte
 		}{{"chain_id", c.ChainID, r.Chain[:]}, {"span_id", c.SpanID, r.Span[:]}, {"parent_span_id", c.ParentID, r.Parent[:]}} {
 			if err := store.DecodeHexField("_cutover."+f.name, f.v, f.dst); err != nil {
 				return nil, err

@@ -69,7 +69,6 @@ import (
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/recorder"
-	"github.com/cutover/cutover/replay"
 	"github.com/cutover/cutover/rollout"
 	"github.com/cutover/cutover/shadow"
 	"github.com/cutover/cutover/store"
@@ -180,16 +179,10 @@ func openStore(cfg *configs.Config) (Store, error) {
 			Retention: cfg.Store.Retention.D(),
 		})
 	default:
-		b, err := store.OpenBolt(cfg.Store.Path, store.BoltOptions{
+		return store.OpenBolt(cfg.Store.Path, store.BoltOptions{
 			Retention: cfg.Store.Retention.D(),
 			MaxBytes:  int64(cfg.Store.MaxBytes),
 		})
-		if err == nil {
-			// So that cutover replay --store can name who holds the file;
-			// a marker it cannot write costs only that message.
-			_ = replay.MarkHolder(cfg.Store.Path, cfg.Admin.Listen)
-		}
-		return b, err
 	}
 }
 

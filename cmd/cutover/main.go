@@ -24,6 +24,7 @@ import (
 	"github.com/cutover/cutover/demo"
 	"github.com/cutover/cutover/gateway"
 	"github.com/cutover/cutover/internal/buildinfo"
+	"github.com/cutover/cutover/replay"
 )
 
 // Exit codes.
@@ -233,6 +234,11 @@ func serve(g *gateway.Gateway, cfg *configs.Config, log *slog.Logger) error {
 		}
 	}()
 	go g.WatchFile(ctx, time.Second)
+	if cfg.Store.Driver != "redis" {
+		// So that cutover replay --store can name who holds the file; a
+		// marker that cannot be written costs only that message.
+		_ = replay.MarkHolder(cfg.Store.Path, adminLn.Addr().String())
+	}
 	log.Info("cutover serving", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(), "version", buildinfo.Version)
 
 	for {

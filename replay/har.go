@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -97,6 +98,8 @@ type harTimings struct {
 // and written at a time, so an export of any size holds one record.
 type HARWriter struct {
 	w   *bufio.Writer
+	buf bytes.Buffer
+	enc *json.Encoder
 	n   int
 	err error
 }
@@ -104,6 +107,9 @@ type HARWriter struct {
 // NewHARWriter writes the log's head to w.
 func NewHARWriter(w io.Writer) *HARWriter {
 	h := &HARWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	h.enc = json.NewEncoder(&h.buf)
+	// Bodies are HTML and JSON more often than not: keep them readable.
+	h.enc.SetEscapeHTML(false)
 	creator, _ := json.Marshal(map[string]string{"name": "cutover", "version": buildinfo.Version})
 	_, h.err = fmt.Fprintf(h.w, "{\"log\":{\"version\":%q,\"creator\":%s,\"pages\":[],\"entries\":[\n", HARVersion, creator)
 	return h
@@ -114,15 +120,14 @@ func (h *HARWriter) Write(r *store.Record) error {
 	if h.err != nil {
 		return h.err
 	}
-	b, err := json.Marshal(EntryOf(r))
-	if err != nil {
+	h.buf.Reset()
+	if err := h.enc.Encode(EntryOf(r)); err != nil {
 		return fmt.Errorf("cannot encode %s: %w", describe(r), err)
 	}
 	if h.n > 0 {
 		_ = h.w.WriteByte(',')
-		_ = h.w.WriteByte('\n')
 	}
-	_, h.err = h.w.Write(b)
+	_, h.err = h.w.Write(h.buf.Bytes())
 	h.n++
 	return h.err
 }
@@ -133,7 +138,7 @@ func (h *HARWriter) Close() error {
 	if h.err != nil {
 		return h.err
 	}
-	if _, err := h.w.WriteString("\n]}}\n"); err != nil {
+	if _, err := h.w.WriteString("]}}\n"); err != nil {
 		return err
 	}
 	return h.w.Flush()

@@ -125,7 +125,7 @@ func summaryText(s *Summary, bullet string) string {
 	}
 	line("%s", what)
 	line("calls    %d selected, %d sent, %d errors%s, skipped %s", s.Total, s.Sent, s.Errors, kinds(s.ErrorKinds), skippedText(s.Skipped))
-	line("pace     %.1f calls/s over %.1fs; target latency p50 %s ms, p99 %s ms", s.Rate, s.DurationS, diff.FormatMs(s.Latency.P50), diff.FormatMs(s.Latency.P99))
+	line("pace     %.1f calls/s over %.1fs; target latency p50 %s, p99 %s", s.Rate, s.DurationS, diff.FormatMs(s.Latency.P50), diff.FormatMs(s.Latency.P99))
 	if !s.NoiseMeasured {
 		line("noise    %s", NoNoiseNote)
 	}

@@ -37,6 +37,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# nginx's worker runs as nobody: it must read the body.
+chmod 755 "$WORK"
 
 ensure_tools() {
   local pkgs=()
@@ -127,7 +129,7 @@ start=$(date +%s.%N)
 /usr/bin/time -f '%M' -o "$WORK/rss" "$BIN" replay --store "$WORK/store/cutover.db" \
   --to "http://127.0.0.1:$PORT" --concurrency "$CONNS" --format json --progress never >"$WORK/report.json" 2>"$WORK/replay.err" ||
   { cat "$WORK/replay.err" >&2; die "cutover replay failed"; }
-wall=$(echo "$(date +%s.%N) - $start" | bc)
+wall=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')
 read -r replay_rate sent compared differing < <(python3 - "$WORK/report.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -140,7 +142,7 @@ ratio=$(awk -v a="$replay_rate" -v b="$wrk_rate" 'BEGIN {printf "%.2f", a/b}')
 
 printf '\n%-34s %s\n' "wrk req/s" "$wrk_rate"
 printf '%-34s %s (%s sent, %s compared, %s differing)\n' "cutover replay calls/s" "$replay_rate" "$sent" "$compared" "$differing"
-printf '%-34s %.1f s (counting pass included)\n' "cutover replay wall time" "$wall"
+printf '%-34s %s s (counting pass included)\n' "cutover replay wall time" "$wall"
 printf '%-34s %s MB\n' "cutover replay peak RSS" "$rss_mb"
 printf '%-34s %s (want >= 0.50)\n\n' "replay / wrk" "$ratio"
 

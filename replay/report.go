@@ -3,7 +3,9 @@ package replay
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,7 +52,7 @@ func (r *Runner) report(interrupted bool) *Report {
 	now := time.Now()
 	rep := &Report{Report: diff.Report{GeneratedAt: now.UTC(), Routes: []diff.RouteReport{}}}
 	r.mu.Lock()
-	names := sortedKeys(r.aggs)
+	names := slices.Sorted(maps.Keys(r.aggs))
 	aggs := make([]*diff.Aggregator, len(names))
 	for i, n := range names {
 		aggs[i] = r.aggs[n]
@@ -65,9 +67,9 @@ func (r *Runner) report(interrupted bool) *Report {
 	s.Target, s.Baseline = r.opt.Target, r.opt.Baseline
 	s.Total, s.Sent, s.Errors = r.total.Load(), r.sent.Load(), r.failures.Load()
 	r.skipMu.Lock()
-	s.Skipped = copyMap(r.skipped)
+	s.Skipped = maps.Clone(r.skipped)
 	if len(r.errKinds) > 0 {
-		s.ErrorKinds = copyMap(r.errKinds)
+		s.ErrorKinds = maps.Clone(r.errKinds)
 	}
 	r.skipMu.Unlock()
 	elapsed := time.Since(r.started)
@@ -79,14 +81,6 @@ func (r *Runner) report(interrupted bool) *Report {
 	s.NoiseMeasured = r.baseline != nil
 	s.Interrupted = interrupted
 	return rep
-}
-
-func copyMap(m map[string]uint64) map[string]uint64 {
-	out := make(map[string]uint64, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // WriteTable writes the report as cutover report does, then the replay
@@ -137,7 +131,7 @@ func kinds(m map[string]uint64) string {
 		return ""
 	}
 	parts := make([]string, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
@@ -148,7 +142,7 @@ func skippedText(m map[string]uint64) string {
 		return "none"
 	}
 	parts := make([]string, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		what := k
 		if k == SkipMethod {
 			what = "writes (--allow-writes sends them)"

@@ -217,9 +217,6 @@ func (c *chained) Walk(ctx context.Context, fn func(*store.Record) error) error 
 	return nil
 }
 
-// errStop ends a walk early without an error.
-var errStop = errors.New("replay: stop")
-
 // describe names a record in errors and logs.
 func describe(r *store.Record) string {
 	return fmt.Sprintf("%s %s (record %s)", r.Method, r.URI, r.ID)

@@ -30,7 +30,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	src := addSourceFlags(fs, false)
 	format := fs.String("format", "har", "output `format`: har or jsonl")
 	outPath := fs.String("o", "", "write to this `file` instead of stdout")
-	progress := fs.String("progress", "auto", "`when` to draw a progress bar: auto (stderr is a terminal), always, never; plain lines otherwise")
+	progress := progressFlag(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}

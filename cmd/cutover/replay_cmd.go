@@ -72,7 +72,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	fields := fs.Int("fields", diff.DefaultLimit, "fields listed per route in table and markdown output")
 	maxRate := fs.String("max-diff-rate", "", "exit 3 when a route's diff rate is above this `rate`: a percentage (0.5%) or a share (0.005)")
 	out := fs.String("out", "", "write every call's outcome to this `file`, one JSON line each")
-	progress := fs.String("progress", "auto", "`when` to draw a progress bar: auto (stderr is a terminal), always, never; plain lines otherwise")
+	progress := progressFlag(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -178,15 +178,12 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 
 // wantBar decides whether to draw a progress bar on w.
 func wantBar(mode string, w io.Writer) (bool, error) {
-	switch mode {
-	case "always":
-		return true, nil
-	case "never":
-		return false, nil
-	case "auto":
-		return isTerminal(w), nil
-	}
-	return false, fmt.Errorf("unknown --progress %q (want auto, always or never)", mode)
+	return whenMode("--progress", mode, func() bool { return isTerminal(w) })
+}
+
+// progressFlag adds the --progress flag of the long-running commands.
+func progressFlag(fs *flag.FlagSet) *string {
+	return fs.String("progress", "auto", "`when` to draw a progress bar: auto (stderr is a terminal), always, never; plain lines otherwise")
 }
 
 // isTerminal reports whether w is a terminal.
@@ -253,5 +250,3 @@ func showProgress(w io.Writer, verb string, read func() replay.Progress, bar boo
 		wg.Wait()
 	}
 }
-
-var _ flag.Value = (*headerList)(nil)

@@ -316,14 +316,14 @@ func (t *tour) adminAPI(context.Context) error {
 // the new service with a third old instance as baseline, and the replay's
 // verdict beside the live one.
 func (t *tour) replayOrders(ctx context.Context) error {
-	t.p("\n11. Replay: the orders recorded above, sent again to order-v2 with order-v1/c as\n    baseline (noise), compared with the recorded answers: a verdict before any user moves\n")
+	t.p("\n11. Replay: the orders old served above, sent again to order-v2 with order-v1/c as\n    baseline (noise), compared with the recorded answers: a verdict before any user moves\n")
 	cfg, err := configs.Load(t.cfgPath)
 	if err != nil {
 		return err
 	}
 	src, err := replay.OpenPaged(replay.AdminPager{Get: func(path string, v any) error {
 		return getJSON(t.client, t.adminURL()+path, v)
-	}}, replay.Filter{Route: "orders"})
+	}}, replay.Filter{Route: "orders", Side: "old"})
 	if err != nil {
 		return err
 	}
@@ -353,7 +353,7 @@ func (t *tour) replayOrders(ctx context.Context) error {
 	if err := replay.WriteTable(&b, rep, 5); err != nil {
 		return err
 	}
-	t.p("\n%s\n    The same from a shell, or in CI with --max-diff-rate:\n    cutover replay --admin %s --route orders --to http://%s --baseline http://%s -c %s\n", indent(b.String()), t.adminAddr, t.newA.addr, t.oldC.addr, t.cfgPath)
+	t.p("\n%s\n    The same from a shell, or in CI with --max-diff-rate:\n    cutover replay --admin %s --route orders --side old --to http://%s --baseline http://%s -c %s\n", indent(b.String()), t.adminAddr, t.newA.addr, t.oldC.addr, t.cfgPath)
 	return nil
 }
 

@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -449,5 +452,45 @@ func TestReplayStoreFileAndBadInput(t *testing.T) {
 	}
 	if code != 0 || routes["orders"] != 1 || routes["(none)"] != 1 {
 		t.Errorf("a browser's HAR: exit %d, compared by route %v; want orders 1 and (none) 1\n%s", code, routes, stderr)
+	}
+}
+
+func TestReplayInterruptPrintsWhatWasDone(t *testing.T) {
+	old := startOrderService(t, false)
+	g, _ := recordOrders(t, old, 20, 0)
+	target := startOrderService(t, false)
+	cmd := exec.Command(binary, "replay", "--admin", g.adminURL(""), "--to", "http://"+target.addr, "--rate", "4", "--format", "json")
+	cmd.Env = cleanEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitFor(t, "the target to get 2 replayed calls", func() bool { return len(target.calls()) >= 2 })
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("replay after Ctrl-C: %v, want exit 130\n%s", err, errb.String())
+	}
+	var rep struct {
+		Routes []struct {
+			Compared uint64 `json:"compared"`
+		} `json:"routes"`
+		Replay struct {
+			Total       int    `json:"total"`
+			Sent        uint64 `json:"sent"`
+			Interrupted bool   `json:"interrupted"`
+		} `json:"replay"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("no report after Ctrl-C: %v\n%s", err, out.String())
+	}
+	sent := uint64(len(target.calls()))
+	if !rep.Replay.Interrupted || rep.Replay.Total != 20 || rep.Replay.Sent != sent || sent >= 20 || len(rep.Routes) != 1 || rep.Routes[0].Compared != sent {
+		t.Errorf("report after Ctrl-C: %+v; want interrupted, 20 selected, and the %d calls the target got sent and compared", rep, sent)
 	}
 }

@@ -16,6 +16,7 @@ import (
 type Filter struct {
 	Route  string
 	Tenant string
+	Side   string // the side that served the call: old, new or upstream
 	// Status is 0 for any call, 1 to 9 for a class, or a status (as
 	// store.Query).
 	Status int
@@ -37,7 +38,7 @@ func (f *Filter) Match(r *store.Record) bool {
 	if r.Shadow {
 		return false
 	}
-	if f.Route != "" && r.Route != f.Route || f.Tenant != "" && string(r.Tenant) != f.Tenant {
+	if f.Route != "" && r.Route != f.Route || f.Tenant != "" && string(r.Tenant) != f.Tenant || f.Side != "" && r.Side != f.Side {
 		return false
 	}
 	if !f.Since.IsZero() && r.Start.Before(f.Since) {

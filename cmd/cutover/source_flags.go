@@ -24,6 +24,7 @@ type sourceFlags struct {
 	har             *string // replay only
 	config          *string
 	route, tenant   *string
+	side            *string
 	status, since   *string
 	chain           *string
 	limit           *int
@@ -39,6 +40,7 @@ func addSourceFlags(fs *flag.FlagSet, withHAR bool) *sourceFlags {
 	f.config = fs.String("c", "", "config `file`: each route's diff rules and noise thresholds, the redaction, and the route matcher for HAR entries without _cutover")
 	f.route = fs.String("route", "", "only calls of this `route`")
 	f.tenant = fs.String("tenant", "", "only calls of this `tenant`")
+	f.side = fs.String("side", "", "only calls served by this `side`: old, new or upstream (with --baseline, the side it is an instance of)")
 	f.status = fs.String("status", "", "only calls answered with this `status`: 502, a class 5xx, or 5")
 	f.since = fs.String("since", "", "only calls started in this last `duration` (24h) or since an RFC 3339 time")
 	f.chain = fs.String("chain", "", "only the calls of this chain `ID`")
@@ -55,7 +57,7 @@ func given(fs *flag.FlagSet, name string) bool {
 
 // filter reads the filter flags.
 func (f *sourceFlags) filter(now time.Time) (replay.Filter, error) {
-	out := replay.Filter{Route: *f.route, Tenant: *f.tenant, Limit: *f.limit}
+	out := replay.Filter{Route: *f.route, Tenant: *f.tenant, Side: *f.side, Limit: *f.limit}
 	if *f.limit < 0 {
 		return out, errors.New("--limit: want 0 or more")
 	}

@@ -85,7 +85,9 @@ type Runner struct {
 	rules    map[string]*diff.Compiled
 	defRules *diff.Compiled
 	noise    map[string]diff.Thresholds
-	redact   *recorder.Redactor
+	// redactHeaders and redactJSON are the recording's rules; each worker
+	// compiles its own Redactor, which serialises its callers.
+	redactHeaders, redactJSON []string
 	chainHdr string
 	methods  map[string]bool
 	maxBody  int
@@ -144,7 +146,6 @@ func New(opt Options) (*Runner, error) {
 	if r.defRules, err = diff.Compile(diff.Rules{}); err != nil {
 		return nil, err
 	}
-	var redactHeaders, redactJSON []string
 	if cfg := opt.Config; cfg != nil {
 		for _, rt := range cfg.Routes {
 			if rt.Diff == nil {
@@ -157,7 +158,7 @@ func New(opt Options) (*Runner, error) {
 			r.rules[rt.Name] = c
 			r.noise[rt.Name] = diff.Thresholds{Relative: float64(rt.Diff.Noise.Relative) / 100, Absolute: float64(rt.Diff.Noise.Absolute) / 100}
 		}
-		redactHeaders, redactJSON = cfg.Record.Redact.Headers, cfg.Record.Redact.JSON
+		r.redactHeaders, r.redactJSON = cfg.Record.Redact.Headers, cfg.Record.Redact.JSON
 		if cfg.Record.MaxBody > 0 {
 			r.maxBody = int(cfg.Record.MaxBody)
 		}
@@ -165,7 +166,6 @@ func New(opt Options) (*Runner, error) {
 			r.chainHdr = cfg.Chain.Header
 		}
 	}
-	r.redact, _ = recorder.NewRedactor(redactHeaders, redactJSON, r.maxBody)
 	build := upstream.NewPool(nil).Build()
 	service := func(name, raw string) (*upstream.Service, error) {
 		addr, err := hostPort(raw)

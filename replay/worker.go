@@ -44,13 +44,17 @@ type worker struct {
 	resp   fasthttp.Response
 	got    store.Record
 	cmp    *diff.Comparer
+	redact *recorder.Redactor
 	diffs  []diff.Difference
 	noise  []diff.Difference
 	buf    []byte
 	traces []byte
 }
 
-func newWorker(r *Runner) *worker { return &worker{r: r, cmp: diff.NewComparer()} }
+func newWorker(r *Runner) *worker {
+	rd, _ := recorder.NewRedactor(r.redactHeaders, r.redactJSON, r.maxBody)
+	return &worker{r: r, cmp: diff.NewComparer(), redact: rd}
+}
 
 // run sends one recorded call to the target (and the baseline) and
 // compares the answers with the recorded one.
@@ -132,7 +136,7 @@ func (w *worker) send(rec *store.Record, svc *upstream.Service) (*diff.Response,
 	g.Status = w.resp.StatusCode()
 	g.SetRespHeaders(recorder.HeaderLines(w.resp.Header.Header()))
 	g.SetRespBody(w.resp.Body(), w.r.maxBody)
-	w.r.redact.Record(g)
+	w.redact.Record(g)
 	return &diff.Response{Status: g.Status, Headers: g.RespHeaders, Body: g.RespBody}, latency, nil
 }
 

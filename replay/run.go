@@ -88,9 +88,9 @@ type Runner struct {
 	// redactHeaders and redactJSON are the recording's rules; each worker
 	// compiles its own Redactor, which serialises its callers.
 	redactHeaders, redactJSON []string
-	chainHdr string
-	methods  map[string]bool
-	maxBody  int
+	chainHdr                  string
+	methods                   map[string]bool
+	maxBody                   int
 
 	mu   sync.Mutex
 	aggs map[string]*diff.Aggregator

@@ -494,3 +494,40 @@ func TestReplayInterruptPrintsWhatWasDone(t *testing.T) {
 		t.Errorf("report after Ctrl-C: %+v; want interrupted, 20 selected, and the %d calls the target got sent and compared", rep, sent)
 	}
 }
+
+func TestReplayThroughGatewayIsNotShadowed(t *testing.T) {
+	old := startOrderService(t, false)
+	rewrite := startOrderService(t, true)
+	dir := t.TempDir()
+	g := startGateway(t, fmt.Sprintf(`store: { path: %q }
+services:
+  orders-v1: { targets: [%q] }
+  orders-v2: { targets: [%q] }
+routes:
+  - name: orders
+    old: orders-v1
+    new: orders-v2
+    shadow: { percent: 100 }
+`, filepath.Join(dir, "cutover.db"), old.addr, rewrite.addr))
+	c := newClient(t)
+	for i := 1; i <= 5; i++ {
+		do(t, c, "GET", g.url(fmt.Sprintf("/orders/%d", i)), nil, nil)
+	}
+	waitFor(t, "5 shadow copies at orders-v2", func() bool { return len(rewrite.calls()) == 5 })
+	waitRecords(t, g, 5)
+	code, _, stderr := runCLI(t, "replay", "--admin", g.adminURL(""), "--to", g.url(""))
+	if code != 0 {
+		t.Fatalf("replay through the gateway exited %d: %s", code, stderr)
+	}
+	// One production call after the replay: once its copy has reached
+	// orders-v2, copies of the replayed calls would have too, had any been
+	// made.
+	do(t, c, "GET", g.url("/orders/99"), nil, nil)
+	waitFor(t, "the production call's shadow copy", func() bool {
+		calls := rewrite.calls()
+		return len(calls) > 0 && calls[len(calls)-1].path == "/orders/99"
+	})
+	if n := len(rewrite.calls()); n != 6 {
+		t.Errorf("orders-v2 got %d shadow copies, want 6: the 5 recorded calls and the one after; a replayed call was shadowed", n)
+	}
+}

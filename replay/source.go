@@ -79,7 +79,7 @@ type Chainer interface {
 
 // PageSize is the page a paged source reads: small enough that a page of
 // records with bodies at the recorder's cap stays a few megabytes.
-const PageSize = 200
+const PageSize = 100
 
 // paged is the Source of a Pager. Opening it walks the pages newest first
 // once, keeping only where each page starts; Walk then reads them again

@@ -107,21 +107,15 @@ func chainPage(rs Store, trace chain.TraceID, q *store.Query) (store.Page, error
 func parseRecordQuery(r *http.Request, now time.Time) (store.Query, error) {
 	v := r.URL.Query()
 	q := store.Query{Route: v.Get("route"), Tenant: v.Get("tenant"), Cursor: v.Get("cursor")}
+	var err error
 	if s := v.Get("status"); s != "" {
-		class := strings.TrimSuffix(strings.ToLower(s), "xx")
-		n, err := strconv.Atoi(class)
-		if err != nil || n < 1 || (class != s && n > 9) {
-			return q, fmt.Errorf("status %q: want a status (502), a class (5xx) or a class digit (5)", s)
+		if q.Status, err = ParseStatusFilter(s); err != nil {
+			return q, fmt.Errorf("status %w", err)
 		}
-		q.Status = n
 	}
 	if s := v.Get("since"); s != "" {
-		if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-			q.Since = now.Add(-d)
-		} else if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			q.Since = t
-		} else {
-			return q, fmt.Errorf("since %q: want a duration back from now (15m) or an RFC 3339 time", s)
+		if q.Since, err = ParseSince(s, now); err != nil {
+			return q, fmt.Errorf("since %w", err)
 		}
 	}
 	if s := v.Get("limit"); s != "" {
@@ -132,6 +126,30 @@ func parseRecordQuery(r *http.Request, now time.Time) (store.Query, error) {
 		q.Limit = n
 	}
 	return q, nil
+}
+
+// ParseStatusFilter reads a status filter of recorded calls, as
+// store.Query.Status holds it: a status (502), a class (5xx) or a class
+// digit (5). The admin API and the command line read it alike.
+func ParseStatusFilter(s string) (int, error) {
+	class := strings.TrimSuffix(strings.ToLower(s), "xx")
+	n, err := strconv.Atoi(class)
+	if err != nil || n < 1 || n > 999 || (class != s && n > 9) || (n > 9 && n < 100) {
+		return 0, fmt.Errorf("%q: want a status (502), a class (5xx) or a class digit (5)", s)
+	}
+	return n, nil
+}
+
+// ParseSince reads the start of a time filter: a duration back from now
+// (15m) or an RFC 3339 time.
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q: want a duration back from now (15m) or an RFC 3339 time", s)
 }
 
 // serveRecord answers GET /api/records/ID: one call with its bodies.

@@ -5,12 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/gateway"
 	"github.com/cutover/cutover/message"
 	"github.com/cutover/cutover/replay"
 	"github.com/cutover/cutover/router"
@@ -61,21 +60,15 @@ func (f *sourceFlags) filter(now time.Time) (replay.Filter, error) {
 	if *f.limit < 0 {
 		return out, errors.New("--limit: want 0 or more")
 	}
+	var err error
 	if s := *f.status; s != "" {
-		class := strings.TrimSuffix(strings.ToLower(s), "xx")
-		n, err := strconv.Atoi(class)
-		if err != nil || n < 1 || n > 999 || (class != s && n > 9) || (n > 9 && n < 100) {
-			return out, fmt.Errorf("--status %q: want a status (502), a class (5xx) or a class digit (5)", s)
+		if out.Status, err = gateway.ParseStatusFilter(s); err != nil {
+			return out, fmt.Errorf("--status %w", err)
 		}
-		out.Status = n
 	}
 	if s := *f.since; s != "" {
-		if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-			out.Since = now.Add(-d)
-		} else if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			out.Since = t
-		} else {
-			return out, fmt.Errorf("--since %q: want a duration back from now (24h) or an RFC 3339 time", s)
+		if out.Since, err = gateway.ParseSince(s, now); err != nil {
+			return out, fmt.Errorf("--since %w", err)
 		}
 	}
 	if s := *f.chain; s != "" {

@@ -45,13 +45,9 @@ func cmdExport(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(exitUsage, err)
 	}
-	filter, err := src.filter(time.Now())
+	filter, cfg, code, err := src.load(time.Now())
 	if err != nil {
-		return fail(exitUsage, err)
-	}
-	cfg, err := src.loadConfig()
-	if err != nil {
-		return fail(exitError, err)
+		return fail(code, err)
 	}
 	source, closeSource, err := src.open(fs, cfg, filter)
 	if err != nil {

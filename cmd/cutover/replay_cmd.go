@@ -94,13 +94,9 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		}
 		threshold = v
 	}
-	filter, err := src.filter(time.Now())
+	filter, cfg, code, err := src.load(time.Now())
 	if err != nil {
-		return fail(exitUsage, err)
-	}
-	cfg, err := src.loadConfig()
-	if err != nil {
-		return fail(exitError, err)
+		return fail(code, err)
 	}
 	opt := replay.Options{
 		Target: *to, Baseline: *baseline, Config: cfg,

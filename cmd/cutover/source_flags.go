@@ -81,12 +81,21 @@ func (f *sourceFlags) filter(now time.Time) (replay.Filter, error) {
 	return out, nil
 }
 
-// loadConfig reads -c when given.
-func (f *sourceFlags) loadConfig() (*configs.Config, error) {
-	if *f.config == "" {
-		return nil, nil
+// load reads the filter flags and the config file of -c, if given; the
+// exit code says whose fault a failure is.
+func (f *sourceFlags) load(now time.Time) (replay.Filter, *configs.Config, int, error) {
+	filter, err := f.filter(now)
+	if err != nil {
+		return filter, nil, exitUsage, err
 	}
-	return configs.Load(*f.config)
+	if *f.config == "" {
+		return filter, nil, 0, nil
+	}
+	cfg, err := configs.Load(*f.config)
+	if err != nil {
+		return filter, nil, exitError, err
+	}
+	return filter, cfg, 0, nil
 }
 
 // open opens the one source the flags name; the returned close releases

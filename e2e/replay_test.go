@@ -331,8 +331,10 @@ services: { orders-v1: { targets: [%q] } }
 routes: [ { name: orders, upstream: orders-v1 } ]
 `, filepath.Join(dir, "cutover.db"), old.addr))
 	c := newClient(t)
-	// The spacing to keep: uneven gaps, as traffic has.
-	gaps := []time.Duration{0, 150 * time.Millisecond, 50 * time.Millisecond, 300 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond}
+	// The spacing to keep: uneven gaps, as traffic has, over about 2 s so
+	// that 10% of the replayed span (1 s) is far above a busy machine's
+	// scheduling delays.
+	gaps := []time.Duration{0, 300 * time.Millisecond, 100 * time.Millisecond, 600 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond}
 	for i, gap := range gaps {
 		time.Sleep(gap)
 		do(t, c, "GET", g.url(fmt.Sprintf("/orders/%d", i+1)), nil, nil)

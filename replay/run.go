@@ -243,7 +243,9 @@ type job struct {
 func (r *Runner) Run(ctx context.Context, src Source) (*Report, error) {
 	r.total.Store(int64(src.Total()))
 	r.started = time.Now()
-	jobs := make(chan job)
+	// A buffer as deep as the workers keeps them busy while the source reads
+	// its next page; the byte budget bounds what waits in it.
+	jobs := make(chan job, r.opt.Concurrency)
 	var wg sync.WaitGroup
 	for range r.opt.Concurrency {
 		wg.Add(1)
@@ -251,7 +253,10 @@ func (r *Runner) Run(ctx context.Context, src Source) (*Report, error) {
 			defer wg.Done()
 			w := newWorker(r)
 			for j := range jobs {
-				w.run(j.rec)
+				// After Ctrl-C nothing more is sent, queued or not.
+				if ctx.Err() == nil {
+					w.run(j.rec)
+				}
 				r.budget.release(j.size)
 			}
 		}()

@@ -233,6 +233,12 @@ func TestReplayVerdictMarkingAndExport(t *testing.T) {
 		}
 	}
 
+	// --chain replays the calls of one chain.
+	code, stdout, stderr = runCLI(t, "replay", "--admin", g.adminURL(""), "--chain", chainOf["/orders/5"][0], "--to", "http://"+candidate.addr, "--format", "json")
+	if rep := parseReplay(t, stdout, stderr); code != 0 || rep.Replay.Sent != 1 || len(rep.Routes) != 1 || rep.Routes[0].Differing != 1 {
+		t.Errorf("--chain of /orders/5: exit %d, replay %+v; want the one call sent and differing\n%s", code, rep.Replay, stderr)
+	}
+
 	// --out lists every call.
 	f, err := os.Open(out)
 	if err != nil {

@@ -9,7 +9,7 @@ STATICCHECK_VERSION ?= v0.8.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 FUZZTIME    ?= 20s
 
-.PHONY: all build test test-race redis-server promtool chromium lint fuzz bench bench-go demo clean help
+.PHONY: all build test test-race redis-server promtool chromium lint fuzz bench bench-go bench-replay demo clean help
 
 all: lint test build
 
@@ -62,6 +62,10 @@ fuzz: ## run every fuzz target for FUZZTIME each
 bench: build ## cutover vs nginx on this machine (installs nginx, wrk), then Go benchmarks
 	CUTOVER_BIN=$(BIN) bash bench/run.sh
 	$(MAKE) bench-go
+	$(MAKE) bench-replay
+
+bench-replay: build ## cutover replay of 100,000 recorded calls beside wrk (installs wrk, nginx)
+	CUTOVER_BIN=$(BIN) bash bench/replay.sh
 
 bench-go: redis-server ## Go micro-benchmarks of the hot paths (the Redis store's run on a real redis-server)
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=1s ./...

@@ -60,6 +60,7 @@ func Run(ctx context.Context, opt Options) error {
 		(*tour).diffReport,     // 8
 		(*tour).rollout,        // 9
 		(*tour).adminAPI,       // 10
+		(*tour).replayOrders,   // 11
 	} {
 		if err := step(t, ctx); err != nil {
 			return err

@@ -14,7 +14,9 @@ import (
 
 	"github.com/cutover/cutover/chaintree"
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/diff"
 	"github.com/cutover/cutover/gateway"
+	"github.com/cutover/cutover/replay"
 )
 
 // tour is the running tour: the demo services, the gateway in front of
@@ -307,6 +309,51 @@ func (t *tour) adminAPI(context.Context) error {
 	}
 	t.p("\n   Try: curl http://%s/api/routes\n        curl http://%s/metrics\n", t.adminAddr, t.adminAddr)
 	t.p("\n   The dashboard: http://%s/ui/\n", t.adminAddr)
+	return nil
+}
+
+// replayOrders is step 11: the orders the gateway recorded, sent again to
+// the new service with a third old instance as baseline, and the replay's
+// verdict beside the live one.
+func (t *tour) replayOrders(ctx context.Context) error {
+	t.p("\n11. Replay: the orders old served above, sent again to order-v2 with order-v1/c as\n    baseline (noise), compared with the recorded answers: a verdict before any user moves\n")
+	cfg, err := configs.Load(t.cfgPath)
+	if err != nil {
+		return err
+	}
+	src, err := replay.OpenPaged(replay.AdminPager{Get: func(path string, v any) error {
+		return getJSON(t.client, t.adminURL()+path, v)
+	}}, replay.Filter{Route: "orders", Side: "old"})
+	if err != nil {
+		return err
+	}
+	r, err := replay.New(replay.Options{Target: t.newA.addr, Baseline: t.oldC.addr, Config: cfg})
+	if err != nil {
+		return err
+	}
+	rep, err := r.Run(ctx, src)
+	if err != nil {
+		return err
+	}
+	var live diff.Report
+	if err := getJSON(t.client, t.adminURL()+"/api/report?route=orders", &live); err != nil {
+		return err
+	}
+	for _, side := range []struct {
+		what string
+		rep  *diff.Report
+	}{{"live (shadow)", &live}, {"replay", &rep.Report}} {
+		for _, rr := range side.rep.Routes {
+			if rr.Route == "orders" {
+				t.p("    %-14s compared %5d  diff rate %6s  noise rate %6s\n", side.what, rr.Compared, diff.FormatRate(rr.DiffRate), diff.FormatRate(rr.NoiseRate))
+			}
+		}
+	}
+	var b strings.Builder
+	if err := replay.WriteTable(&b, rep, 5); err != nil {
+		return err
+	}
+	t.p("\n%s\n    The same from a shell, or in CI with --max-diff-rate:\n    cutover replay --admin %s --route orders --side old --to http://%s --baseline http://%s -c %s\n", indent(b.String()), t.adminAddr, t.newA.addr, t.oldC.addr, t.cfgPath)
 	return nil
 }
 

@@ -330,8 +330,14 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	if f := cl.rs.rollout; f != nil && cl.side == router.SideNew && svc == cl.rs.bySide[router.SideNew] {
 		f.ObserveNewCall(err != nil || ctx.Response.StatusCode() >= 500)
 	}
+	// A replayed call is answered like any other but is not production
+	// traffic: it is counted, never recorded, never shadowed again.
+	replayed := scan.has(wReplay)
+	if replayed {
+		cl.rs.metrics.replayed.Add(1)
+	}
 	r := g.recordingFor(snap, cl.rs)
-	recorded := r.wants(c.Trace, ctx.Response.StatusCode())
+	recorded := !replayed && r.wants(c.Trace, ctx.Response.StatusCode())
 	if recorded {
 		r.capture(&capturedCall{
 			trace: c.Trace, span: c.Span, parent: c.Parent, route: route.Name, tenant: st.tenant, side: cl.side, target: t.Addr(),
@@ -342,7 +348,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	if tr := g.tracer; tr != nil && tr.Sampled(&c) {
 		traceProxied(tr, ctx, &c, route.Name, cl, st.tenant, t, sent, latency, reason)
 	}
-	if sh := cl.rs.shadow; sh != nil {
+	if sh := cl.rs.shadow; sh != nil && !replayed {
 		sh.Offer(ctx, &c, &shadow.Primary{
 			ServedNew: cl.side == router.SideNew, Decision: cl.reason.String(), Tenant: st.tenant, Target: t.Addr(),
 			Sent: sent, Latency: latency, Failed: err != nil, Recorded: recorded,

@@ -55,6 +55,8 @@ type routeMetrics struct {
 	// tenants counts where the tenant was found; "none" rising means the
 	// route's tenant sources miss its traffic.
 	tenants [numSources]atomic.Uint64
+	// replayed counts the calls marked X-Cutover-Replay.
+	replayed atomic.Uint64
 }
 
 func newMetrics() *metrics {
@@ -131,6 +133,12 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 			if v := r.tenants[src].Load(); v > 0 {
 				b = fmt.Appendf(b, "cutover_tenant_source_total{route=%q,source=%q} %d\n", name, router.Source(src), v)
 			}
+		}
+	}
+	b = help(b, "cutover_replay_received_total", "counter", "Calls marked X-Cutover-Replay (sent by cutover replay), by route: routed, never recorded or shadowed.")
+	for _, name := range routeNames {
+		if v := m.route(name).replayed.Load(); v > 0 {
+			b = fmt.Appendf(b, "cutover_replay_received_total{route=%q} %d\n", name, v)
 		}
 	}
 	b = help(b, "cutover_environment_requests_total", "counter", "Requests whose environment tag names an overlay, by tag.")

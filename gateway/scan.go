@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cutover/cutover/chain"
+	"github.com/cutover/cutover/replay"
 )
 
 // Headers the gateway reads or rewrites on every request. One pass over
@@ -49,6 +50,9 @@ const (
 	wB3Flags
 	wJaeger
 	wSW8
+	// A call sent again by cutover replay: routed, never recorded or
+	// shadowed.
+	wReplay
 	// The configured chain header (X-Chain-Id by default).
 	wChain
 	// W3C baggage, read and rewritten on cohort routes.
@@ -71,6 +75,7 @@ var watchedNames = [numWatched]string{
 	wB3ParentSpanID: chain.HeaderB3ParentSpanID, wB3Sampled: chain.HeaderB3Sampled,
 	wB3Flags: chain.HeaderB3Flags, wJaeger: chain.HeaderJaeger, wSW8: chain.HeaderSW8,
 	wBaggage: headerBaggage,
+	wReplay:  replay.Header,
 }
 
 // watchedCanonical are the same names in fasthttp's normalised form, the

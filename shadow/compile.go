@@ -42,7 +42,7 @@ func (b *Build) Route(r *configs.Route) (*Compiled, error) {
 	if sh == nil || r.New == "" {
 		return nil, nil
 	}
-	rules, err := diff.Compile(diffRules(r.Diff))
+	rules, err := diff.Compile(DiffRules(r.Diff))
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,9 @@ func NoiseThresholds(d *configs.Diff) diff.Thresholds {
 	return diff.Thresholds{Relative: float64(d.Noise.Relative) / 100, Absolute: float64(d.Noise.Absolute) / 100, AutoNoise: d.AutoNoise}
 }
 
-func diffRules(d *configs.Diff) diff.Rules {
+// DiffRules returns the comparison rules of a route's diff block, for the
+// shadow and for replay alike.
+func DiffRules(d *configs.Diff) diff.Rules {
 	out := diff.Rules{
 		Ignore:            d.Ignore,
 		FloatEpsilon:      d.FloatEpsilon,

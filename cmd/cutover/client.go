@@ -360,21 +360,18 @@ func printJSON(w io.Writer, v any) int {
 
 // wantColor decides whether to write ANSI colors to w.
 func wantColor(mode string, w io.Writer) (bool, error) {
+	return whenMode("--color", mode, func() bool { return os.Getenv("NO_COLOR") == "" && isTerminal(w) })
+}
+
+// whenMode reads an auto, always or never flag; auto asks auto.
+func whenMode(name, mode string, auto func() bool) (bool, error) {
 	switch mode {
 	case "always":
 		return true, nil
 	case "never":
 		return false, nil
 	case "auto":
-		if os.Getenv("NO_COLOR") != "" {
-			return false, nil
-		}
-		f, ok := w.(*os.File)
-		if !ok {
-			return false, nil
-		}
-		fi, err := f.Stat()
-		return err == nil && fi.Mode()&os.ModeCharDevice != 0, nil
+		return auto(), nil
 	}
-	return false, fmt.Errorf("unknown --color %q (want auto, always or never)", mode)
+	return false, fmt.Errorf("unknown %s %q (want auto, always or never)", name, mode)
 }

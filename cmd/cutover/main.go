@@ -24,6 +24,7 @@ import (
 	"github.com/cutover/cutover/demo"
 	"github.com/cutover/cutover/gateway"
 	"github.com/cutover/cutover/internal/buildinfo"
+	"github.com/cutover/cutover/replay"
 )
 
 // Exit codes.
@@ -31,8 +32,9 @@ const (
 	exitOK    = 0
 	exitError = 1
 	exitUsage = 2
-	// exitOverThreshold: cutover report --max-diff-rate found a route above
-	// it, or cutover rollout status --watch saw a rollout rolled back.
+	// exitOverThreshold: cutover report or replay --max-diff-rate found a
+	// route above it, or cutover rollout status --watch saw a rollout
+	// rolled back.
 	exitOverThreshold = 3
 )
 
@@ -51,6 +53,10 @@ Commands:
                    (--format table|json|markdown; --max-diff-rate X exits 3 above X)
   rollout CMD      watch or drive a rollout: status, pause, resume, promote,
                    rollback, events (exit 3 from status --watch: rolled back)
+  replay           send recorded calls again to a target and diff its answers
+                   against the recorded ones (--baseline learns noise; exits 3
+                   above --max-diff-rate)
+  export           write recorded calls as HAR 1.2 or JSON lines
   schema           print the config file's JSON Schema, for editors
   version          print the version
 
@@ -82,6 +88,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReport(rest, stdout, stderr)
 	case "rollout":
 		return cmdRollout(rest, stdout, stderr)
+	case "replay":
+		return cmdReplay(rest, stdout, stderr)
+	case "export":
+		return cmdExport(rest, stdout, stderr)
 	case "schema":
 		return cmdSchema(rest, stdout, stderr)
 	case "version", "--version":
@@ -224,6 +234,11 @@ func serve(g *gateway.Gateway, cfg *configs.Config, log *slog.Logger) error {
 		}
 	}()
 	go g.WatchFile(ctx, time.Second)
+	if cfg.Store.Driver != "redis" {
+		// So that cutover replay --store can name who holds the file; a
+		// marker that cannot be written costs only that message.
+		_ = replay.MarkHolder(cfg.Store.Path, adminLn.Addr().String())
+	}
 	log.Info("cutover serving", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(), "version", buildinfo.Version)
 
 	for {

@@ -327,14 +327,14 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		svc.Observe(latency)
 		finishResponse(&ctx.Response, cl, snap, chainID)
 	}
-	if f := cl.rs.rollout; f != nil && cl.side == router.SideNew && svc == cl.rs.bySide[router.SideNew] {
-		f.ObserveNewCall(err != nil || ctx.Response.StatusCode() >= 500)
-	}
 	// A replayed call is answered like any other but is not production
-	// traffic: it is counted, never recorded, never shadowed again.
+	// traffic: it is counted, and never recorded, shadowed again or fed to
+	// the rollout's gate.
 	replayed := scan.has(wReplay)
 	if replayed {
 		cl.rs.metrics.replayed.Add(1)
+	} else if f := cl.rs.rollout; f != nil && cl.side == router.SideNew && svc == cl.rs.bySide[router.SideNew] {
+		f.ObserveNewCall(err != nil || ctx.Response.StatusCode() >= 500)
 	}
 	r := g.recordingFor(snap, cl.rs)
 	recorded := !replayed && r.wants(c.Trace, ctx.Response.StatusCode())

@@ -30,12 +30,13 @@ func MarkHolder(storePath, admin string) error {
 // OpenStore opens a store file for replay or export. A file that a running
 // gateway holds fails with an error naming the gateway's admin address,
 // so the user can read through the admin API instead; a missing file
-// fails rather than being created. Replay and export only read it.
+// fails rather than being created. It is opened read-only, beside other
+// readers.
 func OpenStore(path string) (*store.Bolt, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("cannot open store %q: %w", path, err)
 	}
-	b, err := store.OpenBolt(path, store.BoltOptions{})
+	b, err := store.OpenBolt(path, store.BoltOptions{ReadOnly: true})
 	if errors.Is(err, store.ErrLocked) {
 		var h holder
 		if data, rerr := os.ReadFile(holderPath(path)); rerr == nil && json.Unmarshal(data, &h) == nil && h.Admin != "" {

@@ -22,6 +22,11 @@ type BoltOptions struct {
 	// MaxBytes bounds the logical size: the sum of the encoded records'
 	// sizes. The disk holds a little more; see the package doc.
 	MaxBytes int64
+	// ReadOnly opens the file for reading only, beside other readers:
+	// nothing is created, recovered or written, and Append fails. A file
+	// a gateway holds still fails with ErrLocked. cutover replay and
+	// export read a store file so.
+	ReadOnly bool
 }
 
 // OpenTimeout is how long OpenBolt waits for the file lock that another
@@ -33,6 +38,9 @@ var ErrLocked = errors.New("store: file in use by another process")
 
 // errClosed is returned by Append after Close.
 var errClosed = errors.New("store is closed")
+
+// errReadOnly is returned by Append on a store opened ReadOnly.
+var errReadOnly = errors.New("store is open read-only")
 
 // Bucket names; see the package doc for their layout.
 var (
@@ -117,11 +125,14 @@ type Bolt struct {
 // It fails with ErrLocked, after OpenTimeout, when another process has
 // the file open.
 func OpenBolt(path string, opt BoltOptions) (*Bolt, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("store: cannot open %q: %w", path, err)
+	if !opt.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, fmt.Errorf("store: cannot open %q: %w", path, err)
+		}
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: OpenTimeout,
+		Timeout:  OpenTimeout,
+		ReadOnly: opt.ReadOnly,
 		// The map freelist keeps commits cheap once pruning has freed
 		// many pages.
 		FreelistType: bolt.FreelistMapType,
@@ -138,8 +149,18 @@ func OpenBolt(path string, opt BoltOptions) (*Bolt, error) {
 	var tail location
 	live := map[uint64]bool{}
 	var pend *pending
-	err = db.Update(func(tx *bolt.Tx) error {
+	prepare := db.Update
+	if opt.ReadOnly {
+		prepare = db.View
+	}
+	err = prepare(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bucketRecords, bucketRoute, bucketTenant, bucketStatus, bucketChain, bucketMeta, bucketCounts, bucketSegments, bucketBlocks} {
+			if opt.ReadOnly {
+				if tx.Bucket(name) == nil {
+					return fmt.Errorf("it is not a cutover store (no %s bucket)", name)
+				}
+				continue
+			}
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -165,7 +186,7 @@ func OpenBolt(path string, opt BoltOptions) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: cannot open %q: %w", path, err)
 	}
-	seg, err := openSegments(path+".segments", tail, func(n uint64) bool { return live[n] })
+	seg, err := openSegments(path+".segments", tail, func(n uint64) bool { return live[n] }, opt.ReadOnly)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: cannot open %q: %w", path, err)
@@ -280,6 +301,9 @@ type batch struct {
 func (b *Bolt) append(recs []*Record, now time.Time) error {
 	if b.closed {
 		return errClosed
+	}
+	if b.opt.ReadOnly {
+		return errReadOnly
 	}
 	arena := b.encode(recs)
 	loc, err := b.seg.write(arena)

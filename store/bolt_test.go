@@ -1,7 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -126,6 +129,80 @@ func TestOpenLockedFails(t *testing.T) {
 	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "in use by another process") {
 		t.Errorf("error %q should name the file and the cause", err)
 	}
+}
+
+// TestOpenReadOnly: a store file opens read-only beside another reader,
+// reads every committed record, refuses an Append, and changes nothing on
+// disk; while a writer holds it, a read-only open fails with ErrLocked.
+func TestOpenReadOnly(t *testing.T) {
+	b, path := openTest(t, BoltOptions{})
+	var want []*Record
+	for i := range 30 {
+		r := fullRecord(i)
+		mustAppend(t, b, r)
+		want = append(want, r)
+	}
+	if _, err := OpenBolt(path, BoltOptions{ReadOnly: true}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("read-only open beside the writer: %v, want ErrLocked", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := dirSnapshot(t, filepath.Dir(path))
+	r1, err := OpenBolt(path, BoltOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Close()
+	r2, err := OpenBolt(path, BoltOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("a second reader: %v", err)
+	}
+	defer r2.Close()
+	for _, r := range want {
+		got, err := r2.Get(r.ID)
+		if err != nil || !bytes.Equal(got.RespBody, r.RespBody) || got.Route != r.Route {
+			t.Fatalf("Get(%s) read-only: %+v, %v", r.ID, got, err)
+		}
+	}
+	if page, err := r1.Records(Query{Limit: 1000}); err != nil || len(page.Records) != len(want) {
+		t.Errorf("Records read-only: %d records, %v; want %d", len(page.Records), err, len(want))
+	}
+	if err := r1.Append([]*Record{fullRecord(99)}); err == nil {
+		t.Error("Append on a read-only store succeeded")
+	}
+	if after := dirSnapshot(t, filepath.Dir(path)); after != before {
+		t.Errorf("a read-only open changed the files:\nbefore %s\nafter  %s", before, after)
+	}
+	missing := filepath.Join(t.TempDir(), "absent", "none.db")
+	if _, err := OpenBolt(missing, BoltOptions{ReadOnly: true}); err == nil {
+		t.Error("a read-only open of a missing file succeeded")
+	}
+	if _, err := os.Stat(filepath.Dir(missing)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a read-only open created %s", filepath.Dir(missing))
+	}
+}
+
+// dirSnapshot names every file below dir with its size and modification
+// time.
+func dirSnapshot(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s:%d:%d ", strings.TrimPrefix(p, dir), fi.Size(), fi.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 func TestOpenBadPath(t *testing.T) {

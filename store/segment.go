@@ -74,7 +74,10 @@ func parseSegmentName(name string) (uint64, bool) {
 // segments that hold no committed record (those after the tail, and those
 // that keep reports false for) and opens the tail segment for writing, or
 // a fresh one after it when its file is gone.
-func openSegments(dir string, tail location, keep func(n uint64) bool) (*segments, error) {
+func openSegments(dir string, tail location, keep func(n uint64) bool, readOnly bool) (*segments, error) {
+	if readOnly {
+		return openSegmentsReadOnly(dir, tail)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create segment directory: %w", err)
 	}
@@ -120,6 +123,25 @@ func openSegments(dir string, tail location, keep func(n uint64) bool) (*segment
 	}
 	s.w, s.size = f, tail.off
 	s.active.Store(tail.seg)
+	return s, nil
+}
+
+// openSegmentsReadOnly opens the segments to read what is committed up
+// to tail, repairing nothing: bytes past tail (a batch a crash kept from
+// its commit) are never read, and a segment without records is left for
+// the next writer to remove.
+func openSegmentsReadOnly(dir string, tail location) (*segments, error) {
+	s := &segments{dir: dir, limit: segmentSize, readers: map[uint64]*segReader{}, size: tail.off}
+	s.active.Store(tail.seg)
+	fi, err := os.Stat(s.path(tail.seg))
+	switch {
+	case errors.Is(err, os.ErrNotExist) && tail.off == 0:
+		return s, nil
+	case err != nil:
+		return nil, fmt.Errorf("cannot open segment: %w", err)
+	case fi.Size() < tail.off:
+		return nil, fmt.Errorf("%w: segment %s is %d bytes, its committed records end at %d", ErrCorrupt, s.path(tail.seg), fi.Size(), tail.off)
+	}
 	return s, nil
 }
 

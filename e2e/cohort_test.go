@@ -289,7 +289,7 @@ func TestCohortRolloutRollsBackTogether(t *testing.T) {
 	t.Parallel()
 	services, gw := cohortChain(t, true)
 	ro := `    shadow: { percent: 100 }
-    rollout: { steps: [10, 50, 100], min_samples: 100, min_duration: 1s, max_diff_rate: 1% }
+    rollout: { steps: [10, 50, 100], min_samples: 100, min_duration: 1s, max_diff_rate: 1%, max_p99_ratio: 50 }
 `
 	g := startGateway(t, services+cohortRoutes("0", ro))
 	gw.Store(&g.addr)

@@ -107,7 +107,7 @@ routes:
     new: items-v2
     tenant: [ { header: X-Org-Id } ]
     shadow: { percent: 100, secondary: items-v1-b, secondary_percent: 100 }
-    rollout: { min_samples: 150, min_duration: 1s, max_diff_rate: 1%% }
+    rollout: { min_samples: 150, min_duration: 1s, max_diff_rate: 1%%, max_p99_ratio: 50 }
   - name: orders
     match: { path_prefix: /orders }
     old: orders-v1

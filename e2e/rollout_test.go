@@ -121,6 +121,7 @@ func TestRolloutRollsBackRegression(t *testing.T) {
 	g := startGateway(t, rolloutConfig(priceService(t, "old", 0), priceService(t, "new", 20), `      min_samples: 200
       min_duration: 1s
       max_diff_rate: 1%
+      max_p99_ratio: 50
       webhook: "`+hook.URL+`/hook"
 `))
 	st := g.rollout(t, "items")

@@ -159,6 +159,7 @@ func TestVerdictStatusFirst(t *testing.T) {
       min_samples: 200
       min_duration: 1s
       max_diff_rate: 1%
+      max_p99_ratio: 50
 `, ""))
 	c := newClient(t)
 	sent := 0

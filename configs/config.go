@@ -105,7 +105,7 @@ type Store struct {
 	Driver string `yaml:"driver"`
 	// Path is the embedded store's index file; records go to segment files
 	// in Path + ".segments". The directory is created.
-	Path string `yaml:"path"`
+	Path string `yaml:"path" json:"path,omitempty"`
 	// Retention is how long records are kept.
 	Retention Duration `yaml:"retention"`
 	// MaxBytes caps the embedded store's records; the oldest go first.
@@ -234,7 +234,7 @@ type Service struct {
 	MaxConns int `yaml:"max_conns"`
 	// Host, when set, replaces the Host header sent upstream. By default the
 	// client's Host is kept.
-	Host string `yaml:"host"`
+	Host string `yaml:"host" json:"host,omitempty"`
 }
 
 // Route sends matching requests to a service.
@@ -307,7 +307,7 @@ type Shadow struct {
 	Percent *Percent `yaml:"percent"`
 	// Methods lists the methods shadowed; a write is copied only when its
 	// method is listed. Default GET, HEAD.
-	Methods []string `yaml:"methods"`
+	Methods []string `yaml:"methods" json:"methods,omitempty"`
 	// Secondary is a second instance of old that gets a third copy, to
 	// measure how often old differs from itself (noise).
 	Secondary string `yaml:"secondary"`
@@ -422,6 +422,7 @@ type RouteRecord struct {
 }
 
 // Match is the request selector of a route. All given conditions must hold.
+// Its JSON form, which the admin API shows, uses the keys of the file.
 type Match struct {
 	// Host matches the Host header exactly (case-insensitive, port ignored).
 	Host string `yaml:"host"`
@@ -429,11 +430,11 @@ type Match struct {
 	Path string `yaml:"path"`
 	// PathPrefix matches the path itself and everything below it
 	// ("/api/orders" matches "/api/orders/7", not "/api/ordersX").
-	PathPrefix string `yaml:"path_prefix"`
+	PathPrefix string `yaml:"path_prefix" json:"path_prefix,omitempty"`
 	// Methods lists accepted methods; empty accepts all.
 	Methods []string `yaml:"methods"`
 	// Headers must all be present with exactly these values.
-	Headers map[string]string `yaml:"headers"`
+	Headers map[string]string `yaml:"headers" json:"headers,omitempty"`
 }
 
 // Line returns the line of the key at path (for example "routes[0].old"),

@@ -165,25 +165,13 @@ type routeInfo struct {
 	Percent  float64           `json:"percent"`
 	Gray     *grayInfo         `json:"gray,omitempty"`
 	Tenant   []string          `json:"tenant,omitempty"`
-	Match    matchInfo         `json:"match"`
+	Match    configs.Match     `json:"match"`
 	Requests map[string]uint64 `json:"requests"`
 	Targets  []targetInfo      `json:"targets"`
 	// State and Step are the rollout's; Rollout holds the rest of it.
 	State   string          `json:"state,omitempty"`
 	Step    int             `json:"step,omitempty"`
 	Rollout *rollout.Status `json:"rollout,omitempty"`
-}
-
-// matchInfo is a route's match as the API shows it: under the keys of the
-// config file. configs.Match carries YAML tags only, so encoding it directly
-// would show Go field names ("PathPrefix"). The conversion stops compiling
-// when configs.Match gains a field, which must then be added here.
-type matchInfo struct {
-	Host       string            `json:"host,omitempty"`
-	Path       string            `json:"path,omitempty"`
-	PathPrefix string            `json:"path_prefix,omitempty"`
-	Methods    []string          `json:"methods,omitempty"`
-	Headers    map[string]string `json:"headers,omitempty"`
 }
 
 // grayInfo sizes a route's gray lists; the lists themselves can be long
@@ -210,7 +198,7 @@ func (g *Gateway) serveRoutes(w http.ResponseWriter, r *http.Request) {
 		info := routeInfo{
 			Name: rt.Name, Upstream: rt.Upstream, Old: rt.Old, New: rt.New,
 			Percent:  float64(rt.Percent()) / 100,
-			Match:    matchInfo(rc.Match),
+			Match:    rc.Match,
 			Requests: map[string]uint64{},
 		}
 		if st, ok := g.rollouts.Status(rt.Name); ok {

@@ -66,6 +66,7 @@ func Run(ctx context.Context, opt Options) error {
 			return err
 		}
 	}
+	t.dashboard()
 	if opt.Stay {
 		t.stay(ctx)
 	}

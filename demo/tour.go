@@ -308,7 +308,6 @@ func (t *tour) adminAPI(context.Context) error {
 		return err
 	}
 	t.p("\n   Try: curl http://%s/api/routes\n        curl http://%s/metrics\n", t.adminAddr, t.adminAddr)
-	t.p("\n   The dashboard: http://%s/ui/\n", t.adminAddr)
 	return nil
 }
 
@@ -355,6 +354,11 @@ func (t *tour) replayOrders(ctx context.Context) error {
 	}
 	t.p("\n%s\n    The same from a shell, or in CI with --max-diff-rate:\n    cutover replay --admin %s --route orders --side old --to http://%s --baseline http://%s -c %s\n", indent(b.String()), t.adminAddr, t.newA.addr, t.oldC.addr, t.cfgPath)
 	return nil
+}
+
+// dashboard ends the tour with the web dashboard's address.
+func (t *tour) dashboard() {
+	t.p("\nThe dashboard: http://%s/ui/ (every route, its rollout, the differing pairs and chains)\n", t.adminAddr)
 }
 
 // stay keeps everything running until ctx ends.

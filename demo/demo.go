@@ -21,6 +21,7 @@ import (
 
 	"github.com/cutover/cutover/chaintree"
 	"github.com/cutover/cutover/gateway"
+	"github.com/cutover/cutover/internal/defaults"
 )
 
 // Options tune the tour.
@@ -40,9 +41,7 @@ const DefaultRequests = 2000
 // gateway.Open), runs the steps in order, and closes everything (with
 // Gateway.Close) when one fails, when ctx ends, or after the last.
 func Run(ctx context.Context, opt Options) error {
-	if opt.Requests <= 0 {
-		opt.Requests = DefaultRequests
-	}
+	opt.Requests = defaults.Positive(opt.Requests, DefaultRequests)
 	t, err := startTour(opt.Out, opt.Requests)
 	defer t.close()
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cutover/cutover/internal/defaults"
 )
 
 // Aggregation defaults and bounds.
@@ -59,18 +61,10 @@ type AggregatorOptions struct {
 
 func (o AggregatorOptions) withDefaults() AggregatorOptions {
 	o.Noise = o.Noise.withDefaults()
-	if o.Samples <= 0 {
-		o.Samples = DefaultSamples
-	}
-	if o.TopTenants <= 0 {
-		o.TopTenants = DefaultTopTenants
-	}
-	if o.MaxFields <= 0 {
-		o.MaxFields = DefaultMaxFields
-	}
-	if o.TenantCapacity <= 0 {
-		o.TenantCapacity = DefaultTenantCapacity
-	}
+	o.Samples = defaults.Positive(o.Samples, DefaultSamples)
+	o.TopTenants = defaults.Positive(o.TopTenants, DefaultTopTenants)
+	o.MaxFields = defaults.Positive(o.MaxFields, DefaultMaxFields)
+	o.TenantCapacity = defaults.Positive(o.TenantCapacity, DefaultTenantCapacity)
 	if o.Seed == 0 {
 		o.Seed = uint64(time.Now().UnixNano())
 	}

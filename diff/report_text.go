@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/cutover/cutover/internal/defaults"
 )
 
 func formatStatus(s StatusPair) string {
@@ -89,9 +91,7 @@ func NoiseSummary(rr *RouteReport) string {
 // noise with its reason, latency percentiles, top tenants with the rest
 // summed, and the configuration line that would ignore the noise paths.
 func WriteTable(w io.Writer, r *Report, limit int) error {
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
+	limit = defaults.Positive(limit, DefaultLimit)
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "cutover diff report, %s, generated %s\n", window(r), r.GeneratedAt.UTC().Format(time.RFC3339))
 	if len(r.Routes) == 0 {
@@ -237,9 +237,7 @@ func mdPath(p string) string {
 // top tenants with the rest summed, and the suggested ignore line in a
 // yaml block.
 func WriteMarkdown(w io.Writer, r *Report, limit int) error {
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
+	limit = defaults.Positive(limit, DefaultLimit)
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "## cutover diff report\n\nGenerated %s, %s.\n\n", r.GeneratedAt.UTC().Format(time.RFC3339), window(r))
 	if len(r.Routes) == 0 {

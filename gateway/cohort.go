@@ -54,17 +54,14 @@ func (m *cohortMetrics) count(snap *snapshot, d *router.Decision) {
 }
 
 func (m *cohortMetrics) appendTo(b []byte) []byte {
+	b = help(b, "cutover_cohort_followed_total", "counter", "Decisions of cohort routes taken from the side the chain's baggage carries, by cohort.")
+	// The lock only guards the map, which a configuration compile adds
+	// to; the hot path counts through counters it already holds.
 	m.mu.Lock()
-	names := slices.Sorted(maps.Keys(m.followed))
-	counters := make([]*atomic.Uint64, len(names))
-	for i, n := range names {
-		counters[i] = m.followed[n]
+	for _, n := range slices.Sorted(maps.Keys(m.followed)) {
+		b = fmt.Appendf(b, "cutover_cohort_followed_total{cohort=%q} %d\n", n, m.followed[n].Load())
 	}
 	m.mu.Unlock()
-	b = help(b, "cutover_cohort_followed_total", "counter", "Decisions of cohort routes taken from the side the chain's baggage carries, by cohort.")
-	for i, n := range names {
-		b = fmt.Appendf(b, "cutover_cohort_followed_total{cohort=%q} %d\n", n, counters[i].Load())
-	}
 	b = help(b, "cutover_baggage_ignored_total", "counter", "Baggage headers on cohort routes ignored for the decision, by reason.")
 	b = fmt.Appendf(b, "cutover_baggage_ignored_total{reason=\"malformed\"} %d\n", m.ignored[0].Load())
 	b = fmt.Appendf(b, "cutover_baggage_ignored_total{reason=\"oversized\"} %d\n", m.ignored[1].Load())

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/internal/budget"
+	"github.com/cutover/cutover/internal/defaults"
 	"github.com/cutover/cutover/store"
 )
 
@@ -130,22 +131,12 @@ type Recorder struct {
 // New returns a recorder writing to w and starts its writer goroutine.
 // Close stops it.
 func New(w Writer, opt Options) *Recorder {
-	if opt.QueueSize <= 0 {
-		opt.QueueSize = DefaultQueueSize
-	}
-	if opt.BatchSize <= 0 {
-		opt.BatchSize = DefaultBatchSize
-	}
-	if opt.Interval <= 0 {
-		opt.Interval = DefaultInterval
-	}
+	opt.QueueSize = defaults.Positive(opt.QueueSize, DefaultQueueSize)
+	opt.BatchSize = defaults.Positive(opt.BatchSize, DefaultBatchSize)
+	opt.Interval = defaults.Positive(opt.Interval, DefaultInterval)
 	opt.Interval = min(opt.Interval, MaxInterval)
-	if opt.MaxBody <= 0 {
-		opt.MaxBody = DefaultMaxBody
-	}
-	if opt.Buffer <= 0 {
-		opt.Buffer = DefaultBuffer
-	}
+	opt.MaxBody = defaults.Positive(opt.MaxBody, DefaultMaxBody)
+	opt.Buffer = defaults.Positive(opt.Buffer, DefaultBuffer)
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/internal/defaults"
 	"github.com/cutover/cutover/message"
 	"github.com/cutover/cutover/store"
 )
@@ -234,9 +235,7 @@ func newRedactor(rules Rules, withheld *atomic.Uint64) (*redactor, []string) {
 	if rules.Headers == nil {
 		rules.Headers = DefaultRedactHeaders
 	}
-	if rules.MaxBody <= 0 {
-		rules.MaxBody = DefaultMaxBody
-	}
+	rules.MaxBody = defaults.Positive(rules.MaxBody, DefaultMaxBody)
 	rd := &redactor{dec: decoder{limit: rules.MaxBody}, withheld: withheld}
 	for _, h := range rules.Headers {
 		rd.headers = append(rd.headers, strings.TrimSpace(h))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cutover/cutover/configs"
 	"github.com/cutover/cutover/diff"
+	"github.com/cutover/cutover/internal/defaults"
 	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/shadow"
 	"github.com/cutover/cutover/store"
@@ -111,15 +112,9 @@ type Runner struct {
 
 // New checks opt and builds a Runner.
 func New(opt Options) (*Runner, error) {
-	if opt.Concurrency <= 0 {
-		opt.Concurrency = DefaultConcurrency
-	}
-	if opt.Timeout <= 0 {
-		opt.Timeout = DefaultTimeout
-	}
-	if opt.MaxInFlightBytes <= 0 {
-		opt.MaxInFlightBytes = DefaultMaxInFlightBytes
-	}
+	opt.Concurrency = defaults.Positive(opt.Concurrency, DefaultConcurrency)
+	opt.Timeout = defaults.Positive(opt.Timeout, DefaultTimeout)
+	opt.MaxInFlightBytes = defaults.Positive(opt.MaxInFlightBytes, DefaultMaxInFlightBytes)
 	if opt.Methods == nil {
 		opt.Methods = DefaultMethods
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/diff"
+	"github.com/cutover/cutover/internal/defaults"
 	"github.com/cutover/cutover/store"
 )
 
@@ -118,9 +119,7 @@ func New(opt Options) *Controller {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	if opt.Interval <= 0 {
-		opt.Interval = DefaultInterval
-	}
+	opt.Interval = defaults.Positive(opt.Interval, DefaultInterval)
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}

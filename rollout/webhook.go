@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cutover/cutover/internal/defaults"
 )
 
 // Webhook payload formats (Config.WebhookFormat).
@@ -92,15 +94,9 @@ func newWebhookSender(opt WebhookOptions) *webhookSender {
 	if opt.Client == nil {
 		opt.Client = &http.Client{Timeout: WebhookDefaultTimeout}
 	}
-	if opt.Attempts <= 0 {
-		opt.Attempts = WebhookDefaultAttempts
-	}
-	if opt.Backoff <= 0 {
-		opt.Backoff = WebhookDefaultBackoff
-	}
-	if opt.Queue <= 0 {
-		opt.Queue = WebhookDefaultQueue
-	}
+	opt.Attempts = defaults.Positive(opt.Attempts, WebhookDefaultAttempts)
+	opt.Backoff = defaults.Positive(opt.Backoff, WebhookDefaultBackoff)
+	opt.Queue = defaults.Positive(opt.Queue, WebhookDefaultQueue)
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}

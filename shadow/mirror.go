@@ -13,6 +13,7 @@ import (
 
 	"github.com/cutover/cutover/diff"
 	"github.com/cutover/cutover/internal/budget"
+	"github.com/cutover/cutover/internal/defaults"
 	"github.com/cutover/cutover/internal/throttle"
 	"github.com/cutover/cutover/recorder"
 	"github.com/cutover/cutover/store"
@@ -106,9 +107,7 @@ func NewMirror(opt Options) *Mirror {
 	if opt.Redactor == nil {
 		opt.Redactor, _ = recorder.NewRedactor(recorder.Rules{})
 	}
-	if opt.Buffer <= 0 {
-		opt.Buffer = DefaultBuffer
-	}
+	opt.Buffer = defaults.Positive(opt.Buffer, DefaultBuffer)
 	if opt.Budget == nil {
 		opt.Budget = budget.New(budget.Default)
 	}

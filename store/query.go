@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/cutover/cutover/chain"
+	"github.com/cutover/cutover/internal/defaults"
 )
 
 // Page sizes of Records.
@@ -57,9 +58,7 @@ func (q *Query) check() (limit int, before ID, err error) {
 		return 0, before, fmt.Errorf("%w: status %d is neither a class (1–9) nor a status (100–999)", ErrBadQuery, q.Status)
 	}
 	limit = q.Limit
-	if limit <= 0 {
-		limit = DefaultLimit
-	}
+	limit = defaults.Positive(limit, DefaultLimit)
 	limit = min(limit, MaxLimit)
 	for i := range before {
 		before[i] = 0xff

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cutover/cutover/internal/defaults"
 )
 
 // RedisOptions configure a Redis store.
@@ -78,9 +80,7 @@ func NewRedis(opt RedisOptions) (*Redis, error) {
 	if opt.Prefix == "" {
 		opt.Prefix = DefaultRedisPrefix
 	}
-	if opt.Timeout <= 0 {
-		opt.Timeout = DefaultRedisTimeout
-	}
+	opt.Timeout = defaults.Positive(opt.Timeout, DefaultRedisTimeout)
 	uo := &redis.UniversalOptions{
 		Addrs:        opt.Addrs,
 		MasterName:   opt.MasterName,

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cutover/cutover/chain"
 	"github.com/cutover/cutover/internal/buildinfo"
+	"github.com/cutover/cutover/internal/defaults"
 	"github.com/cutover/cutover/internal/throttle"
 )
 
@@ -120,16 +121,10 @@ func New(opt Options) (*Tracer, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.Default()
 	}
-	if opt.Queue <= 0 {
-		opt.Queue = DefaultQueue
-	}
-	if opt.Batch <= 0 {
-		opt.Batch = DefaultBatch
-	}
+	opt.Queue = defaults.Positive(opt.Queue, DefaultQueue)
+	opt.Batch = defaults.Positive(opt.Batch, DefaultBatch)
 	opt.Batch = min(opt.Batch, opt.Queue)
-	if opt.BatchTimeout <= 0 {
-		opt.BatchTimeout = DefaultBatchTimeout
-	}
+	opt.BatchTimeout = defaults.Positive(opt.BatchTimeout, DefaultBatchTimeout)
 	client := otlptracehttp.NewClient(
 		otlptracehttp.WithEndpointURL(endpoint),
 		otlptracehttp.WithTimeout(ExportTimeout),

@@ -10,7 +10,11 @@
 // so the request path can call it.
 package budget
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/cutover/cutover/internal/defaults"
+)
 
 // Default is the limit of memory.async when it is not configured: 64 MiB.
 const Default = 64 << 20
@@ -25,9 +29,7 @@ type Budget struct {
 
 // New returns a budget of limit bytes; limit <= 0 means Default.
 func New(limit int64) *Budget {
-	if limit <= 0 {
-		limit = Default
-	}
+	limit = defaults.Positive(limit, Default)
 	return &Budget{limit: limit}
 }
 

@@ -6,6 +6,8 @@ package throttle
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/cutover/cutover/internal/defaults"
 )
 
 // DefaultEvery is the interval of a zero Throttle.
@@ -20,10 +22,7 @@ type Throttle struct {
 
 // Allow reports whether an event happening now may pass.
 func (t *Throttle) Allow() bool {
-	every := t.Every
-	if every <= 0 {
-		every = DefaultEvery
-	}
+	every := defaults.Positive(t.Every, DefaultEvery)
 	now := time.Now().UnixNano()
 	next := t.next.Load()
 	return now >= next && t.next.CompareAndSwap(next, now+int64(every))

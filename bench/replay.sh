@@ -26,6 +26,8 @@ N=${BENCH_REPLAY_N:-100000}
 CONNS=${BENCH_REPLAY_CONNS:-8}
 DURATION=${BENCH_REPLAY_DURATION:-10s}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/apt.sh
+source "$ROOT/bench/apt.sh"
 WORK=$(mktemp -d /tmp/cutover-bench-replay.XXXXXX)
 NGINX_PID=""
 
@@ -34,6 +36,7 @@ die() { log "error: $*"; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
 cleanup() {
   [[ -n $NGINX_PID ]] && kill "$NGINX_PID" 2>/dev/null || true
+  [[ -n $POLICY_RC_D ]] && rm -f "$POLICY_RC_D"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -46,20 +49,7 @@ ensure_tools() {
   have nginx || pkgs+=(nginx)
   [[ -x /usr/bin/time ]] || pkgs+=(time)
   ((${#pkgs[@]} == 0)) && return 0
-  [[ $EUID -eq 0 ]] || die "missing tools; run as root or install: apt-get install -y ${pkgs[*]}"
-  have apt-get || die "missing ${pkgs[*]} and no apt-get to install them"
-  log "installing ${pkgs[*]} (apt-get)"
-  local policy=""
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    # Keep package scripts from starting the system nginx service.
-    policy=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod 755 "$policy"
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get update -qq >&2
-  timeout 900 apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >&2
-  [[ -n $policy ]] && rm -f "$policy"
+  apt_install "${pkgs[@]}"
   have wrk && have nginx && [[ -x /usr/bin/time ]] || die "tools still missing after install"
 }
 

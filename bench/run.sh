@@ -109,6 +109,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/apt.sh
+source "$ROOT/bench/apt.sh"
 export PATH="$PATH:/usr/sbin:/sbin:/usr/local/go/bin"
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
@@ -307,7 +309,6 @@ have() { command -v "$1" >/dev/null 2>&1; }
 WORK=""
 PIDS=()          # long-running processes we started (stopped in cleanup)
 WRK_PID=""       # the wrk (timeout) process currently running, if any
-POLICY_RC_D=""   # set while we hold a temporary /usr/sbin/policy-rc.d
 FAILED=0         # set when a run completed no successful request
 NOISY=0          # runs during which something else used the proxy core
 
@@ -515,19 +516,7 @@ ensure_tools() {
   # shadow_slow_1k's never-answering listener, proxy_traced_1k's OTLP sink.
   [[ " $BENCH_SCENARIOS " == *" shadow_slow_1k "* || " $BENCH_SCENARIOS " == *" proxy_traced_1k "* ]] && ! have python3 && pkgs+=(python3)
   ((${#pkgs[@]} == 0)) && return 0
-  [[ $EUID -eq 0 ]] || die "missing tools; run as root or install: apt-get install -y ${pkgs[*]}"
-  have apt-get || die "missing ${pkgs[*]} and no apt-get to install them"
-  log "installing ${pkgs[*]} (apt-get)"
-  # Keep package scripts from starting the system nginx service.
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    POLICY_RC_D=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' >"$POLICY_RC_D"
-    chmod 755 "$POLICY_RC_D"
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get update -qq >&2
-  timeout 900 apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >&2
-  if [[ -n $POLICY_RC_D ]]; then rm -f "$POLICY_RC_D"; POLICY_RC_D=""; fi
+  apt_install "${pkgs[@]}"
   local t
   for t in nginx wrk taskset curl pgrep getconf; do have "$t" || die "$t still missing after install"; done
   if [[ " $BENCH_SCENARIOS " == *" shadow_slow_1k "* || " $BENCH_SCENARIOS " == *" proxy_traced_1k "* ]]; then

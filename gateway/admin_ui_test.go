@@ -38,8 +38,8 @@ routes:
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = g.CloseShadows(context.Background())
-		_ = g.CloseRollouts(context.Background())
+		_ = g.closeShadows(context.Background())
+		_ = g.closeRollouts(context.Background())
 	})
 	return g
 }

@@ -56,8 +56,8 @@ routes:
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		_ = g.CloseShadows(shortContext(tb))
-		_ = g.CloseTracing(shortContext(tb))
+		_ = g.closeShadows(shortContext(tb))
+		_ = g.closeTracing(shortContext(tb))
 	})
 	return g
 }
@@ -208,7 +208,7 @@ func BenchmarkProxyTraced(b *testing.B) {
 	g := benchGatewayWith(b, up, up, "tracing:\n  otlp: { endpoint: \"http://"+sink+"\", sample: 1 }\n")
 	proxyLoop(b, g)
 	b.StopTimer()
-	if err := g.CloseTracing(context.Background()); err != nil {
+	if err := g.closeTracing(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	tr := g.Tracer()

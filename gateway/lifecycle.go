@@ -255,9 +255,9 @@ func (g *Gateway) Close(ctx context.Context) error {
 		}
 	}
 	stage(g.Config().ShutdownTimeout.D(), "stopping the proxy", slog.LevelWarn, g.Shutdown)
-	stage(ShadowDrainTimeout, "closing shadow workers", slog.LevelWarn, g.CloseShadows)
-	stage(TraceFlushTimeout, "flushing trace spans", slog.LevelWarn, g.CloseTracing)
-	stage(RolloutCloseTimeout, "closing the rollout controller", slog.LevelWarn, g.CloseRollouts)
+	stage(ShadowDrainTimeout, "closing shadow workers", slog.LevelWarn, g.closeShadows)
+	stage(TraceFlushTimeout, "flushing trace spans", slog.LevelWarn, g.closeTracing)
+	stage(RolloutCloseTimeout, "closing the rollout controller", slog.LevelWarn, g.closeRollouts)
 	if st := g.life.store; st != nil {
 		flushed := true
 		stage(RecordFlushTimeout, "closing the store", slog.LevelError, func(ctx context.Context) error {

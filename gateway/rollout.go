@@ -130,11 +130,11 @@ func (g *Gateway) applyRolloutPercents() {
 	g.snap.Store(&next)
 }
 
-// CloseRollouts stops the rollout decisions and writes their state; the
+// closeRollouts stops the rollout decisions and writes their state; the
 // webhooks get until ctx ends to deliver what is queued. Call it after
-// CloseShadows, whose last comparisons it counts, and before closing the
+// closeShadows, whose last comparisons it counts, and before closing the
 // store.
-func (g *Gateway) CloseRollouts(ctx context.Context) error {
+func (g *Gateway) closeRollouts(ctx context.Context) error {
 	err := g.rollouts.Close(ctx)
 	g.stopHealth() // the last user of the store's health
 	g.figures.stop()

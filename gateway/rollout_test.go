@@ -43,8 +43,8 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer g.CloseRollouts(context.Background())
-	defer g.CloseShadows(context.Background())
+	defer g.closeRollouts(context.Background())
+	defer g.closeShadows(context.Background())
 	percent := func() int { return g.snap.Load().table.Route("orders").Percent() }
 	state := func() rollout.State { st, _ := g.Rollouts().Status("orders"); return st.State }
 

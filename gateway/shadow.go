@@ -31,7 +31,7 @@ func (g *Gateway) retireShadows(snap *snapshot) {
 	g.mirror.Retire(keep)
 }
 
-// CloseShadows stops the shadow workers after the copies they hold, at
+// closeShadows stops the shadow workers after the copies they hold, at
 // most until ctx ends, and writes the comparison statistics a last time.
 // Call it after Shutdown, before closing the store.
-func (g *Gateway) CloseShadows(ctx context.Context) error { return g.mirror.Close(ctx) }
+func (g *Gateway) closeShadows(ctx context.Context) error { return g.mirror.Close(ctx) }

@@ -78,6 +78,6 @@ func tracingRestartRequired(old, cur *configs.Config) bool {
 	return o.Endpoint != c.Endpoint || o.ServiceName != c.ServiceName
 }
 
-// CloseTracing exports the spans still queued, bounded by ctx, and stops
+// closeTracing exports the spans still queued, bounded by ctx, and stops
 // the exporter (Close's stage after the shadows).
-func (g *Gateway) CloseTracing(ctx context.Context) error { return g.tracer.Close(ctx) }
+func (g *Gateway) closeTracing(ctx context.Context) error { return g.tracer.Close(ctx) }

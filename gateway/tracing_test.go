@@ -63,7 +63,7 @@ func TestTracingReloadSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = g.CloseShadows(shortContext(t)); _ = g.CloseTracing(shortContext(t)) })
+	t.Cleanup(func() { _ = g.closeShadows(shortContext(t)); _ = g.closeTracing(shortContext(t)) })
 	c := chain.Chain{Trace: chain.NewTraceID(), Sampled: true}
 	if !g.Tracer().Sampled(&c) {
 		t.Fatal("not sampled at 1")
@@ -96,7 +96,7 @@ func TestTracedProxyFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = g.CloseShadows(shortContext(t)); _ = g.CloseTracing(shortContext(t)) })
+	t.Cleanup(func() { _ = g.closeShadows(shortContext(t)); _ = g.closeTracing(shortContext(t)) })
 	var ctx fasthttp.RequestCtx
 	ctx.Init(&fasthttp.Request{}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}, nil)
 	const trace, caller = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"

@@ -33,7 +33,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := New(cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g, err := build(cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

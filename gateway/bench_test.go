@@ -51,7 +51,7 @@ routes:
 	if err != nil {
 		tb.Fatal(err)
 	}
-	g, err := New(cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g, err := build(cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -182,7 +182,7 @@ func readiness(t *testing.T, admin http.Handler) (status, storeCheck string) {
 func TestFullStoreDegradesAndRecovers(t *testing.T) {
 	up := jsonUpstream(t, func() {})
 	cfg := lifecycleConfig(t, up, up, filepath.Join(t.TempDir(), "cutover.db"))
-	g, err := New(cfg, "", slog.New(slog.DiscardHandler))
+	g, err := build(cfg, "", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

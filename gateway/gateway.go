@@ -81,7 +81,7 @@ type Gateway struct {
 
 	rollouts *rollout.Controller
 
-	life    lifecycle // what Open starts beyond New, for Close
+	life    lifecycle // what Open starts beyond build, for Close
 	figures figures   // the series endpoint's per-replica figures (series.go)
 }
 
@@ -110,9 +110,9 @@ type routeState struct {
 	rollout *rollout.Feed    // nil: the route has no rollout
 }
 
-// New builds a gateway for cfg. path is the file cfg came from, used by
+// build builds a gateway for cfg, for Open and for tests. path is the file cfg came from, used by
 // Reload; it may be empty.
-func New(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
+func build(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{
 		metrics: newMetrics(),
 		log:     log,

@@ -5,7 +5,7 @@
 //
 // Open, in this order:
 //
-//  1. New creates the memory budget (memory.async), compiles the
+//  1. build creates the memory budget (memory.async), compiles the
 //     configuration and starts the trace exporter (with tracing.otlp), the
 //     shadow mirror (its workers and the loop that flushes samples and
 //     statistics; it charges its copies to the budget) and the rollout
@@ -56,7 +56,7 @@
 //     closes. Last: the stages before it hand it records or write to the
 //     store.
 //
-// A gateway built by New alone (in tests) has no store: its Close runs
+// A gateway built by build alone (in tests) has no store: its Close runs
 // stages 1 to 4.
 //
 // The four timeouts after the drain are constants so that a deployment can
@@ -117,14 +117,14 @@ var (
 	_ Store = (*store.Redis)(nil)
 )
 
-// lifecycle is what Open starts beyond New, for Close to stop, and the
-// memory budget that New creates for the parts it hands it to.
+// lifecycle is what Open starts beyond build, for Close to stop, and the
+// memory budget that build creates for the parts it hands it to.
 type lifecycle struct {
-	// budget is memory.async: the shadow mirror (from New) and the
+	// budget is memory.async: the shadow mirror (from build) and the
 	// recorder (from Open) charge what they hold after a client is
 	// answered to it.
 	budget        *budget.Budget
-	store         Store // nil: built by New alone
+	store         Store // nil: built by build alone (tests)
 	recorder      *recorder.Recorder
 	stopRetention context.CancelFunc
 	retained      chan struct{} // closed when the retention loop ends
@@ -142,7 +142,7 @@ type lifecycle struct {
 // unknown). Close stops it all; when Open fails, it has stopped what it
 // started.
 func Open(cfg *configs.Config, path string, applied []byte, log *slog.Logger) (*Gateway, error) {
-	g, err := New(cfg, path, log)
+	g, err := build(cfg, path, log)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func Open(cfg *configs.Config, path string, applied []byte, log *slog.Logger) (*
 	return g, nil
 }
 
-// openStore runs Open's steps 2 to 5 on a gateway that New built.
+// openStore runs Open's steps 2 to 5 on a gateway that build built.
 func (g *Gateway) openStore(cfg *configs.Config) error {
 	st, err := openStore(cfg)
 	if err != nil {
@@ -233,7 +233,7 @@ func (g *Gateway) retain(ctx context.Context, st Store, every time.Duration) {
 	}
 }
 
-// Close stops everything Open (or New) started, in the order the package
+// Close stops everything Open (or build) started, in the order the package
 // doc gives under Lifecycle; each stage is bounded by its timeout and by
 // ctx, and runs even when the one before it failed. It logs each stage's
 // failure and returns them joined. Calls after the first return the first

@@ -89,7 +89,7 @@ func jsonUpstream(t *testing.T, before func()) string {
 }
 
 // TestOpenFailureLeavesNothingRunning opens a gateway whose store cannot
-// open (its path is a directory): New has started the mirror and the
+// open (its path is a directory): build has started the mirror and the
 // rollout controller by then, and Open must stop both.
 func TestOpenFailureLeavesNothingRunning(t *testing.T) {
 	up := jsonUpstream(t, func() {})

@@ -119,7 +119,7 @@ func (g *Gateway) applyRolloutPercents() {
 	defer g.reloadMu.Unlock()
 	snap := g.snap.Load()
 	if snap == nil {
-		return // New is still building the first snapshot
+		return // build is still making the first snapshot
 	}
 	t := g.rolloutTable(snap.table)
 	if t == snap.table {

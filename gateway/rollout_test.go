@@ -39,7 +39,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := New(cfg, path, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g, err := build(cfg, path, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func TestTracingReloadSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := New(cfg, path, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g, err := build(cfg, path, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestTracedProxyFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := New(cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	g, err := build(cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,10 @@ type Config struct {
 	// MaxBody is the largest request body accepted; larger ones get 413.
 	// Changing it needs a restart.
 	MaxBody Size `yaml:"max_body"`
+	// StreamAbove: request and response bodies longer than this, or of
+	// unknown length, pass through as they arrive instead of being read
+	// whole first.
+	StreamAbove Size `yaml:"stream_above"`
 	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 	// ClientHeaderTimeout bounds the time from a connection's start, or

@@ -13,6 +13,7 @@ const (
 	DefaultAdminListen     = "127.0.0.1:9901"
 	DefaultAdminTokenEnv   = "CUTOVER_ADMIN_TOKEN"
 	DefaultMaxBody         = 32 << 20
+	DefaultStreamAbove     = 1 << 20
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultChainHeader     = "X-Chain-Id"
 	DefaultServiceTimeout  = 15 * time.Second
@@ -84,6 +85,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxBody == 0 {
 		c.MaxBody = DefaultMaxBody
+	}
+	if c.StreamAbove == 0 {
+		c.StreamAbove = DefaultStreamAbove
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = Duration(DefaultShutdownTimeout)

@@ -45,6 +45,9 @@ func (c *Config) validate() Errors {
 	if c.MaxBody <= 0 {
 		c.errorf(&errs, "max_body", "must be above 0")
 	}
+	if c.StreamAbove < 0 {
+		c.errorf(&errs, "stream_above", "must be above 0")
+	}
 	for i, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
 			if _, err := netip.ParseAddr(p); err != nil {

@@ -146,7 +146,7 @@ func benchHeaderWork(b *testing.B, g *Gateway, request string, want router.Reaso
 			st.scratch = tagCohort(&ctx.Request.Header, scan, snap, &st.decision, st.baggage, &g.metrics.cohorts, st.scratch)
 		}
 		ctx.Response.Header.Set("Connection", "keep-alive")
-		cleanUpstreamResponse(&ctx.Response)
+		cleanUpstreamHeader(&ctx.Response.Header, false)
 	}
 }
 

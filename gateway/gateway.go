@@ -149,6 +149,7 @@ func build(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error)
 		NoDefaultDate:                 true,
 		NoDefaultContentType:          true,
 		DisablePreParseMultipartForm:  true,
+		StreamRequestBody:             true, // see takeBody
 		DisableHeaderNamesNormalizing: false,
 		MaxRequestBodySize:            int(cfg.MaxBody),
 		ReadBufferSize:                clientReadBuffer,
@@ -246,6 +247,12 @@ type requestState struct {
 	baggage  []byte // the request's baggage on a cohort route (requestBaggage)
 	bagBuf   []byte // where several baggage lines are joined
 	chainID  [32]byte
+
+	exchange upstream.Exchange
+	outcome  outcome
+	upload   uploadState
+	ctx      *fasthttp.RequestCtx // for Interim, during the exchange
+	g        *Gateway
 }
 
 var statePool = sync.Pool{New: func() any {
@@ -271,6 +278,14 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 
 	st := statePool.Get().(*requestState)
 	defer func() {
+		if req.IsBodyStream() && !st.upload.body.drained {
+			// The rest of an unread body must not be taken for the next
+			// request on this connection.
+			ctx.SetConnectionClose()
+		}
+		st.upload.finish()
+		st.upload.body.drained = false
+		st.ctx, st.outcome = nil, outcome{}
 		st.scan = headerScan{}
 		st.gray = router.Request{Scratch: st.gray.Scratch[:0]}
 		st.decision = router.Decision{}
@@ -299,6 +314,10 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.reject(ctx, reasonNoRoute, chainID, snap.chainHeader)
 		return
 	}
+	upload, ok := g.takeBody(ctx, snap, chainID)
+	if !ok {
+		return
+	}
 	cl := g.decide(snap, route, st, req, ctx.Path(), chainID)
 
 	upgrade := isUpgrade(scan)
@@ -316,42 +335,82 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 
-	keepEmptyQuery(req)
-	sent := time.Now()
-	t, err := svc.Do(req, &ctx.Response, sent)
-	latency := time.Since(sent)
-	reason := ""
-	if err != nil {
-		reason = g.upstreamFailed(ctx, cl, err, chainID, snap.chainHeader)
-	} else {
-		svc.Observe(latency)
-		finishResponse(&ctx.Response, cl, snap, chainID)
+	// The request as it goes upstream: ctx's own, or a copy whose body
+	// streams from the client through a tee that keeps what recording and
+	// shadowing need of it.
+	o := &st.outcome
+	*o = outcome{snap: snap, route: route.Name, cl: cl, chain: c, tenant: st.tenant, replayed: scan.has(wReplay)}
+	out := req
+	if upload {
+		out = st.upload.start(req, g.keepFor(o, 0, req.Header.ContentLength()), int64(snap.cfg.MaxBody))
 	}
+	keepEmptyQuery(out)
+	st.exchange = upstream.Exchange{StreamAbove: int(snap.cfg.StreamAbove), Interim: st}
+	st.ctx, st.g = ctx, g
+	sent := time.Now()
+	t, body, err := svc.Exchange(out, &ctx.Response, sent, &st.exchange)
+	o.target, o.sent, o.latency, o.failed = t, sent, time.Since(sent), err != nil
+	if err != nil {
+		if st.upload.clientFailed(g, ctx, snap, o, chainID) {
+			return
+		}
+		o.reason = g.upstreamFailed(ctx, cl, err, chainID, snap.chainHeader)
+	} else {
+		svc.Observe(o.latency)
+		finishResponse(&ctx.Response, cl, snap, chainID, body != nil)
+	}
+	if body != nil {
+		g.relay(ctx, body, o, &st.upload)
+		return
+	}
+	g.settle(ctx, st.upload.sent(ctx), &ctx.Response, o)
+}
+
+// outcome is what the work after an answer needs to know of the call.
+type outcome struct {
+	snap     *snapshot
+	route    string
+	cl       call
+	chain    chain.Chain
+	tenant   []byte
+	target   *upstream.Target
+	sent     time.Time
+	latency  time.Duration // to the answer's head, for a streamed answer
+	reason   string        // why the call failed, "" when it did not
+	failed   bool
+	replayed bool // marked X-Cutover-Replay
+}
+
+// settle does what follows an answer: the rollout's gate, recording,
+// tracing and shadowing. req is the request as sent upstream and resp the
+// answer the client got; for a streamed call, what was kept of their
+// bodies.
+func (g *Gateway) settle(ctx *fasthttp.RequestCtx, req *fasthttp.Request, resp *fasthttp.Response, o *outcome) {
+	cl := o.cl
 	// A replayed call is answered like any other but is not production
 	// traffic: it is counted, and never recorded, shadowed again or fed to
 	// the rollout's gate.
-	replayed := scan.has(wReplay)
-	if replayed {
+	if o.replayed {
 		cl.rs.metrics.replayed.Add(1)
-	} else if f := cl.rs.rollout; f != nil && cl.side == router.SideNew && svc == cl.rs.bySide[router.SideNew] {
-		f.ObserveNewCall(err != nil || ctx.Response.StatusCode() >= 500)
+	} else if f := cl.rs.rollout; f != nil && cl.side == router.SideNew && cl.svc == cl.rs.bySide[router.SideNew] {
+		f.ObserveNewCall(o.failed || resp.StatusCode() >= 500)
 	}
-	r := g.recordingFor(snap, cl.rs)
-	recorded := !replayed && r.wants(c.Trace, ctx.Response.StatusCode())
+	r := g.recordingFor(o.snap, cl.rs)
+	recorded := !o.replayed && r.wants(o.chain.Trace, resp.StatusCode())
 	if recorded {
 		r.capture(&capturedCall{
-			trace: c.Trace, span: c.Span, parent: c.Parent, route: route.Name, tenant: st.tenant, side: cl.side, target: t.Addr(),
-			cohort: cl.cohort, decision: cl.reason,
-			sent: sent, latency: latency, reason: reason,
-		}, req, &ctx.Response)
+			trace: o.chain.Trace, span: o.chain.Span, parent: o.chain.Parent, route: o.route, tenant: o.tenant, side: cl.side,
+			target: o.target.Addr(), cohort: cl.cohort, decision: cl.reason,
+			sent: o.sent, latency: o.latency, reason: o.reason,
+		}, req, resp)
 	}
-	if tr := g.tracer; tr != nil && tr.Sampled(&c) {
-		traceProxied(tr, ctx, &c, route.Name, cl, st.tenant, t, sent, latency, reason)
+	if tr := g.tracer; tr != nil && tr.Sampled(&o.chain) {
+		traceProxied(tr, ctx, resp, &o.chain, o.route, cl, o.tenant, o.target, o.sent, o.latency, o.reason)
 	}
-	if sh := cl.rs.shadow; sh != nil && !replayed {
-		sh.Offer(ctx, &c, &shadow.Primary{
-			ServedNew: cl.side == router.SideNew, Decision: cl.reason.String(), Tenant: st.tenant, Target: t.Addr(),
-			Sent: sent, Latency: latency, Failed: err != nil, Recorded: recorded,
+	if sh := cl.rs.shadow; sh != nil && !o.replayed {
+		sh.Offer(req, resp, &o.chain, &shadow.Primary{
+			ServedNew: cl.side == router.SideNew, Decision: cl.reason.String(), Tenant: o.tenant, Target: o.target.Addr(),
+			Sent: o.sent, Latency: o.latency, Failed: o.failed, Recorded: recorded,
 		})
 	}
 }
@@ -364,7 +423,10 @@ func (g *Gateway) decide(snap *snapshot, route *router.Route, st *requestState, 
 	st.gray.Headers = &req.Header
 	st.gray.Path = path
 	st.gray.URI = req.Header.RequestURI()
-	st.gray.Body = req.Body()
+	st.gray.Body = nil
+	if !req.IsBodyStream() { // a streamed body is read once, by the upstream
+		st.gray.Body = req.Body()
+	}
 	st.gray.ContentType = req.Header.ContentType()
 	st.gray.ChainID = chainID
 	st.gray.Baggage = nil
@@ -391,9 +453,11 @@ func (g *Gateway) decide(snap *snapshot, route *router.Route, st *requestState, 
 	return cl
 }
 
-// finishResponse readies an upstream's answer for the client and counts it.
-func finishResponse(resp *fasthttp.Response, cl call, snap *snapshot, chainID []byte) {
-	cleanUpstreamResponse(resp)
+// finishResponse readies an upstream's answer for the client and counts
+// it. A streamed answer keeps its Trailer field: its trailers follow its
+// body to the client.
+func finishResponse(resp *fasthttp.Response, cl call, snap *snapshot, chainID []byte, streamed bool) {
+	cleanUpstreamHeader(&resp.Header, streamed)
 	resp.Header.SetCanonical(snap.chainCanon, chainID)
 	if snap.cfg.DebugHeaders {
 		setSideHeader(resp, cl)

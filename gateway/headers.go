@@ -91,12 +91,12 @@ func prepareUpstreamRequest(ctx *fasthttp.RequestCtx, s *headerScan, trusted []n
 	return scratch
 }
 
-// cleanUpstreamResponse removes hop-by-hop headers, and those the
+// cleanUpstreamHeader removes hop-by-hop headers, and those the
 // upstream's Connection header names, from its response before it goes to
 // the client. The client connection's own keep-alive is the server's
-// business, not the upstream's.
-func cleanUpstreamResponse(resp *fasthttp.Response) {
-	h := &resp.Header
+// business, not the upstream's. keepTrailer keeps the Trailer field, for
+// an answer whose trailers are passed on after it.
+func cleanUpstreamHeader(h *fasthttp.ResponseHeader, keepTrailer bool) {
 	var present uint32
 	var buf [128]byte
 	named := buf[:0]
@@ -122,7 +122,7 @@ func cleanUpstreamResponse(resp *fasthttp.Response) {
 		}
 	}
 	for i := wConnection; i <= wUpgrade; i++ {
-		if present&(1<<i) != 0 {
+		if present&(1<<i) != 0 && (i != wTrailer || !keepTrailer) {
 			h.DelBytes(watchedCanonical[i])
 		}
 	}

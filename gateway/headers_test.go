@@ -126,7 +126,7 @@ func TestCleanUpstreamResponse(t *testing.T) {
 	if err := resp.Read(bufioReader(raw)); err != nil {
 		t.Fatal(err)
 	}
-	cleanUpstreamResponse(&resp)
+	cleanUpstreamHeader(&resp.Header, false)
 	if resp.ConnectionClose() || len(resp.Header.Peek("Keep-Alive")) > 0 || len(resp.Header.Peek("X-Hop")) > 0 {
 		t.Errorf("hop-by-hop headers left:\n%s", resp.Header.String())
 	}

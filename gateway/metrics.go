@@ -45,6 +45,7 @@ type metrics struct {
 	upgrades      atomic.Uint64
 	environments  map[string]*atomic.Uint64 // by overlay tag; guarded by mu
 	envUnknown    atomic.Uint64
+	interims      atomic.Uint64 // interim responses forwarded
 	cohorts       cohortMetrics
 }
 
@@ -57,6 +58,10 @@ type routeMetrics struct {
 	tenants [numSources]atomic.Uint64
 	// replayed counts the calls marked X-Cutover-Replay.
 	replayed atomic.Uint64
+	// streamed counts answers passed on as they arrived; streamAborted
+	// those that one side ended early, by side.
+	streamed      atomic.Uint64
+	streamAborted [numAbortSides]atomic.Uint64
 }
 
 func newMetrics() *metrics {
@@ -141,6 +146,23 @@ func (m *metrics) writeTo(w io.Writer, snap *snapshot) {
 			b = fmt.Appendf(b, "cutover_replay_received_total{route=%q} %d\n", name, v)
 		}
 	}
+	b = help(b, "cutover_streamed_total", "counter", "Answers passed to the client as the upstream sent them (longer than stream_above, or of unknown length), by route.")
+	for _, name := range routeNames {
+		if v := m.route(name).streamed.Load(); v > 0 {
+			b = fmt.Appendf(b, "cutover_streamed_total{route=%q} %d\n", name, v)
+		}
+	}
+	b = help(b, "cutover_stream_aborted_total", "counter", "Streamed calls that ended early, by route and the side that ended them: the client left, or the upstream failed mid-body.")
+	for _, name := range routeNames {
+		r := m.route(name)
+		for side := range numAbortSides {
+			if v := r.streamAborted[side].Load(); v > 0 {
+				b = fmt.Appendf(b, "cutover_stream_aborted_total{route=%q,by=%q} %d\n", name, abortSideNames[side], v)
+			}
+		}
+	}
+	b = help(b, "cutover_interim_forwarded_total", "counter", "Interim (1xx) responses of upstreams forwarded to clients.")
+	b = fmt.Appendf(b, "cutover_interim_forwarded_total %d\n", m.interims.Load())
 	b = help(b, "cutover_environment_requests_total", "counter", "Requests whose environment tag names an overlay, by tag.")
 	m.mu.Lock()
 	envTags := slices.Sorted(maps.Keys(m.environments))

@@ -44,14 +44,14 @@ func (g *Gateway) Tracer() *tracing.Tracer { return g.tracer }
 // upstream. It runs on the request path after the client's answer is
 // written into ctx, and copies what it keeps. reason is why the upstream
 // call failed ("" when it did not); the status is then the gateway's own.
-func traceProxied(tr *tracing.Tracer, ctx *fasthttp.RequestCtx, c *chain.Chain, route string, cl call, tenant []byte,
+func traceProxied(tr *tracing.Tracer, ctx *fasthttp.RequestCtx, resp *fasthttp.Response, c *chain.Chain, route string, cl call, tenant []byte,
 	t *upstream.Target, sent time.Time, latency time.Duration, reason string) {
 	call := tracing.Call{
 		Kind: tracing.KindProxy, Trace: c.Trace, Span: c.Span, Parent: c.Parent, Start: sent, Duration: latency,
 		// The URI was parsed from the request as the client sent it,
 		// before the upstream's Host replaced its header.
 		Method: ctx.Request.Header.Method(), Path: ctx.URI().Path(), Host: ctx.URI().Host(), Tenant: tenant,
-		Route: route, Side: cl.side.String(), Status: ctx.Response.StatusCode(), Error: reason,
+		Route: route, Side: cl.side.String(), Status: resp.StatusCode(), Error: reason,
 	}
 	if t != nil {
 		call.Target = t.Addr()

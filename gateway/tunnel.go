@@ -50,7 +50,7 @@ func (g *Gateway) tunnel(ctx *fasthttp.RequestCtx, cl call, snap *snapshot, chai
 	}
 	if !switching {
 		_ = up.Close()
-		finishResponse(&ctx.Response, cl, snap, chainID)
+		finishResponse(&ctx.Response, cl, snap, chainID, false)
 		return
 	}
 	_ = up.SetDeadline(time.Time{})

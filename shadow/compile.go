@@ -148,17 +148,22 @@ type Primary struct {
 	Recorded  bool // the chain is recorded, so the shadow call is too
 }
 
+// MaxBody returns the route's body cap (shadow.max_body): a request or
+// answer longer than this is not compared.
+func (c *Compiled) MaxBody() int { return c.maxBody }
+
 // Offer hands a copy of a finished request to the route's workers when
 // its chain is sampled and the copy can be made, and counts by reason
-// what it skips. The gateway calls it after the answer is ready; it only
-// reads ctx, and copies the request and the answer (Request.CopyTo)
-// before anything runs asynchronously. It never blocks.
-func (c *Compiled) Offer(ctx *fasthttp.RequestCtx, ch *chain.Chain, p *Primary) {
+// what it skips. The gateway calls it after the answer is ready, with the
+// request sent and the answer given (for a streamed call, what was kept of
+// its bodies: a body longer than the cap does not fit); it only reads them,
+// and copies both (Request.CopyTo) before anything runs asynchronously. It
+// never blocks.
+func (c *Compiled) Offer(req *fasthttp.Request, resp *fasthttp.Response, ch *chain.Chain, p *Primary) {
 	if !Sampled(ch.Trace, c.share) {
 		return
 	}
 	r := c.route
-	req := &ctx.Request
 	switch {
 	case inShadowChain(ch.State):
 		// A call a shadow copy made: shadowing it again would send the
@@ -172,7 +177,7 @@ func (c *Compiled) Offer(ctx *fasthttp.RequestCtx, ch *chain.Chain, p *Primary) 
 	case p.Failed:
 		r.Skip(ReasonPrimaryFailed)
 		return
-	case len(req.Body()) > c.maxBody || len(ctx.Response.Body()) > c.maxBody:
+	case len(req.Body()) > c.maxBody || len(resp.Body()) > c.maxBody:
 		r.Skip(ReasonBodyTooLarge)
 		return
 	case r.Full():
@@ -181,7 +186,7 @@ func (c *Compiled) Offer(ctx *fasthttp.RequestCtx, ch *chain.Chain, p *Primary) 
 		// primary its CPU.
 		r.Skip(ReasonQueueFull)
 		return
-	case !r.Fits(req, &ctx.Response):
+	case !r.Fits(req, resp):
 		r.Skip(ReasonBudget)
 		return
 	}
@@ -201,7 +206,7 @@ func (c *Compiled) Offer(ctx *fasthttp.RequestCtx, ch *chain.Chain, p *Primary) 
 	}
 	j := r.NewJob()
 	req.CopyTo(&j.Req)
-	ctx.Response.CopyTo(&j.Primary)
+	resp.CopyTo(&j.Primary)
 	j.ServedNew = p.ServedNew
 	j.Decision = p.Decision
 	j.Chain = *ch

@@ -102,15 +102,15 @@ func TestOfferSkipsByReason(t *testing.T) {
 	primary := func() *Primary { return &Primary{Target: "127.0.0.1:1", Sent: time.Now(), Latency: time.Millisecond} }
 
 	ctx, ch := answered("GET", "cutover=shadow,vendor=x", `{"a":1}`)
-	c.Offer(ctx, ch, primary())
+	c.Offer(&ctx.Request, &ctx.Response, ch, primary())
 	ctx, ch = answered("POST", "", `{"a":1}`)
-	c.Offer(ctx, ch, primary())
+	c.Offer(&ctx.Request, &ctx.Response, ch, primary())
 	ctx, ch = answered("GET", "", `{"a":1}`)
 	failed := primary()
 	failed.Failed = true
-	c.Offer(ctx, ch, failed)
+	c.Offer(&ctx.Request, &ctx.Response, ch, failed)
 	ctx, ch = answered("GET", "", strings.Repeat("x", 2048))
-	c.Offer(ctx, ch, primary())
+	c.Offer(&ctx.Request, &ctx.Response, ch, primary())
 	for reason, want := range map[string]uint64{ReasonShadowChain: 1, ReasonMethod: 1, ReasonPrimaryFailed: 1, ReasonBodyTooLarge: 1} {
 		if got := r.Dropped(reason); got != want {
 			t.Errorf("dropped as %s: %d, want %d", reason, got, want)
@@ -118,7 +118,7 @@ func TestOfferSkipsByReason(t *testing.T) {
 	}
 
 	ctx, ch = answered("GET", "vendor=x", `{"a":1}`)
-	c.Offer(ctx, ch, primary())
+	c.Offer(&ctx.Request, &ctx.Response, ch, primary())
 	deadline := time.Now().Add(10 * time.Second)
 	for r.Compared() < 1 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
@@ -148,7 +148,7 @@ func TestOfferSkipsDownSide(t *testing.T) {
 	c := compiled(t, loopback.DeadAddr(t), "")
 	r := c.Route()
 	ctx, ch := answered("GET", "", `{"a":1}`)
-	c.Offer(ctx, ch, &Primary{Sent: time.Now()})
+	c.Offer(&ctx.Request, &ctx.Response, ch, &Primary{Sent: time.Now()})
 	deadline := time.Now().Add(10 * time.Second)
 	for r.Dropped(ReasonError) < 1 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
@@ -159,7 +159,7 @@ func TestOfferSkipsDownSide(t *testing.T) {
 	queued := r.QueueLen()
 	for range 5 {
 		ctx, ch := answered("GET", "", `{"a":1}`)
-		c.Offer(ctx, ch, &Primary{Sent: time.Now()})
+		c.Offer(&ctx.Request, &ctx.Response, ch, &Primary{Sent: time.Now()})
 	}
 	if got := r.Dropped(ReasonError); got != 6 {
 		t.Errorf("dropped as error: %d, want the first failed copy and 5 skipped", got)

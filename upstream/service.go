@@ -136,34 +136,44 @@ func (s *Service) pick(now int64) *Target {
 }
 
 // Do sends req to one of the service's targets and reads the answer into
-// resp, within the service timeout counted from start. A target that
-// could not be connected to is marked down and the next one is tried: the
-// request was never sent, so this is safe for every method. It returns the
-// target that answered, or the last one tried. Under AllDownSkip it
-// returns nil and ErrAllDown when no target could be connected to.
-// Do does not count: the caller knows when the answer is complete and
-// calls Observe or Fail.
+// resp, whole, within the service timeout counted from start. See
+// Exchange.
 func (s *Service) Do(req *fasthttp.Request, resp *fasthttp.Response, start time.Time) (*Target, error) {
+	t, _, err := s.Exchange(req, resp, start, nil)
+	return t, err
+}
+
+// Exchange sends req to one of the service's targets and reads the answer
+// into resp within the service timeout counted from start, as x says: a
+// long body is returned unread as a Stream, which the caller must close.
+// A target that could not be connected to is marked down and the next one
+// is tried: the request was never sent, so this is safe for every method.
+// It returns the target that answered, or the last one tried. Under
+// AllDownSkip it returns nil and ErrAllDown when no target could be
+// connected to. Exchange does not count: the caller knows when the answer
+// is complete and calls Observe or Fail.
+func (s *Service) Exchange(req *fasthttp.Request, resp *fasthttp.Response, start time.Time, x *Exchange) (*Target, *Stream, error) {
 	deadline := start.Add(s.timeout)
 	now := start.UnixNano()
 	var (
-		t   *Target
-		err error
+		t      *Target
+		stream *Stream
+		err    error
 	)
 	for range len(s.targets) {
 		if t = s.pick(now); t == nil {
-			return nil, ErrAllDown
+			return nil, nil, ErrAllDown
 		}
-		err = t.client.DoDeadline(req, resp, deadline)
+		stream, err = t.do(req, resp, deadline, s.timeout, x)
 		if err == nil || !isConnectFailure(err) {
-			return t, err
+			return t, stream, err
 		}
 		t.markDown(now, s.failTimeout)
 	}
 	if s.allDown == AllDownSkip {
-		return nil, ErrAllDown
+		return nil, nil, ErrAllDown
 	}
-	return t, err
+	return t, nil, err
 }
 
 // Dial connects to the next target for a call the caller carries itself

@@ -109,18 +109,23 @@ type tee struct {
 }
 
 func (t *tee) Read(p []byte) (int, error) {
+	if t.err != nil {
+		// Sticky: fasthttp's chunked writer drops an error that comes
+		// with data and reads again.
+		return 0, t.err
+	}
 	n, err := t.src.Read(p)
+	t.total += int64(n)
+	if t.limit > 0 && t.total > t.limit {
+		n, err = 0, errBodyTooLarge
+	}
 	if room := t.keep - len(t.kept); room > 0 && n > 0 {
 		t.kept = append(t.kept, p[:min(n, room)]...)
-	}
-	t.total += int64(n)
-	if t.limit > 0 && t.total > t.limit && err == nil {
-		err = errBodyTooLarge
 	}
 	switch {
 	case err == io.EOF:
 		t.drained = true
-	case err != nil && t.err == nil:
+	case err != nil:
 		t.err = err
 	}
 	return n, err
@@ -155,9 +160,9 @@ func (u *uploadState) sent(ctx *fasthttp.RequestCtx) *fasthttp.Request {
 	if u.req == nil {
 		return &ctx.Request
 	}
-	if u.req.IsBodyStream() {
-		u.req.SetBodyRaw(u.body.kept) // closes the stream; the client's is closed by the server
-	}
+	// The stream was closed once written; the client's own is closed by
+	// the server.
+	u.req.SetBodyRaw(u.body.kept)
 	return u.req
 }
 

@@ -1,0 +1,435 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cutover/cutover/configs"
+)
+
+// streamGateway serves a gateway whose one route "s" goes to old (and
+// shadows to new when shadow is set), with stream_above 64KiB and
+// recording into a store of its own; extra is more YAML at the top level.
+func streamGateway(t *testing.T, old, new, shadow, extra string) (addr string, g *Gateway) {
+	t.Helper()
+	if new == "" {
+		new = old
+	}
+	cfg, err := configs.Parse("stream.yaml", []byte(`
+listen: "127.0.0.1:0"
+stream_above: 64KiB
+store: { path: "`+filepath.Join(t.TempDir(), "cutover.db")+`" }
+record: { sample: 1, max_body: 1KiB }
+`+extra+`
+services:
+  old: { targets: ["`+strings.TrimPrefix(old, "http://")+`"], timeout: 5s }
+  new: { targets: ["`+strings.TrimPrefix(new, "http://")+`"], timeout: 5s }
+routes:
+  - name: s
+    old: old
+    new: new
+`+shadow+`
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err = Open(cfg, "", nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close(context.Background()) })
+	return serveOnLoopback(t, g), g
+}
+
+// TestEventStreamArrivesAsSent: the upstream sends a first event and then
+// waits until the client has read that event through the gateway; only
+// then does it send the rest. A gateway that buffered the answer would
+// hold the first event until the upstream ended, which never happens
+// before the client saw it: the client's read deadline fails the test.
+func TestEventStreamArrivesAsSent(t *testing.T) {
+	seen := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-seen:
+		case <-time.After(10 * time.Second):
+			return
+		}
+		for i := range 3 {
+			fmt.Fprintf(w, "data: more %d\n\n", i)
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer up.Close()
+	addr, g := streamGateway(t, up.URL, "", "", "")
+
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("got %s %q", resp.Status, resp.Header.Get("Content-Type"))
+	}
+	br := bufio.NewReader(resp.Body)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "data: first\n" {
+		t.Fatalf("first event: %q, %v (the gateway held it back)", line, err)
+	}
+	close(seen)
+	rest, err := io.ReadAll(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\ndata: more 0\n\ndata: more 1\n\ndata: more 2\n\n"; string(rest) != want {
+		t.Fatalf("rest of the stream %q, want %q", rest, want)
+	}
+	if v := scrapedValue(t, g.AdminHandler(), `cutover_streamed_total{route="s"}`); v != 1 {
+		t.Errorf("cutover_streamed_total %v, want 1", v)
+	}
+}
+
+// patterned returns n pseudo-random bytes, the same for the same seed.
+func patterned(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// TestLongBodiesPassByteExact: a download longer than stream_above, one
+// of unknown length, and uploads of both kinds arrive byte for byte; a
+// long answer is recorded cut at record.max_body and marked truncated.
+func TestLongBodiesPassByteExact(t *testing.T) {
+	body := patterned(8<<20, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/download":
+			w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+			_, _ = w.Write(body)
+		case "/chunked":
+			for i := 0; i < len(body); i += 1 << 20 {
+				_, _ = w.Write(body[i : i+1<<20])
+				w.(http.Flusher).Flush()
+			}
+		case "/upload":
+			h := sha256.New()
+			n, err := io.Copy(h, r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), 500)
+				return
+			}
+			fmt.Fprintf(w, "%d %s %d", n, hex.EncodeToString(h.Sum(nil)), r.ContentLength)
+		}
+	}))
+	defer up.Close()
+	addr, g := streamGateway(t, up.URL, "", "", "")
+	base := "http://" + addr
+
+	for _, path := range []string{"/download", "/chunked"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || sum(got) != sum(body) {
+			t.Fatalf("GET %s: %s, %d bytes, %v; want %d bytes byte for byte", path, resp.Status, len(got), err, len(body))
+		}
+	}
+	// Known length, and unknown (a reader http.Post cannot size).
+	for _, r := range []io.Reader{strings.NewReader(string(body)), io.MultiReader(strings.NewReader(string(body)))} {
+		resp, err := http.Post(base+"/upload", "application/octet-stream", r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.HasPrefix(string(got), fmt.Sprintf("%d %s ", len(body), sum(body))) {
+			t.Fatalf("upload: %s %q, want %d bytes with sha256 %s", resp.Status, got, len(body), sum(body))
+		}
+	}
+	if v := scrapedValue(t, g.AdminHandler(), `cutover_streamed_total{route="s"}`); v != 2 {
+		t.Errorf("cutover_streamed_total %v, want 2", v)
+	}
+
+	// The download's record holds the first record.max_body bytes, marked.
+	var list struct {
+		Records []struct {
+			ID  string `json:"id"`
+			URI string `json:"uri"`
+		} `json:"records"`
+	}
+	pollUntil(t, "the four calls recorded", func() bool {
+		rec := httptest.NewRecorder()
+		g.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/records?route=s", nil))
+		list.Records = nil
+		_ = json.Unmarshal(rec.Body.Bytes(), &list)
+		return len(list.Records) == 4
+	})
+	for _, r := range list.Records {
+		rec := httptest.NewRecorder()
+		g.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/records/"+r.ID, nil))
+		var full struct {
+			Request, Response struct {
+				BodyBase64 string `json:"body_base64"`
+				Body       *string
+				Truncated  bool
+			}
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &full); err != nil {
+			t.Fatal(err)
+		}
+		long := full.Response
+		if r.URI == "/upload" {
+			long = full.Request
+		}
+		if !long.Truncated {
+			t.Errorf("record of %s: long body not marked truncated", r.URI)
+		}
+	}
+}
+
+// TestUploadOverMaxBody: a declared length over max_body gets 413 before
+// the body is read; a chunked body that grows past it gets 413 too, and
+// the upstream never gets a whole request.
+func TestUploadOverMaxBody(t *testing.T) {
+	var whole atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err == nil {
+			whole.Add(1)
+		}
+	}))
+	defer up.Close()
+	addr, _ := streamGateway(t, up.URL, "", "", "max_body: 128KiB")
+	chunk := strings.Repeat("x", 16<<10)
+	for _, head := range []string{
+		// Only the first 16 KiB follow: the answer must not wait for the rest.
+		"Content-Length: 2097152\r\n\r\n" + chunk,
+		"Transfer-Encoding: chunked\r\n\r\n" + strings.Repeat(fmt.Sprintf("%x\r\n%s\r\n", len(chunk), chunk), 12),
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "POST /upload HTTP/1.1\r\nHost: x\r\n%s", head)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		conn.Close()
+		if err != nil {
+			t.Fatalf("%.40q: %v", head, err)
+		}
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
+			t.Fatalf("%.40q: %s (close %v), want 413 and the connection closed", head, resp.Status, resp.Close)
+		}
+	}
+	if n := whole.Load(); n != 0 {
+		t.Fatalf("the upstream read %d whole requests over max_body", n)
+	}
+}
+
+// TestClientLeavingMidStreamFreesTheUpstream: a client that reads the
+// first bytes of an endless stream and hangs up makes the gateway close
+// its upstream connection, which the upstream sees as a failed write; it
+// is counted as ended by the client.
+func TestClientLeavingMidStreamFreesTheUpstream(t *testing.T) {
+	gone := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(gone)
+		chunk := []byte(strings.Repeat("y", 4096))
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}))
+	defer up.Close()
+	addr, g := streamGateway(t, up.URL, "", "", "")
+	resp, err := http.Get("http://" + addr + "/endless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(resp.Body, make([]byte, 10000)); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // mid-stream: closes the connection
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upstream kept streaming to a client that left")
+	}
+	pollUntil(t, "the abort counted", func() bool {
+		return scrapedValue(t, g.AdminHandler(), `cutover_stream_aborted_total{route="s",by="client"}`) == 1
+	})
+}
+
+// TestUpstreamFailingMidStream: an upstream that promises 1 MiB and stops
+// after 100 KiB leaves the client with a short, failed body, never a
+// complete-looking one, and is counted as ended by the upstream.
+func TestUpstreamFailingMidStream(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, bw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", 1<<20, strings.Repeat("z", 100<<10))
+		_ = bw.Flush()
+		_ = conn.Close()
+	}))
+	defer up.Close()
+	addr, g := streamGateway(t, up.URL, "", "", "")
+	resp, err := http.Get("http://" + addr + "/short")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Fatalf("read %d of 1 MiB without an error", len(got))
+	}
+	pollUntil(t, "the abort counted", func() bool {
+		return scrapedValue(t, g.AdminHandler(), `cutover_stream_aborted_total{route="s",by="upstream"}`) == 1
+	})
+}
+
+// TestEarlyHintsForwarded: a 103 reaches the client before the final
+// answer, while the upstream is still waiting to send it.
+func TestEarlyHintsForwarded(t *testing.T) {
+	hinted := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</app.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		select {
+		case <-hinted:
+		case <-time.After(10 * time.Second):
+		}
+		_, _ = io.WriteString(w, "page")
+	}))
+	defer up.Close()
+	addr, g := streamGateway(t, up.URL, "", "", "")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(conn)
+	interim, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if interim.StatusCode != 103 || interim.Header.Get("Link") != "</app.css>; rel=preload; as=style" {
+		t.Fatalf("first answer %s %v, want 103 with the Link", interim.Status, interim.Header)
+	}
+	close(hinted)
+	final, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(final.Body)
+	if final.StatusCode != 200 || string(b) != "page" {
+		t.Fatalf("final answer %s %q", final.Status, b)
+	}
+	if v := scrapedValue(t, g.AdminHandler(), "cutover_interim_forwarded_total"); v != 1 {
+		t.Errorf("cutover_interim_forwarded_total %v, want 1", v)
+	}
+}
+
+// TestStreamedTrailersForwarded: the trailers of a chunked answer follow
+// its body to the client.
+func TestStreamedTrailersForwarded(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "Grpc-Status")
+		_, _ = io.WriteString(w, "part one ")
+		w.(http.Flusher).Flush()
+		_, _ = io.WriteString(w, "part two")
+		w.Header().Set("Grpc-Status", "0")
+	}))
+	defer up.Close()
+	addr, _ := streamGateway(t, up.URL, "", "", "")
+	resp, err := http.Get("http://" + addr + "/rpc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(b) != "part one part two" {
+		t.Fatalf("body %q, %v", b, err)
+	}
+	if got := resp.Trailer.Get("Grpc-Status"); got != "0" {
+		t.Fatalf("trailer Grpc-Status %q, want 0 (trailers %v)", got, resp.Trailer)
+	}
+}
+
+// TestStreamedCallsShadowedWhenTheyFit: a chunked answer within the
+// shadow's cap is compared like any other; one longer than the cap is
+// skipped as body_too_large.
+func TestStreamedCallsShadowedWhenTheyFit(t *testing.T) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/long" {
+			_, _ = w.Write(make([]byte, 200<<10))
+			return
+		}
+		_, _ = io.WriteString(w, `{"a":1,`)
+		w.(http.Flusher).Flush()
+		_, _ = io.WriteString(w, `"b":2}`)
+	})
+	old := httptest.NewServer(handler)
+	defer old.Close()
+	new := httptest.NewServer(handler)
+	defer new.Close()
+	addr, g := streamGateway(t, old.URL, new.URL, "    shadow: { percent: 100, max_body: 100KiB }", "")
+	for _, path := range []string{"/fits", "/long"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	admin := g.AdminHandler()
+	pollUntil(t, "one copy compared and one skipped as too large", func() bool {
+		return scrapedValue(t, admin, `cutover_shadow_compared_total{route="s"}`) == 1 &&
+			scrapedValue(t, admin, `cutover_shadow_dropped_total{route="s",reason="body_too_large"}`) == 1
+	})
+	if v := scrapedValue(t, admin, `cutover_shadow_diff_total{route="s"}`); v > 0 {
+		t.Errorf("%v diffs between equal streamed answers", v)
+	}
+}

@@ -363,7 +363,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.relay(ctx, body, o, &st.upload)
 		return
 	}
-	g.settle(ctx, st.upload.sent(ctx), &ctx.Response, o)
+	g.settle(ctx, st.upload.sent(ctx, o), &ctx.Response, o)
 }
 
 // outcome is what the work after an answer needs to know of the call.
@@ -379,6 +379,7 @@ type outcome struct {
 	reason   string        // why the call failed, "" when it did not
 	failed   bool
 	replayed bool // marked X-Cutover-Replay
+	cut      bool // a streamed body was longer than what was kept of it
 }
 
 // settle does what follows an answer: the rollout's gate, recording,
@@ -410,7 +411,7 @@ func (g *Gateway) settle(ctx *fasthttp.RequestCtx, req *fasthttp.Request, resp *
 	if sh := cl.rs.shadow; sh != nil && !o.replayed {
 		sh.Offer(req, resp, &o.chain, &shadow.Primary{
 			ServedNew: cl.side == router.SideNew, Decision: cl.reason.String(), Tenant: o.tenant, Target: o.target.Addr(),
-			Sent: o.sent, Latency: o.latency, Failed: o.failed, Recorded: recorded,
+			Sent: o.sent, Latency: o.latency, Failed: o.failed, Cut: o.cut, Recorded: recorded,
 		})
 	}
 }

@@ -131,6 +131,9 @@ func (t *tee) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// cut reports whether the body was longer than what was kept of it.
+func (t *tee) cut() bool { return t.total > int64(len(t.kept)) }
+
 func (t *tee) reset(src io.Reader, keep int, limit int64) {
 	t.src, t.kept, t.keep, t.limit, t.total, t.err, t.drained = src, t.kept[:0], keep, limit, 0, nil, false
 }
@@ -155,14 +158,15 @@ func (u *uploadState) start(req *fasthttp.Request, keep int, limit int64) *fasth
 }
 
 // sent returns the request as sent upstream: with a streamed body, the
-// copy holding what was kept of it.
-func (u *uploadState) sent(ctx *fasthttp.RequestCtx) *fasthttp.Request {
+// copy holding what was kept of it, noting in o when that is not all.
+func (u *uploadState) sent(ctx *fasthttp.RequestCtx, o *outcome) *fasthttp.Request {
 	if u.req == nil {
 		return &ctx.Request
 	}
 	// The stream was closed once written; the client's own is closed by
 	// the server.
 	u.req.SetBodyRaw(u.body.kept)
+	o.cut = o.cut || u.body.cut()
 	return u.req
 }
 
@@ -258,10 +262,11 @@ func (r *relay) CloseWithError(werr error) error {
 		o.cl.rs.metrics.streamAborted[abortByClient].Add(1)
 		o.failed, o.reason = true, reasonClientAborted
 	}
+	o.cut = r.body.cut()
 	resp := fasthttp.AcquireResponse()
 	r.ctx.Response.Header.CopyTo(&resp.Header)
 	resp.SetBodyRaw(r.body.kept)
-	r.g.settle(r.ctx, r.upload.sent(r.ctx), resp, o)
+	r.g.settle(r.ctx, r.upload.sent(r.ctx, o), resp, o)
 	fasthttp.ReleaseResponse(resp)
 	r.upload.finish()
 	r.src, r.ctx, r.g, r.body.src = nil, nil, nil, nil

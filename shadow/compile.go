@@ -145,6 +145,9 @@ type Primary struct {
 	Sent      time.Time
 	Latency   time.Duration
 	Failed    bool // no answer to compare with
+	// Cut: a streamed body was longer than what the gateway kept of it,
+	// so the copy could not be made whole.
+	Cut bool
 	Recorded  bool // the chain is recorded, so the shadow call is too
 }
 
@@ -177,7 +180,7 @@ func (c *Compiled) Offer(req *fasthttp.Request, resp *fasthttp.Response, ch *cha
 	case p.Failed:
 		r.Skip(ReasonPrimaryFailed)
 		return
-	case len(req.Body()) > c.maxBody || len(resp.Body()) > c.maxBody:
+	case p.Cut || len(req.Body()) > c.maxBody || len(resp.Body()) > c.maxBody:
 		r.Skip(ReasonBodyTooLarge)
 		return
 	case r.Full():

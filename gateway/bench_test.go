@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -239,6 +240,56 @@ func proxyLoop(b *testing.B, g *Gateway) {
 		g.handle(&ctx)
 		if ctx.Response.StatusCode() != 200 || len(ctx.Response.Body()) != 1024 {
 			b.Fatalf("status %d, %d bytes", ctx.Response.StatusCode(), len(ctx.Response.Body()))
+		}
+	}
+}
+
+// BenchmarkProxyStreamed measures a call whose 16 KiB answer has no
+// length (chunked), so it streams: the exchange, the relay, the client's
+// read of the body and the work after it.
+func BenchmarkProxyStreamed(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := make([]byte, 16<<10)
+	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetBodyStream(bytes.NewReader(body), -1)
+	}}
+	go func() { _ = up.Serve(ln) }()
+	b.Cleanup(func() { _ = up.Shutdown() })
+	g := benchGateway(b, ln.Addr().String())
+
+	var req fasthttp.Request
+	if err := req.Read(bufioReader(benchRequest)); err != nil {
+		b.Fatal(err)
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Init(&fasthttp.Request{}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}, nil)
+	buf := make([]byte, 32<<10)
+	b.ReportAllocs()
+	for b.Loop() {
+		req.CopyTo(&ctx.Request)
+		ctx.Response.Reset()
+		g.handle(&ctx)
+		s := ctx.Response.BodyStream()
+		if s == nil {
+			b.Fatalf("status %d, not streamed", ctx.Response.StatusCode())
+		}
+		n := 0
+		for {
+			k, err := s.Read(buf)
+			n += k
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		_ = ctx.Response.CloseBodyStream()
+		if n != len(body) {
+			b.Fatalf("%d bytes", n)
 		}
 	}
 }

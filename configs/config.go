@@ -29,7 +29,6 @@ type Config struct {
 	// DebugHeaders adds X-Cutover-Side: old|new to responses.
 	DebugHeaders bool `yaml:"debug_headers"`
 	// MaxBody is the largest request body accepted; larger ones get 413.
-	// Changing it needs a restart.
 	MaxBody Size `yaml:"max_body"`
 	// StreamAbove: request and response bodies longer than this, or of
 	// unknown length, pass through as they arrive instead of being read

@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"sync"
@@ -151,13 +152,15 @@ func build(cfg *configs.Config, path string, log *slog.Logger) (*Gateway, error)
 		DisablePreParseMultipartForm:  true,
 		StreamRequestBody:             true, // see takeBody
 		DisableHeaderNamesNormalizing: false,
-		MaxRequestBodySize:            int(cfg.MaxBody),
-		ReadBufferSize:                clientReadBuffer,
-		WriteBufferSize:               clientWriteBuffer,
-		IdleTimeout:                   clientIdleTimeout,
-		CloseOnShutdown:               true,
-		SecureErrorLogMessage:         true,
-		Logger:                        fasthttpLogger{log},
+		// max_body is the handler's to enforce (takeBody), so a reload can
+		// change it: with bodies streamed, this only caps the prefetch.
+		MaxRequestBodySize:    math.MaxInt,
+		ReadBufferSize:        clientReadBuffer,
+		WriteBufferSize:       clientWriteBuffer,
+		IdleTimeout:           clientIdleTimeout,
+		CloseOnShutdown:       true,
+		SecureErrorLogMessage: true,
+		Logger:                fasthttpLogger{log},
 	}
 	serverTimeouts(g.server, cfg.ClientHeaderTimeout.D())
 	return g, nil

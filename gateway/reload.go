@@ -90,9 +90,6 @@ func restartRequired(old, cur *configs.Config) []string {
 	if old.Admin.Listen != cur.Admin.Listen {
 		keys = append(keys, "admin.listen")
 	}
-	if old.MaxBody != cur.MaxBody {
-		keys = append(keys, "max_body")
-	}
 	if old.ClientHeaderTimeout != cur.ClientHeaderTimeout {
 		keys = append(keys, "client_header_timeout")
 	}

@@ -27,7 +27,8 @@ routes: [ { name: all, upstream: app } ]
 		{"debug_headers: true\nrecord: { sample: 0.5, max_body: 1KiB }\n", nil},
 		{"listen: \":9090\"\n", []string{"listen"}},
 		{"store: { path: /tmp/x.db }\n", []string{"store"}},
-		{"record: { redact: { json: [password] } }\nmax_body: 1MiB\n", []string{"max_body"}},
+		{"record: { redact: { json: [password] } }\nmax_body: 1MiB\nstream_above: 2MiB\n", nil},
+		{"client_header_timeout: 3s\n", []string{"client_header_timeout"}},
 	}
 	for _, tt := range tests {
 		if got := restartRequired(old, parse(tt.head)); !slices.Equal(got, tt.want) {

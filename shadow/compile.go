@@ -147,8 +147,8 @@ type Primary struct {
 	Failed    bool // no answer to compare with
 	// Cut: a streamed body was longer than what the gateway kept of it,
 	// so the copy could not be made whole.
-	Cut bool
-	Recorded  bool // the chain is recorded, so the shadow call is too
+	Cut      bool
+	Recorded bool // the chain is recorded, so the shadow call is too
 }
 
 // MaxBody returns the route's body cap (shadow.max_body): a request or

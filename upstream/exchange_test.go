@@ -134,7 +134,7 @@ func TestStreamsAndTheirConnections(t *testing.T) {
 	s := rawService(t, srv.addr)
 	x := &Exchange{StreamAbove: 100}
 
-	resp, st := get(t, s, x)
+	_, st := get(t, s, x)
 	if st == nil || st.Length() != 1000 {
 		t.Fatalf("a 1000-byte body over StreamAbove 100: stream %v", st)
 	}
@@ -144,7 +144,7 @@ func TestStreamsAndTheirConnections(t *testing.T) {
 	}
 	st.Close()
 
-	resp, st = get(t, s, x)
+	resp, st := get(t, s, x)
 	if st == nil || st.Length() != -1 {
 		t.Fatal("a chunked body was not streamed")
 	}

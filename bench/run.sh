@@ -3,7 +3,9 @@
 #
 # WHAT IT MEASURES
 #   One backend nginx (1 worker, pinned to the "load" core) serves fixed bodies
-#   (/1k = 1 KiB, /10k = 10 KiB) on two ports: $BACKEND, which every scenario
+#   (/1k = 1 KiB, /10k = 10 KiB; under /json/, application/json: 16384
+#   different 1 KiB orders and lists of them of 2 MiB and 200 KiB, written by
+#   bench/jsonbodies.awk) on two ports: $BACKEND, which every scenario
 #   proxies to, and $BACKEND2 (same server{}, same bytes), the other side of
 #   the shadow scenarios. Two proxies sit in front of it, each pinned to the
 #   "proxy" core and each limited to one core's worth of work:
@@ -37,7 +39,13 @@
 #     and no errors from cutover.
 #   record_1k (cutover only) ends the report with the recording overhead:
 #     cutover CPU/req recording 100% of calls <= 1.5x its proxy_1k CPU/req, and
-#     no record dropped; it prints the records written per second.
+#     no record dropped; it prints the records written per second. Its
+#     answers are the 16384 different 1 KiB JSON orders, requested by a wrk
+#     script in a shuffled cycle (the store compresses bodies: one repeated
+#     body, or /1k's 1 KiB of one letter, would shrink as no real traffic
+#     does). After its rounds it prints the bytes per record on disk: the
+#     store's allocated size (bbolt index file + segment files, `du`) over
+#     cutover_records_written_total (warm-up included), <= 500 B.
 #   shadow_1k ends it with the cost of shadowing: cutover (a migration route,
 #     old = $BACKEND, new = $BACKEND2, `shadow: { percent: 100 }`, so every
 #     request is also sent to new and the two answers are diffed) against
@@ -65,6 +73,31 @@
 #     200 to every POST /v1/traces, pinned to the load core): cutover CPU/req
 #     <= 1.3x its proxy_1k CPU/req; it prints the spans exported per second
 #     and the spans dropped (cutover_trace_spans_* deltas), which must be 0.
+#   big_200k and big_2m are big bodies under load: 200 KiB and 2 MiB JSON
+#     answers, BENCH_BIG_CONNS (32) connections, cutover with shadow 100% and
+#     recording 100% (shadow_1k's migration route plus `record.sample: 1`,
+#     everything else the defaults), nginx as a plain reverse proxy (no
+#     mirror; default proxy_buffering). They run shorter rounds, since each
+#     moves gigabytes: BENCH_BIG_ROUNDS x BENCH_BIG_SECONDS (2 x 5 s, capped
+#     by BENCH_ROUNDS and BENCH_SECONDS) and a 1 s warm-up. Their line under
+#     the table replaces the nginx ratios: cutover's peak RSS (the largest
+#     VmHWM of its rounds) <= 96 MB for 200 KiB and <= 64 MB for 2 MiB, with
+#     nginx's beside, and no errors; the CPU/req and req/s ratios are printed
+#     with no criterion (cutover also shadows, diffs and records). The report
+#     then prints, per scenario, the pairs compared and the shadow drops by
+#     reason (cutover_shadow_dropped_total deltas: body_too_large for 2 MiB
+#     is expected, the answer is over shadow.max_body), the records written
+#     and the record drops by reason (cutover_records_dropped_total deltas).
+#   sse_ttfb runs no wrk: bench/ssegen serves a server-sent-events stream
+#     (text/event-stream, chunked, a first event at once and 8 more over
+#     0.8 s, each flushed), and its client reads BENCH_SSE_STREAMS streams
+#     (3 at a time) directly, through nginx (`proxy_buffering off`) and
+#     through cutover (a plain route, recording on as by default). It prints
+#     the median time from request to the end of the first event for each,
+#     and cutover's must be <= direct + 5 ms (a loopback hop costs well under
+#     1 ms; 5 ms is scheduling noise on this box and far below the 0.8 s of
+#     a proxy that holds the answer until it ends); every stream must arrive
+#     whole.
 #   Each is marked "ok" or "MISS". MISS does not fail the script (it reports, it
 #   is not a test). It exits non-zero only when a proxy cannot start/dies or a
 #   run completes no successful request.
@@ -73,7 +106,7 @@
 #
 # USAGE
 #   make bench                      # or: bash bench/run.sh
-#                                   # (default run: ~5.5 min here, see RUN TIME)
+#                                   # (default run: ~7.5 min here, see RUN TIME)
 #   BENCH_SECONDS=3 BENCH_ROUNDS=1 bash bench/run.sh      # quick look
 #   BENCH_SCENARIOS="proxy_1k shadow_1k" bash bench/run.sh # a subset
 #   Knobs (env):
@@ -83,7 +116,9 @@
 #     BENCH_WARMUP     warm-up seconds per proxy/scenario  (default 2)
 #     BENCH_SCENARIOS  space-separated scenario names      (default "proxy_1k proxy_10k
 #                      record_1k shadow_1k shadow_dead_1k shadow_slow_1k
-#                      proxy_traced_1k")
+#                      proxy_traced_1k big_200k big_2m sse_ttfb")
+#     BENCH_BIG_SECONDS, BENCH_BIG_ROUNDS, BENCH_BIG_CONNS  big_* runs (default 5, 2, 32)
+#     BENCH_SSE_STREAMS  streams sse_ttfb reads per target (default 15)
 #     BENCH_PROXIES    which proxies to run                (default "nginx cutover")
 #     BENCH_PROXY_CPU / BENCH_LOAD_CPU  CPU ids to pin to  (default: first two allowed CPUs)
 #     BENCH_KEEP_TMP=1 keep the temp dir (configs, logs, raw wrk output)
@@ -93,15 +128,20 @@
 #   Write a function scenario_NAME (see "Scenarios" below) that sets SC_DESC,
 #   SC_PATH, SC_NGINX_HTTP, SC_NGINX_SERVER and SC_CUTOVER, then add NAME to
 #   the default BENCH_SCENARIOS. Everything else (ports, processes, load,
-#   metrics, table, JSON) is shared.
+#   metrics, table, JSON) is shared. Optional settings (per-scenario
+#   seconds, rounds, connections, wrk script, RSS limit, a measurement of
+#   its own instead of wrk, a step after the rounds) are listed there too.
 #
 # RUN TIME
 #   Each scenario x proxy costs a start-up, BENCH_WARMUP, then BENCH_ROUNDS x
 #   BENCH_SECONDS (+1.5 s per cutover run, the store/shadow catch-up). The
 #   default (7 scenarios, 10 scenario x proxy pairs, 3 x 10 s) takes about
 #   6 minutes on the 2-core box it was written on (it was 3 minutes before
-#   the three shadow scenarios, 5.5 before proxy_traced_1k); `make bench`
-#   then runs the Go micro-benchmarks, about one more minute.
+#   the three shadow scenarios, 5.5 before proxy_traced_1k); big_200k and
+#   big_2m add about 30 s each (2 proxies x 2 rounds x 5 s), sse_ttfb about
+#   20 s (3 targets x 5 batches of 0.8 s streams, plus start-ups), so
+#   about 7.5 minutes in all; `make bench` then runs the Go
+#   micro-benchmarks, about one more minute.
 #
 # Everything listens on 127.0.0.1 only, every run is bounded by `timeout`, and
 # every process this script starts is stopped on exit (including Ctrl-C).
@@ -161,13 +201,24 @@ START_TIMEOUT=20 # seconds a proxy/backend gets to become ready
 #
 # A scenario function sets:
 #   SC_DESC          one line for the log
-#   SC_PATH          URL path wrk requests (the backend serves /1k and /10k)
+#   SC_PATH          URL path wrk requests (the backend serves /1k, /10k and
+#                    /json/: 00000.json to 16383.json, big-200k.json, big-2m.json)
 #   SC_NGINX_HTTP    extra http{}-level nginx config (extra upstreams, ...); may be ""
 #   SC_NGINX_SERVER  server{}-level nginx config (the locations)
 #   SC_CUTOVER       cutover YAML that follows `listen:` and `admin:` (services, routes, ...)
 #   SC_PROXIES       optional: the proxies this scenario runs (default BENCH_PROXIES)
 #   SC_PIDS          optional: PIDs of helpers it started (start_bg), stopped
 #                    when the scenario ends
+#   SC_SECONDS, SC_ROUNDS, SC_CONNS, SC_WARMUP  optional: this scenario's run
+#                    length, rounds, wrk connections and warm-up (default the
+#                    BENCH_* knobs)
+#   SC_WRK_SCRIPT    optional: a wrk Lua script (e.g. $WORK/json-bodies.lua)
+#   SC_MAX_RSS_MB    optional: judge cutover by its peak RSS against this
+#                    limit instead of by the nginx ratios (big_*)
+#   SC_MEASURE       optional: a function called with the started proxies'
+#                    names instead of the warm-ups and wrk rounds (sse_ttfb)
+#   SC_AFTER         optional: a function called after the rounds, while the
+#                    proxies still run (record_1k: record_size)
 # Available while it runs: $BACKEND (127.0.0.1:PORT of the backend nginx),
 # $BACKEND2 (the same backend on a second port), $SC_NAME (the scenario's
 # name) and $WORK (the temp dir).
@@ -1481,6 +1532,8 @@ main() {
   RESULTS=$WORK/results.tsv
   : >"$RESULTS"
   : >"$WORK/scenarios.tsv"
+  : >"$WORK/shadow.tsv"
+  : >"$WORK/recdrops.tsv"
   ensure_ssegen
   mkdir -p "$OUT_DIR"
   JSONL=$OUT_DIR/results.jsonl

@@ -581,7 +581,7 @@ start_bg() {
 # (4096) and nothing ever reads or answers. Its PID goes to SC_PIDS. Not run
 # in $(...): it must update PIDS and SC_PIDS.
 start_stalled_listener() {
-  local port=$1 i
+  local port=$1
   start_bg "$WORK/stalled-$port.log" python3 -c '
 import socket, sys, time
 s = socket.socket()
@@ -592,15 +592,23 @@ while True:
     time.sleep(3600)
 ' "$port"
   SC_PIDS+=" $LAST_PID"
+  wait_listening "stalled listener (never accepts)" "$port" "$WORK/stalled-$port.log"
+}
+
+# wait_listening NAME PORT LOGFILE: wait until the helper just started
+# (LAST_PID) takes TCP connections on 127.0.0.1:PORT; fail if it exits or
+# is not listening after START_TIMEOUT.
+wait_listening() {
+  local name=$1 port=$2 logf=$3 i
   for ((i = 0; i < 10 * START_TIMEOUT; i++)); do
-    alive "$LAST_PID" || { cat "$WORK/stalled-$port.log" >&2; die "stalled listener could not start"; }
+    alive "$LAST_PID" || { cat "$logf" >&2; die "$name could not start"; }
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      log "stalled listener (never accepts) on 127.0.0.1:$port (pid $LAST_PID)"
+      log "$name on 127.0.0.1:$port (pid $LAST_PID)"
       return 0
     fi
     sleep 0.1
   done
-  die "stalled listener not listening on 127.0.0.1:$port after ${START_TIMEOUT}s"
+  die "$name not listening on 127.0.0.1:$port after ${START_TIMEOUT}s"
 }
 
 # start_otlp_sink PORT: a python3 OTLP/HTTP sink on 127.0.0.1:PORT, pinned to
@@ -639,19 +647,11 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_for
 # 127.0.0.1:PORT, pinned to the load core; sets SSE_ADDR. Its PID goes to
 # SC_PIDS. Not run in $(...): it must update PIDS and SC_PIDS.
 start_ssegen() {
-  local port=$1 i
+  local port=$1
   SSE_ADDR=127.0.0.1:$port
   start_bg "$WORK/ssegen-$port.log" taskset -c "$LOAD_CPU" "$SSEGEN" -serve "$SSE_ADDR"
   SC_PIDS+=" $LAST_PID"
-  for ((i = 0; i < 10 * START_TIMEOUT; i++)); do
-    alive "$LAST_PID" || { cat "$WORK/ssegen-$port.log" >&2; die "ssegen could not start"; }
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      log "SSE upstream (bench/ssegen) on $SSE_ADDR (pid $LAST_PID, cpu $LOAD_CPU)"
-      return 0
-    fi
-    sleep 0.1
-  done
-  die "ssegen not listening on $SSE_ADDR after ${START_TIMEOUT}s"
+  wait_listening "SSE upstream (bench/ssegen, cpu $LOAD_CPU)" "$port" "$WORK/ssegen-$port.log"
 }
 
 # forget_pid PID: stop PID and drop it from the cleanup list.
@@ -1267,6 +1267,22 @@ report() {
   sse_report
 }
 
+# AWK_KV_DELTAS: an awk function for the reports. kv_deltas(BEFORE, AFTER, K)
+# takes two counter lines "key=N key=N ..." read before and after a run and
+# adds each key's change to delta[K, key]; keys[K, i] lists the keys in
+# the order first seen (nkeys[K] of them).
+AWK_KV_DELTAS='
+    function kv_deltas(before_s, after_s, k,   na, nb, i, a, b, kv, before, key) {
+      na = split(before_s, a, " ")
+      for (i = 1; i <= na; i++) { split(a[i], kv, "="); before[kv[1]] = kv[2] }
+      nb = split(after_s, b, " ")
+      for (i = 1; i <= nb; i++) {
+        split(b[i], kv, "="); key = kv[1]
+        if (!((k, key) in delta)) keys[k, ++nkeys[k]] = key
+        delta[k, key] += kv[2] - ((key in before) ? before[key] : 0)
+      }
+    }'
+
 # record_size_report: record_1k's store size on disk per record
 # (recsize.tsv) against MAX_RECORD_BYTES.
 record_size_report() {
@@ -1296,26 +1312,19 @@ record_size_report() {
 big_report() {
   [[ -s $WORK/shadow.tsv || -s $WORK/recdrops.tsv ]] || return 0
   awk -F'\t' -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
+    '"$AWK_KV_DELTAS"'
     $1 !~ /^big_/ { next }
     {
       sc = $1; f = (FILENAME == ARGV[1]) ? "shadow" : "record"
       if (!(sc in seen)) { seen[sc] = 1; order[++ns] = sc }
-      delete before
-      na = split($3, a, " ")
-      for (i = 1; i <= na; i++) { split(a[i], kv, "="); before[kv[1]] = kv[2] }
-      nb = split($4, b, " ")
-      for (i = 1; i <= nb; i++) {
-        split(b[i], kv, "="); key = kv[1]
-        if (!((sc, f, key) in delta)) keys[sc, f, ++nkeys[sc, f]] = key
-        delta[sc, f, key] += kv[2] - ((key in before) ? before[key] : 0)
-      }
+      kv_deltas($3, $4, sc SUBSEP f)
     }
     # moved(SC, F, SKIP): "reason N, ..." of the reasons that moved; sets JS
     # to the same as a JSON object.
     function moved(sc, f, skip,   i, key, out) {
       out = ""; JS = ""
-      for (i = 1; i <= nkeys[sc, f]; i++) {
-        key = keys[sc, f, i]; if (key == skip) continue
+      for (i = 1; i <= nkeys[sc SUBSEP f]; i++) {
+        key = keys[sc SUBSEP f, i]; if (key == skip) continue
         JS = JS (JS == "" ? "" : ",") "\"" key "\":" delta[sc, f, key]
         if (delta[sc, f, key] != 0) out = out (out == "" ? "" : ", ") key " " delta[sc, f, key]
       }
@@ -1429,6 +1438,7 @@ shadow_report() {
   [[ -s $WORK/shadow.tsv ]] || return 0
   awk -F'\t' -v maxc="$MAX_SHADOW_CPU_RATIO" -v maxp="$MAX_SHADOW_FAULT_P99_RATIO" -v secs="$BENCH_SECONDS" \
       -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
+    '"$AWK_KV_DELTAS"'
     function median(s,   n, i, j, t, a) {
       n = split(s, a, " "); if (n == 0) return "null"
       for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
@@ -1460,17 +1470,9 @@ shadow_report() {
     }
     {
       sc = $1
-      delete before
-      na = split($3, a, " ")
-      for (i = 1; i <= na; i++) { split(a[i], kv, "="); before[kv[1]] = kv[2] }
-      nb = split($4, b, " ")
-      for (i = 1; i <= nb; i++) {
-        split(b[i], kv, "="); key = kv[1]
-        d = kv[2] - ((key in before) ? before[key] : 0)
-        if (!((sc, key) in delta)) keys[sc, ++nkeys[sc]] = key
-        delta[sc, key] += d
-        if (key == "compared") rate[sc] = rate[sc] " " d / secs
-      }
+      c0 = delta[sc, "compared"]
+      kv_deltas($3, $4, sc)
+      rate[sc] = rate[sc] " " (delta[sc, "compared"] - c0) / secs
       rounds[sc]++
     }
     END {

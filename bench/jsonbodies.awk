@@ -1,5 +1,11 @@
-# make_json_bodies: N distinct 1 KiB JSON bodies (orders: ids, names,
-# prices, dates, free text from a vocabulary), and two big JSON bodies.
+# bench/jsonbodies.awk — the JSON answers of bench/run.sh's backend:
+#   awk -v dir=DIR -v n=N -f bench/jsonbodies.awk
+# writes DIR/00000.json ... N different orders of exactly 1024 bytes each
+# (random ids, names, items, prices, dates, an address, and a note of words
+# from a small vocabulary, as an API answer varies from call to call), then
+# DIR/big-2m.json (2 MiB) and DIR/big-200k.json (200 KiB): {"items":[...]}
+# lists of those orders, padded to their exact size. The seed is fixed, so
+# one awk writes the same bytes every run.
 function pick(a, n) { return a[int(rand() * n) + 1] }
 function words(k,   s, j) { s = ""; for (j = 0; j < k; j++) s = s (j ? " " : "") pick(W, nw); return s }
 function hex(k,   s, j) { s = ""; for (j = 0; j < k; j++) s = s substr("0123456789abcdef", int(rand() * 16) + 1, 1); return s }

@@ -3,7 +3,9 @@
 #
 # WHAT IT MEASURES
 #   One backend nginx (1 worker, pinned to the "load" core) serves fixed bodies
-#   (/1k = 1 KiB, /10k = 10 KiB) on two ports: $BACKEND, which every scenario
+#   (/1k = 1 KiB, /10k = 10 KiB; under /json/, application/json: 16384
+#   different 1 KiB orders and lists of them of 2 MiB and 200 KiB, written by
+#   bench/jsonbodies.awk) on two ports: $BACKEND, which every scenario
 #   proxies to, and $BACKEND2 (same server{}, same bytes), the other side of
 #   the shadow scenarios. Two proxies sit in front of it, each pinned to the
 #   "proxy" core and each limited to one core's worth of work:
@@ -37,7 +39,13 @@
 #     and no errors from cutover.
 #   record_1k (cutover only) ends the report with the recording overhead:
 #     cutover CPU/req recording 100% of calls <= 1.5x its proxy_1k CPU/req, and
-#     no record dropped; it prints the records written per second.
+#     no record dropped; it prints the records written per second. Its
+#     answers are the 16384 different 1 KiB JSON orders, requested by a wrk
+#     script in a shuffled cycle (the store compresses bodies: one repeated
+#     body, or /1k's 1 KiB of one letter, would shrink as no real traffic
+#     does). After its rounds it prints the bytes per record on disk: the
+#     store's allocated size (bbolt index file + segment files, `du`) over
+#     cutover_records_written_total (warm-up included), <= 500 B.
 #   shadow_1k ends it with the cost of shadowing: cutover (a migration route,
 #     old = $BACKEND, new = $BACKEND2, `shadow: { percent: 100 }`, so every
 #     request is also sent to new and the two answers are diffed) against
@@ -65,6 +73,31 @@
 #     200 to every POST /v1/traces, pinned to the load core): cutover CPU/req
 #     <= 1.3x its proxy_1k CPU/req; it prints the spans exported per second
 #     and the spans dropped (cutover_trace_spans_* deltas), which must be 0.
+#   big_200k and big_2m are big bodies under load: 200 KiB and 2 MiB JSON
+#     answers, BENCH_BIG_CONNS (32) connections, cutover with shadow 100% and
+#     recording 100% (shadow_1k's migration route plus `record.sample: 1`,
+#     everything else the defaults), nginx as a plain reverse proxy (no
+#     mirror; default proxy_buffering). They run shorter rounds, since each
+#     moves gigabytes: BENCH_BIG_ROUNDS x BENCH_BIG_SECONDS (2 x 5 s, capped
+#     by BENCH_ROUNDS and BENCH_SECONDS) and a 1 s warm-up. Their line under
+#     the table replaces the nginx ratios: cutover's peak RSS (the largest
+#     VmHWM of its rounds) <= 96 MB for 200 KiB and <= 64 MB for 2 MiB, with
+#     nginx's beside, and no errors; the CPU/req and req/s ratios are printed
+#     with no criterion (cutover also shadows, diffs and records). The report
+#     then prints, per scenario, the pairs compared and the shadow drops by
+#     reason (cutover_shadow_dropped_total deltas: body_too_large for 2 MiB
+#     is expected, the answer is over shadow.max_body), the records written
+#     and the record drops by reason (cutover_records_dropped_total deltas).
+#   sse_ttfb runs no wrk: bench/ssegen serves a server-sent-events stream
+#     (text/event-stream, chunked, a first event at once and 8 more over
+#     0.8 s, each flushed), and its client reads BENCH_SSE_STREAMS streams
+#     (3 at a time) directly, through nginx (`proxy_buffering off`) and
+#     through cutover (a plain route, recording on as by default). It prints
+#     the median time from request to the end of the first event for each,
+#     and cutover's must be <= direct + 5 ms (a loopback hop costs well under
+#     1 ms; 5 ms is scheduling noise on this box and far below the 0.8 s of
+#     a proxy that holds the answer until it ends); every stream must arrive
+#     whole.
 #   Each is marked "ok" or "MISS". MISS does not fail the script (it reports, it
 #   is not a test). It exits non-zero only when a proxy cannot start/dies or a
 #   run completes no successful request.
@@ -73,7 +106,7 @@
 #
 # USAGE
 #   make bench                      # or: bash bench/run.sh
-#                                   # (default run: ~5.5 min here, see RUN TIME)
+#                                   # (default run: ~7.5 min here, see RUN TIME)
 #   BENCH_SECONDS=3 BENCH_ROUNDS=1 bash bench/run.sh      # quick look
 #   BENCH_SCENARIOS="proxy_1k shadow_1k" bash bench/run.sh # a subset
 #   Knobs (env):
@@ -83,7 +116,9 @@
 #     BENCH_WARMUP     warm-up seconds per proxy/scenario  (default 2)
 #     BENCH_SCENARIOS  space-separated scenario names      (default "proxy_1k proxy_10k
 #                      record_1k shadow_1k shadow_dead_1k shadow_slow_1k
-#                      proxy_traced_1k")
+#                      proxy_traced_1k big_200k big_2m sse_ttfb")
+#     BENCH_BIG_SECONDS, BENCH_BIG_ROUNDS, BENCH_BIG_CONNS  big_* runs (default 5, 2, 32)
+#     BENCH_SSE_STREAMS  streams sse_ttfb reads per target (default 15)
 #     BENCH_PROXIES    which proxies to run                (default "nginx cutover")
 #     BENCH_PROXY_CPU / BENCH_LOAD_CPU  CPU ids to pin to  (default: first two allowed CPUs)
 #     BENCH_KEEP_TMP=1 keep the temp dir (configs, logs, raw wrk output)
@@ -93,15 +128,20 @@
 #   Write a function scenario_NAME (see "Scenarios" below) that sets SC_DESC,
 #   SC_PATH, SC_NGINX_HTTP, SC_NGINX_SERVER and SC_CUTOVER, then add NAME to
 #   the default BENCH_SCENARIOS. Everything else (ports, processes, load,
-#   metrics, table, JSON) is shared.
+#   metrics, table, JSON) is shared. Optional settings (per-scenario
+#   seconds, rounds, connections, wrk script, RSS limit, a measurement of
+#   its own instead of wrk, a step after the rounds) are listed there too.
 #
 # RUN TIME
 #   Each scenario x proxy costs a start-up, BENCH_WARMUP, then BENCH_ROUNDS x
 #   BENCH_SECONDS (+1.5 s per cutover run, the store/shadow catch-up). The
 #   default (7 scenarios, 10 scenario x proxy pairs, 3 x 10 s) takes about
 #   6 minutes on the 2-core box it was written on (it was 3 minutes before
-#   the three shadow scenarios, 5.5 before proxy_traced_1k); `make bench`
-#   then runs the Go micro-benchmarks, about one more minute.
+#   the three shadow scenarios, 5.5 before proxy_traced_1k); big_200k and
+#   big_2m add about 30 s each (2 proxies x 2 rounds x 5 s), sse_ttfb about
+#   20 s (3 targets x 5 batches of 0.8 s streams, plus start-ups), so
+#   about 7.5 minutes in all; `make bench` then runs the Go
+#   micro-benchmarks, about one more minute.
 #
 # Everything listens on 127.0.0.1 only, every run is bounded by `timeout`, and
 # every process this script starts is stopped on exit (including Ctrl-C).
@@ -117,7 +157,11 @@ BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 BENCH_CONNS=${BENCH_CONNS:-64}
 BENCH_WARMUP=${BENCH_WARMUP:-2}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-"proxy_1k proxy_10k record_1k shadow_1k shadow_dead_1k shadow_slow_1k proxy_traced_1k"}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-"proxy_1k proxy_10k record_1k shadow_1k shadow_dead_1k shadow_slow_1k proxy_traced_1k big_200k big_2m sse_ttfb"}
+BENCH_BIG_SECONDS=${BENCH_BIG_SECONDS:-5}
+BENCH_BIG_ROUNDS=${BENCH_BIG_ROUNDS:-2}
+BENCH_BIG_CONNS=${BENCH_BIG_CONNS:-32}
+BENCH_SSE_STREAMS=${BENCH_SSE_STREAMS:-15}
 BENCH_PROXIES=${BENCH_PROXIES:-"nginx cutover"}
 CUTOVER_BIN=${CUTOVER_BIN:-$ROOT/bin/cutover}
 OUT_DIR=${BENCH_OUT_DIR:-$ROOT/bench/out}
@@ -132,6 +176,23 @@ MAX_SHADOW_FAULT_P99_RATIO=1.10
 MAX_CPU_RATIO=1.3
 MIN_RPS_RATIO=0.85
 MAX_RSS_MB=40
+# Big bodies under load (shadow + recording on): cutover's peak RSS. The
+# 2 MiB body streams (it is over stream_above, 1 MiB by default) and must
+# not be held whole per connection; the 200 KiB one stays on the buffered
+# path, 32 of them in flight plus their shadow and record copies.
+MAX_BIG_2M_RSS_MB=64
+MAX_BIG_200K_RSS_MB=96
+# SSE: cutover's median time to the first event may exceed the direct one
+# by this much (ms). A proxy hop on loopback costs well under 1 ms; 5 ms
+# absorbs scheduling on a shared 2-core box and is still 160x below the
+# 800 ms a proxy that buffers the stream shows.
+MAX_SSE_TTFB_EXTRA_MS=5
+# record_1k: bytes on disk per recorded 1 KiB JSON call (index + segments).
+MAX_RECORD_BYTES=500
+# Distinct 1 KiB JSON bodies record_1k cycles through (a shuffled cycle, so
+# no body repeats within 16 MiB of recorded bodies: a compressor's window
+# or dictionary cannot shrink a record to a back-reference of an earlier one).
+JSON_BODIES=16384
 
 START_TIMEOUT=20 # seconds a proxy/backend gets to become ready
 
@@ -140,13 +201,24 @@ START_TIMEOUT=20 # seconds a proxy/backend gets to become ready
 #
 # A scenario function sets:
 #   SC_DESC          one line for the log
-#   SC_PATH          URL path wrk requests (the backend serves /1k and /10k)
+#   SC_PATH          URL path wrk requests (the backend serves /1k, /10k and
+#                    /json/: 00000.json to 16383.json, big-200k.json, big-2m.json)
 #   SC_NGINX_HTTP    extra http{}-level nginx config (extra upstreams, ...); may be ""
 #   SC_NGINX_SERVER  server{}-level nginx config (the locations)
 #   SC_CUTOVER       cutover YAML that follows `listen:` and `admin:` (services, routes, ...)
 #   SC_PROXIES       optional: the proxies this scenario runs (default BENCH_PROXIES)
 #   SC_PIDS          optional: PIDs of helpers it started (start_bg), stopped
 #                    when the scenario ends
+#   SC_SECONDS, SC_ROUNDS, SC_CONNS, SC_WARMUP  optional: this scenario's run
+#                    length, rounds, wrk connections and warm-up (default the
+#                    BENCH_* knobs)
+#   SC_WRK_SCRIPT    optional: a wrk Lua script (e.g. $WORK/json-bodies.lua)
+#   SC_MAX_RSS_MB    optional: judge cutover by its peak RSS against this
+#                    limit instead of by the nginx ratios (big_*)
+#   SC_MEASURE       optional: a function called with the started proxies'
+#                    names instead of the warm-ups and wrk rounds (sse_ttfb)
+#   SC_AFTER         optional: a function called after the rounds, while the
+#                    proxies still run (record_1k: record_size)
 # Available while it runs: $BACKEND (127.0.0.1:PORT of the backend nginx),
 # $BACKEND2 (the same backend on a second port), $SC_NAME (the scenario's
 # name) and $WORK (the temp dir).
@@ -191,11 +263,18 @@ scenario_proxy_10k() {
 # response headers and bodies) into the embedded store on local disk. The
 # report compares its cutover CPU/req with proxy_1k's (the recording
 # overhead) and prints records written per second and records dropped.
+# The answers are 1 KiB JSON orders (application/json), $JSON_BODIES
+# different ones that wrk's script cycles through in a shuffled order: the
+# store compresses bodies, and one body repeated (or 1 KiB of one letter, as
+# /1k is) would show a size on disk no real traffic gets. After the rounds,
+# record_size prints the store's bytes on disk per record.
 scenario_record_1k() {
   plain_proxy
-  SC_DESC="reverse proxy recording 100% of calls into the embedded store, GET 1 KiB body"
-  SC_PATH=/1k
+  SC_DESC="reverse proxy recording 100% of calls into the embedded store, GET 1 KiB JSON bodies ($JSON_BODIES different)"
+  SC_PATH=/json/00000.json
+  SC_WRK_SCRIPT=$WORK/json-bodies.lua
   SC_CUTOVER=${SC_CUTOVER/"record: { sample: 0 }"/"record: { sample: 1 }"}
+  SC_AFTER=record_size
   # nginx records nothing: the comparison is with cutover's own proxy_1k.
   SC_PROXIES=cutover
 }
@@ -280,6 +359,93 @@ scenario_shadow_slow_1k() {
   start_stalled_listener "$PORT"
   shadow_proxy "127.0.0.1:$PORT"
   SC_PROXIES=cutover
+}
+
+# big_scenario MAX_RSS_MB: big bodies under load. cutover: shadow_1k's
+# migration route (old = $BACKEND answers, every request also sent to new
+# = $BACKEND2 and the answers diffed) with every call recorded too, all
+# other settings the defaults (stream_above 1 MiB, memory.async 64 MiB,
+# shadow.max_body 1 MiB, record.max_body 64 KiB). nginx: a plain reverse
+# proxy (no mirror) with its default proxy_buffering (8 small memory
+# buffers per request, the rest of a large answer spooled to a temp file),
+# so its peak RSS is what a proxy that never holds a whole body needs.
+# BENCH_BIG_CONNS connections, and rounds of BENCH_BIG_SECONDS x
+# BENCH_BIG_ROUNDS (at most BENCH_SECONDS x BENCH_ROUNDS): each run moves
+# gigabytes over loopback. The criterion is cutover's peak RSS (VmHWM since
+# it started, warm-up included: the largest of the rounds), with nginx's
+# printed beside; CPU/req and req/s ratios are printed with no criterion,
+# since cutover does three upstream-side jobs per call (answer, shadow,
+# record) and nginx one. The report adds the shadow and record drops by
+# reason over the measured rounds.
+big_scenario() {
+  plain_proxy
+  shadow_proxy "$BACKEND2"
+  SC_CUTOVER=${SC_CUTOVER/"record: { sample: 0 }"/"record: { sample: 1 }"}
+  SC_CONNS=$BENCH_BIG_CONNS
+  SC_SECONDS=$((BENCH_BIG_SECONDS < BENCH_SECONDS ? BENCH_BIG_SECONDS : BENCH_SECONDS))
+  SC_ROUNDS=$((BENCH_BIG_ROUNDS < BENCH_ROUNDS ? BENCH_BIG_ROUNDS : BENCH_ROUNDS))
+  SC_WARMUP=1
+  SC_MAX_RSS_MB=$1
+}
+
+# big_2m: 2 MiB JSON answers, over stream_above: once cutover streams, each
+# passes through without being held whole; its shadow copy is over
+# shadow.max_body (dropped as body_too_large) and its record truncated to
+# record.max_body.
+scenario_big_2m() {
+  big_scenario "$MAX_BIG_2M_RSS_MB"
+  SC_DESC="big bodies: GET 2 MiB JSON, $SC_CONNS conns (cutover: shadow 100% + diff + recording 100%; nginx: plain proxy)"
+  SC_PATH=/json/big-2m.json
+}
+
+# big_200k: 200 KiB JSON answers, under stream_above: buffered, shadowed
+# and diffed whole, recorded truncated to record.max_body.
+scenario_big_200k() {
+  big_scenario "$MAX_BIG_200K_RSS_MB"
+  SC_DESC="big bodies: GET 200 KiB JSON, $SC_CONNS conns (cutover: shadow 100% + diff + recording 100%; nginx: plain proxy)"
+  SC_PATH=/json/big-200k.json
+}
+
+# sse_ttfb: time to the first event of a server-sent-events stream. The
+# upstream is bench/ssegen (pinned to the load core): every GET answers
+# text/event-stream without a length, a first event at once and 8 more
+# spread over 0.8 s, each flushed. ssegen's client (on the load core too)
+# reads BENCH_SSE_STREAMS streams, 3 at a time, directly, through nginx
+# (`proxy_buffering off`, the setting SSE needs behind nginx) and through
+# cutover (a plain route with the default recording: every call recorded),
+# and prints the median time from request to the end of the first event.
+# No wrk load: the scenario measures latency alone (sse_measure).
+scenario_sse_ttfb() {
+  SC_DESC="server-sent events: time to the first event, direct vs nginx (proxy_buffering off) vs cutover"
+  SC_PATH=/events
+  free_port
+  start_ssegen "$PORT"
+  SC_NGINX_HTTP=$(cat <<EOF
+    upstream sse {
+        server $SSE_ADDR;
+        keepalive 8;
+    }
+EOF
+)
+  SC_NGINX_SERVER=$(cat <<'EOF'
+location / {
+    proxy_pass http://sse;
+    proxy_buffering off;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+}
+EOF
+)
+  SC_CUTOVER=$(cat <<EOF
+services:
+  sse: { targets: ["$SSE_ADDR"], timeout: 5s }
+routes:
+  - name: bench
+    match: { path_prefix: / }
+    upstream: sse
+EOF
+)
+  SC_MEASURE=sse_measure
 }
 
 # proxy_traced_1k: proxy_1k with every chain exported as a span over
@@ -415,7 +581,7 @@ start_bg() {
 # (4096) and nothing ever reads or answers. Its PID goes to SC_PIDS. Not run
 # in $(...): it must update PIDS and SC_PIDS.
 start_stalled_listener() {
-  local port=$1 i
+  local port=$1
   start_bg "$WORK/stalled-$port.log" python3 -c '
 import socket, sys, time
 s = socket.socket()
@@ -426,15 +592,23 @@ while True:
     time.sleep(3600)
 ' "$port"
   SC_PIDS+=" $LAST_PID"
+  wait_listening "stalled listener (never accepts)" "$port" "$WORK/stalled-$port.log"
+}
+
+# wait_listening NAME PORT LOGFILE: wait until the helper just started
+# (LAST_PID) takes TCP connections on 127.0.0.1:PORT; fail if it exits or
+# is not listening after START_TIMEOUT.
+wait_listening() {
+  local name=$1 port=$2 logf=$3 i
   for ((i = 0; i < 10 * START_TIMEOUT; i++)); do
-    alive "$LAST_PID" || { cat "$WORK/stalled-$port.log" >&2; die "stalled listener could not start"; }
+    alive "$LAST_PID" || { cat "$logf" >&2; die "$name could not start"; }
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      log "stalled listener (never accepts) on 127.0.0.1:$port (pid $LAST_PID)"
+      log "$name on 127.0.0.1:$port (pid $LAST_PID)"
       return 0
     fi
     sleep 0.1
   done
-  die "stalled listener not listening on 127.0.0.1:$port after ${START_TIMEOUT}s"
+  die "$name not listening on 127.0.0.1:$port after ${START_TIMEOUT}s"
 }
 
 # start_otlp_sink PORT: a python3 OTLP/HTTP sink on 127.0.0.1:PORT, pinned to
@@ -467,6 +641,17 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_for
     sleep 0.1
   done
   die "OTLP sink not answering on 127.0.0.1:$port after ${START_TIMEOUT}s"
+}
+
+# start_ssegen PORT: bench/ssegen serving its event stream on
+# 127.0.0.1:PORT, pinned to the load core; sets SSE_ADDR. Its PID goes to
+# SC_PIDS. Not run in $(...): it must update PIDS and SC_PIDS.
+start_ssegen() {
+  local port=$1
+  SSE_ADDR=127.0.0.1:$port
+  start_bg "$WORK/ssegen-$port.log" taskset -c "$LOAD_CPU" "$SSEGEN" -serve "$SSE_ADDR"
+  SC_PIDS+=" $LAST_PID"
+  wait_listening "SSE upstream (bench/ssegen, cpu $LOAD_CPU)" "$port" "$WORK/ssegen-$port.log"
 }
 
 # forget_pid PID: stop PID and drop it from the cleanup list.
@@ -534,6 +719,15 @@ ensure_cutover() {
   CUTOVER_BIN=$(cd "$(dirname "$CUTOVER_BIN")" && pwd)/$(basename "$CUTOVER_BIN")
 }
 
+# ensure_ssegen: builds bench/ssegen into $WORK when sse_ttfb runs.
+SSEGEN=""
+ensure_ssegen() {
+  [[ " $BENCH_SCENARIOS " == *" sse_ttfb "* ]] || return 0
+  have go || die "sse_ttfb needs the go toolchain to build bench/ssegen"
+  SSEGEN=$WORK/ssegen
+  (cd "$ROOT" && go build -o "$SSEGEN" ./bench/ssegen) || die "cannot build bench/ssegen"
+}
+
 pick_cpus() {
   local cpus
   read -r -a cpus <<<"$(allowed_cpus)"
@@ -575,8 +769,9 @@ start_backend() {
   mkdir -p "$WORK/www"
   head -c 1024 /dev/zero | tr '\0' 'a' >"$WORK/www/1k"
   head -c 10240 /dev/zero | tr '\0' 'b' >"$WORK/www/10k"
-  chmod 755 "$WORK" "$WORK/www" # nginx workers may run as nobody
-  chmod 644 "$WORK/www/"*
+  make_json_bodies "$WORK/www/json"
+  chmod 755 "$WORK" "$WORK/www" "$WORK/www/json" # nginx workers may run as nobody
+  find "$WORK/www" -type f -exec chmod 644 {} +
   start_nginx backend "$LOAD_CPU" <<EOF
 worker_processes 1;
 daemon off;
@@ -597,6 +792,7 @@ $(nginx_common_http backend)
         listen $BACKEND2 backlog=4096; # the shadow side of shadow_1k
         root $WORK/www;
         location / { }
+        location /json/ { types { } default_type application/json; }
     }
 }
 EOF
@@ -604,6 +800,39 @@ EOF
   wait_http backend "$BACKEND_PID" "http://$BACKEND/1k" "$WORK/backend/error.log"
   wait_http backend "$BACKEND_PID" "http://$BACKEND2/1k" "$WORK/backend/error.log"
   log "backend nginx on $BACKEND and $BACKEND2 (cpu $LOAD_CPU)"
+}
+
+# make_json_bodies DIR: JSON answers for record_1k and big_* (see
+# bench/jsonbodies.awk): DIR/00000.json ... $JSON_BODIES different 1 KiB
+# orders, DIR/big-2m.json (2 MiB) and DIR/big-200k.json (200 KiB), lists of
+# those orders; and $WORK/json-bodies.lua, the wrk script that requests the
+# 1 KiB ones in a shuffled cycle.
+make_json_bodies() {
+  local dir=$1
+  mkdir -p "$dir"
+  awk -v dir="$dir" -v n="$JSON_BODIES" -f "$ROOT/bench/jsonbodies.awk" || die "cannot write the JSON bodies"
+  [[ $(wc -c <"$dir/00000.json") -eq 1024 && $(wc -c <"$dir/big-2m.json") -eq 2097152 ]] ||
+    die "bench/jsonbodies.awk wrote bodies of the wrong size"
+  cat >"$WORK/json-bodies.lua" <<EOF
+-- record_1k: GET the $JSON_BODIES JSON bodies in a shuffled cycle.
+local n = $JSON_BODIES
+local reqs = {}
+local i = 0
+function init(args)
+  local order = {}
+  for k = 1, n do order[k] = k - 1 end
+  math.randomseed(20261205)
+  for k = n, 2, -1 do
+    local j = math.random(k)
+    order[k], order[j] = order[j], order[k]
+  end
+  for k = 1, n do reqs[k] = wrk.format(nil, string.format("/json/%05d.json", order[k])) end
+end
+function request()
+  i = i % n + 1
+  return reqs[i]
+end
+EOF
 }
 
 # ---------------------------------------------------------------------------
@@ -678,11 +907,13 @@ cutover_rss_pid() { echo "$1"; }
 # Load and measurement
 # ---------------------------------------------------------------------------
 
-# run_wrk URL SECONDS OUTFILE: bounded wrk run pinned to the load CPU.
+# run_wrk URL SECONDS OUTFILE: bounded wrk run pinned to the load CPU, with
+# the scenario's connections (RUN_CONNS) and script (SC_WRK_SCRIPT), if any.
 run_wrk() {
-  local url=$1 secs=$2 out=$3 rc=0
+  local url=$1 secs=$2 out=$3 rc=0 script=()
+  [[ -n $SC_WRK_SCRIPT ]] && script=(-s "$SC_WRK_SCRIPT")
   timeout -k 5 $((secs + 30)) taskset -c "$LOAD_CPU" \
-    wrk -t1 -c"$BENCH_CONNS" -d"${secs}s" --latency "$url" >"$out" 2>&1 &
+    wrk -t1 -c"$RUN_CONNS" -d"${secs}s" --latency "${script[@]}" "$url" >"$out" 2>&1 &
   WRK_PID=$!
   wait "$WRK_PID" || rc=$?
   WRK_PID=""
@@ -723,7 +954,7 @@ measure() {
   local met0="" met1="" sh0 sh1
   [[ $proxy == cutover ]] && met0=$(cutover_metrics "${PROXY_ADMINS[$proxy]}")
   t0=$(cpu_ticks "${pids[@]}")
-  run_wrk "$url" "$BENCH_SECONDS" "$out" || rc=$?
+  run_wrk "$url" "$RUN_SECONDS" "$out" || rc=$?
   if [[ $proxy == cutover ]]; then
     # Records are committed within a second of their response: let the
     # writer (and the shadow workers) catch up before reading what they did,
@@ -734,6 +965,8 @@ measure() {
       >>"$WORK/records.tsv"
     printf '%s\t%s\t%s\t%s\n' "$scenario" "$round" "$(trace_counts <<<"$met0")" "$(trace_counts <<<"$met1")" \
       >>"$WORK/traces.tsv"
+    printf '%s\t%s\t%s\t%s\n' "$scenario" "$round" "$(record_reasons <<<"$met0")" "$(record_reasons <<<"$met1")" \
+      >>"$WORK/recdrops.tsv"
     sh0=$(shadow_counts <<<"$met0")
     sh1=$(shadow_counts <<<"$met1")
     if [[ -n $sh1 ]]; then printf '%s\t%s\t%s\t%s\n' "$scenario" "$round" "$sh0" "$sh1" >>"$WORK/shadow.tsv"; fi
@@ -769,7 +1002,7 @@ measure() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$proxy" "$round" "$requests" \
     "$ok_rps" "$p50" "$p99" "$cpu_us" "$rss" "$non2xx" "$serr" "$proxy_pct" "$load_pct" "$other_pct" >>"$RESULTS"
   printf '{"kind":"run","run_id":"%s","git":"%s","scenario":"%s","proxy":"%s","round":%d,"seconds":%d,"conns":%d,"requests":%d,"rps":%s,"ok_rps":%s,"p50_ms":%s,"p99_ms":%s,"cpu_us_per_req":%s,"peak_rss_mb":%s,"non2xx":%d,"socket_errors":%d,"proxy_cpu_pct":%s,"load_cpu_pct":%s,"other_cpu_pct":%s,"cutover_bin":"%s"}\n' \
-    "$RUN_ID" "$GIT_REV" "$scenario" "$proxy" "$round" "$BENCH_SECONDS" "$BENCH_CONNS" "$requests" "$rps" "$ok_rps" \
+    "$RUN_ID" "$GIT_REV" "$scenario" "$proxy" "$round" "$RUN_SECONDS" "$RUN_CONNS" "$requests" "$rps" "$ok_rps" \
     "$p50" "$p99" "$cpu_us" "$rss" "$non2xx" "$serr" "$proxy_pct" "$load_pct" "$other_pct" "$CUTOVER_BIN" >>"$JSONL"
   log "$(printf '%-14s r%d %-8s %9s req/s  p50 %6s ms  p99 %6s ms  %6s us/req  rss %5s MB  errors %d  proxy cpu %s%%  load cpu %s%%' \
     "$scenario" "$round" "$proxy" "$ok_rps" "$p50" "$p99" "$cpu_us" "$rss" $((non2xx + serr)) "$proxy_pct" "$load_pct")"
@@ -788,6 +1021,23 @@ record_counts() {
     /^cutover_records_written_total / { w = $2 }
     /^cutover_records_dropped_total\{/ { d += $2 }
     END { printf "%d %d", w, d }'
+}
+
+# record_reasons < METRICS: prints "written=N REASON=N ..." (the record
+# drops by reason, in the order the metrics list them).
+record_reasons() {
+  awk '
+    /^cutover_records_written_total / { w = $2 }
+    /^cutover_records_dropped_total\{/ {
+      if (!match($0, /reason="[^"]*"/)) next
+      r = substr($0, RSTART + 8, RLENGTH - 9)
+      if (!(r in d)) names[++n] = r
+      d[r] += $NF
+    }
+    END {
+      printf "written=%d", w
+      for (i = 1; i <= n; i++) printf " %s=%d", names[i], d[names[i]]
+    }'
 }
 
 # trace_counts < METRICS: prints "exported dropped" (spans, all reasons).
@@ -817,12 +1067,64 @@ shadow_counts() {
     }'
 }
 
+# sse_measure PROXY...: sse_ttfb's measurement: ssegen's client reads
+# BENCH_SSE_STREAMS event streams (3 at a time) directly from the upstream,
+# then through each proxy, and its line of figures goes to $WORK/sse.tsv.
+sse_measure() {
+  local target url line rc
+  for target in direct "$@"; do
+    url=http://$SSE_ADDR$SC_PATH
+    [[ $target == direct ]] || url=${PROXY_URLS[$target]}
+    rc=0
+    line=$(timeout -k 5 120 taskset -c "$LOAD_CPU" "$SSEGEN" -get "$url" -n "$BENCH_SSE_STREAMS" -c 3 \
+      2>"$WORK/sse-$target.err") || rc=$?
+    if ((rc != 0)); then
+      log "MISS: reading event streams from $target ($url) failed:"
+      tail -n 3 "$WORK/sse-$target.err" >&2 || true
+      FAILED=1
+    fi
+    log "$(printf '%-14s %-8s %s' "$SC_NAME" "$target" "$line")"
+    printf '%s\t%s\t%d\n' "$target" "$line" "$rc" >>"$WORK/sse.tsv"
+  done
+}
+
+# record_size: after record_1k's rounds, the embedded store's size on disk
+# (allocated blocks of the bbolt index file and the segment files; the
+# apparent size too) and the records committed to it
+# (cutover_records_written_total since cutover started: the warm-up's
+# records are in the store too), once the recorder's queue is empty and
+# the count has stopped moving (10 s at most). Appended to
+# $WORK/recsize.tsv.
+record_size() {
+  local admin=${PROXY_ADMINS[cutover]:-} dir=$WORK/cutover/$SC_NAME/data i met
+  local written=-1 last queued alloc apparent index
+  [[ -n $admin && -d $dir ]] || return 0
+  for ((i = 0; i < 50; i++)); do
+    last=$written
+    met=$(cutover_metrics "$admin")
+    read -r written queued <<<"$(awk '/^cutover_records_written_total / { w = $2 }
+      /^cutover_records_queued / { q = $2 } END { printf "%d %d", w, q }' <<<"$met")"
+    ((queued == 0 && written == last)) && break
+    sleep 0.2
+  done
+  alloc=$(du -s -B1 "$dir" | cut -f1)
+  apparent=$(du -s -b "$dir" | cut -f1)
+  index=$(find "$dir" -maxdepth 1 -type f -name '*.db' -exec du -c -B1 {} + | awk 'END { print $1 + 0 }')
+  log "store of $SC_NAME: $written records, $alloc bytes on disk ($index in the index file), $apparent apparent"
+  printf '%s\t%d\t%d\t%d\t%d\n' "$SC_NAME" "$written" "$alloc" "$apparent" "$index" >>"$WORK/recsize.tsv"
+}
+
 run_scenario() {
   local name=$1 proxy round order pid
   declare -F "scenario_$name" >/dev/null || die "unknown scenario '$name'"
   SC_DESC="" SC_PATH="" SC_NGINX_HTTP="" SC_NGINX_SERVER="" SC_CUTOVER="" SC_PROXIES="" SC_PIDS=""
+  SC_SECONDS="" SC_ROUNDS="" SC_CONNS="" SC_WARMUP="" SC_WRK_SCRIPT="" SC_MAX_RSS_MB="" SC_MEASURE="" SC_AFTER=""
   SC_NAME=$name
   "scenario_$name"
+  RUN_SECONDS=${SC_SECONDS:-$BENCH_SECONDS}
+  RUN_ROUNDS=${SC_ROUNDS:-$BENCH_ROUNDS}
+  RUN_CONNS=${SC_CONNS:-$BENCH_CONNS}
+  RUN_WARMUP=${SC_WARMUP:-$BENCH_WARMUP}
   log "scenario $name: $SC_DESC"
   local proxies=$BENCH_PROXIES
   if [[ -n $SC_PROXIES ]]; then
@@ -835,21 +1137,32 @@ run_scenario() {
     fi
   fi
 
+  # The scenario's settings, for the report: seconds, rounds, connections
+  # and cutover's peak RSS limit (empty: MAX_RSS_MB and the nginx ratios).
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$RUN_SECONDS" "$RUN_ROUNDS" "$RUN_CONNS" "$SC_MAX_RSS_MB" >>"$WORK/scenarios.tsv"
+
   for proxy in $proxies; do
     "start_${proxy}_proxy"
     PROXY_PIDS[$proxy]=$PROXY_PID
     PROXY_URLS[$proxy]=$PROXY_URL
     PROXY_ADMINS[$proxy]=${PROXY_ADMIN:-}
-    log "$proxy up at $PROXY_URL (pid $PROXY_PID, cpu $PROXY_CPU); warm-up ${BENCH_WARMUP}s"
-    run_wrk "$PROXY_URL" "$BENCH_WARMUP" "$WORK/warmup-$name-$proxy.txt" ||
+    [[ -n $SC_MEASURE ]] && { log "$proxy up at $PROXY_URL (pid $PROXY_PID, cpu $PROXY_CPU)"; continue; }
+    log "$proxy up at $PROXY_URL (pid $PROXY_PID, cpu $PROXY_CPU); warm-up ${RUN_WARMUP}s"
+    run_wrk "$PROXY_URL" "$RUN_WARMUP" "$WORK/warmup-$name-$proxy.txt" ||
       log "warm-up against $proxy: wrk exited non-zero"
   done
 
-  for ((round = 1; round <= BENCH_ROUNDS; round++)); do
-    order=$proxies
-    ((round % 2 == 0)) && order=$(echo "$proxies" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
-    for proxy in $order; do measure "$name" "$proxy" "$round"; done
-  done
+  if [[ -n $SC_MEASURE ]]; then
+    # shellcheck disable=SC2086 # one proxy per word
+    "$SC_MEASURE" $proxies
+  else
+    for ((round = 1; round <= RUN_ROUNDS; round++)); do
+      order=$proxies
+      ((round % 2 == 0)) && order=$(echo "$proxies" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
+      for proxy in $order; do measure "$name" "$proxy" "$round"; done
+    done
+  fi
+  if [[ -n $SC_AFTER ]]; then "$SC_AFTER"; fi
 
   for proxy in $proxies; do forget_pid "${PROXY_PIDS[$proxy]}"; done
   for pid in $SC_PIDS; do forget_pid "$pid"; done
@@ -860,8 +1173,8 @@ run_scenario() {
 # ---------------------------------------------------------------------------
 
 report() {
-  awk -F'\t' -v maxcpu="$MAX_CPU_RATIO" -v minrps="$MIN_RPS_RATIO" -v maxrss="$MAX_RSS_MB" \
-      -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" -v secs="$BENCH_SECONDS" -v conns="$BENCH_CONNS" '
+  [[ -s $RESULTS ]] && awk -F'\t' -v maxcpu="$MAX_CPU_RATIO" -v minrps="$MIN_RPS_RATIO" -v maxrss="$MAX_RSS_MB" \
+      -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
     function median(key,   n, i, j, t, a, parts) {
       n = split(vals[key], parts, " ")
       if (n == 0) return "null"
@@ -869,11 +1182,19 @@ report() {
       for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
       return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
     }
+    function largest(key,   n, i, m, parts) {
+      n = split(vals[key], parts, " ")
+      if (n == 0) return "null"
+      m = parts[1] + 0
+      for (i = 2; i <= n; i++) if (parts[i] + 0 > m) m = parts[i] + 0
+      return m
+    }
     function add(key, v) { if (v != "null" && v != "") vals[key] = vals[key] " " v }
     function fmt(v, f) { return v == "null" ? "-" : sprintf(f, v) }
     function jnum(v) { return v == "null" ? "null" : sprintf("%.3f", v) }
     function ratio(a, b) { return (a == "null" || b == "null" || b == 0) ? "null" : a / b }
     function mark(ok) { return ok ? "ok" : "MISS" }
+    FILENAME == ARGV[1] { secs[$1] = $2; conns[$1] = $4; bigrss[$1] = $5; next }
     {
       k = $1 SUBSEP $2
       if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
@@ -898,11 +1219,29 @@ report() {
             fmt(m[k, "p99"], "%.2f"), fmt(m[k, "cpu"], "%.1f"), fmt(m[k, "rss"], "%.1f"), err[k],
             fmt(m[k, "ppct"], "%.0f"), fmt(m[k, "lpct"], "%.0f")
           printf "{\"kind\":\"summary\",\"run_id\":\"%s\",\"git\":\"%s\",\"scenario\":\"%s\",\"proxy\":\"%s\",\"rounds\":%d,\"seconds\":%d,\"conns\":%d,\"ok_rps\":%s,\"p50_ms\":%s,\"p99_ms\":%s,\"cpu_us_per_req\":%s,\"peak_rss_mb\":%s,\"errors\":%d,\"proxy_cpu_pct\":%s,\"load_cpu_pct\":%s}\n",
-            run_id, git, sc, kp[2], rounds[k], secs, conns, jnum(m[k, "rps"]), jnum(m[k, "p50"]), jnum(m[k, "p99"]),
+            run_id, git, sc, kp[2], rounds[k], secs[sc], conns[sc], jnum(m[k, "rps"]), jnum(m[k, "p50"]), jnum(m[k, "p99"]),
             jnum(m[k, "cpu"]), jnum(m[k, "rss"]), err[k], jnum(m[k, "ppct"]), jnum(m[k, "lpct"]) >> jsonl
         }
         c = sc SUBSEP "cutover"; n = sc SUBSEP "nginx"
         if (!(c in seen) || !(n in seen)) continue
+        if (bigrss[sc] != "") {
+          # Big bodies: the peak is the largest VmHWM of the rounds; cutover
+          # shadows and records, nginx only proxies, so the CPU and req/s
+          # ratios have no criterion.
+          rc = ratio(m[c, "cpu"], m[n, "cpu"]); rr = ratio(m[c, "rps"], m[n, "rps"])
+          pc = largest(c SUBSEP "rss"); pn = largest(n SUBSEP "rss")
+          okm = pc != "null" && pc <= bigrss[sc]; oke = err[c] == 0
+          printf "  peak RSS: cutover %s MB (<= %d MB %s), nginx %s MB;  errors %d (%s);  cutover/nginx CPU/req %sx, req/s %sx\n",
+            fmt(pc, "%.1f"), bigrss[sc], mark(okm), fmt(pn, "%.1f"), err[c], mark(oke), fmt(rc, "%.2f"), fmt(rr, "%.2f")
+          printf "        (%d conns, %d s rounds; cutover shadows 100%% + diffs + records 100%%, nginx only proxies: no CPU or req/s criterion)\n",
+            conns[sc], secs[sc]
+          printf "{\"kind\":\"big\",\"run_id\":\"%s\",\"git\":\"%s\",\"scenario\":\"%s\",\"peak_rss_mb\":%s,\"nginx_peak_rss_mb\":%s,\"max_rss_mb\":%d,\"cpu_ratio\":%s,\"rps_ratio\":%s,\"rss_ok\":%s,\"errors_ok\":%s}\n",
+            run_id, git, sc, jnum(pc), jnum(pn), bigrss[sc], jnum(rc), jnum(rr), okm ? "true" : "false", oke ? "true" : "false" >> jsonl
+          if (noisy[sc])
+            printf "  WARNING: in %d run(s) other processes took >15%% of the proxy core: this scenario'"'"'s numbers are noisy.\n", noisy[sc]
+          printf "\n"
+          continue
+        }
         rc = ratio(m[c, "cpu"], m[n, "cpu"]); rr = ratio(m[c, "rps"], m[n, "rps"]); rm = ratio(m[c, "rss"], m[n, "rss"])
         okc = rc != "null" && rc <= maxcpu; okr = rr != "null" && rr >= minrps
         okm = m[c, "rss"] != "null" && m[c, "rss"] <= maxrss; oke = err[c] == 0
@@ -919,10 +1258,127 @@ report() {
             m[n, "lpct"], m[n, "ppct"]
         printf "\n"
       }
-    }' "$RESULTS"
+    }' "$WORK/scenarios.tsv" "$RESULTS"
   record_report
+  record_size_report
   shadow_report
   trace_report
+  big_report
+  sse_report
+}
+
+# AWK_KV_DELTAS: an awk function for the reports. kv_deltas(BEFORE, AFTER, K)
+# takes two counter lines "key=N key=N ..." read before and after a run and
+# adds each key's change to delta[K, key]; keys[K, i] lists the keys in
+# the order first seen (nkeys[K] of them).
+AWK_KV_DELTAS='
+    function kv_deltas(before_s, after_s, k,   na, nb, i, a, b, kv, before, key) {
+      na = split(before_s, a, " ")
+      for (i = 1; i <= na; i++) { split(a[i], kv, "="); before[kv[1]] = kv[2] }
+      nb = split(after_s, b, " ")
+      for (i = 1; i <= nb; i++) {
+        split(b[i], kv, "="); key = kv[1]
+        if (!((k, key) in delta)) keys[k, ++nkeys[k]] = key
+        delta[k, key] += kv[2] - ((key in before) ? before[key] : 0)
+      }
+    }'
+
+# record_size_report: record_1k's store size on disk per record
+# (recsize.tsv) against MAX_RECORD_BYTES.
+record_size_report() {
+  [[ -s $WORK/recsize.tsv ]] || return 0
+  awk -F'\t' -v maxb="$MAX_RECORD_BYTES" -v cap=$((2 << 30)) -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
+    {
+      sc = $1; n = $2; alloc = $3; apparent = $4; index_ = $5
+      per = n > 0 ? alloc / n : "null"; ok = per != "null" && per <= maxb
+      printf "bytes per record on disk (cutover %s, 1 KiB JSON answers): %s B/record (<= %d %s): %.1f MB on disk (index file %.1f MB, segments %.1f MB; apparent size %.1f MB) for %d records\n",
+        sc, (per == "null" ? "-" : sprintf("%.0f", per)), maxb, per == "null" ? "no record written" : (ok ? "ok" : "MISS"),
+        alloc / 1048576, index_ / 1048576, (alloc - index_) / 1048576, apparent / 1048576, n
+      # The embedded store drops its oldest records past store.max_bytes
+      # (2 GiB by default): near it, the store holds fewer records than
+      # were written and the figure is too low.
+      if (apparent > 0.9 * cap)
+        printf "  note: the store is near its default cap (2 GiB): old records may have been dropped, so this figure is too low\n"
+      printf "{\"kind\":\"record_size\",\"run_id\":\"%s\",\"git\":\"%s\",\"scenario\":\"%s\",\"records\":%d,\"bytes_on_disk\":%d,\"bytes_apparent\":%d,\"index_bytes\":%d,\"bytes_per_record\":%s,\"max_bytes_per_record\":%d,\"ok\":%s}\n",
+        run_id, git, sc, n, alloc, apparent, index_, (per == "null" ? "null" : sprintf("%.1f", per)), maxb, ok ? "true" : "false" >> jsonl
+    }' "$WORK/recsize.tsv"
+}
+
+# big_report: for big_* (cutover), the shadow and record counters over the
+# measured rounds (deltas from shadow.tsv and recdrops.tsv): pairs compared,
+# shadow drops by reason (body_too_large expected for 2 MiB once answers
+# over stream_above stream), records written and dropped by reason. Only
+# reasons that moved are listed. No criterion: the peak RSS is the test.
+big_report() {
+  [[ -s $WORK/shadow.tsv || -s $WORK/recdrops.tsv ]] || return 0
+  awk -F'\t' -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
+    '"$AWK_KV_DELTAS"'
+    $1 !~ /^big_/ { next }
+    {
+      sc = $1; f = (FILENAME == ARGV[1]) ? "shadow" : "record"
+      if (!(sc in seen)) { seen[sc] = 1; order[++ns] = sc }
+      kv_deltas($3, $4, sc SUBSEP f)
+    }
+    # moved(SC, F, SKIP): "reason N, ..." of the reasons that moved; sets JS
+    # to the same as a JSON object.
+    function moved(sc, f, skip,   i, key, out) {
+      out = ""; JS = ""
+      for (i = 1; i <= nkeys[sc SUBSEP f]; i++) {
+        key = keys[sc SUBSEP f, i]; if (key == skip) continue
+        JS = JS (JS == "" ? "" : ",") "\"" key "\":" delta[sc, f, key]
+        if (delta[sc, f, key] != 0) out = out (out == "" ? "" : ", ") key " " delta[sc, f, key]
+      }
+      JS = "{" JS "}"
+      return out == "" ? "none" : out
+    }
+    END {
+      for (s = 1; s <= ns; s++) {
+        sc = order[s]
+        sd = moved(sc, "shadow", "compared"); sjs = JS
+        rd = moved(sc, "record", "written"); rjs = JS
+        printf "%s (cutover, measured rounds): %d pairs compared, shadow drops: %s; %d records written, record drops: %s\n",
+          sc, delta[sc, "shadow", "compared"], sd, delta[sc, "record", "written"], rd
+        printf "{\"kind\":\"big_drops\",\"run_id\":\"%s\",\"git\":\"%s\",\"scenario\":\"%s\",\"compared\":%d,\"shadow_drops\":%s,\"records_written\":%d,\"record_drops\":%s}\n",
+          run_id, git, sc, delta[sc, "shadow", "compared"], sjs, delta[sc, "record", "written"], rjs >> jsonl
+      }
+    }' "$WORK/shadow.tsv" "$WORK/recdrops.tsv"
+}
+
+# sse_report: sse_ttfb's medians (sse.tsv): time to the end of the first
+# event directly, through nginx and through cutover; cutover's median must
+# be within MAX_SSE_TTFB_EXTRA_MS of the direct one, and every stream must
+# arrive whole.
+sse_report() {
+  [[ -s $WORK/sse.tsv ]] || return 0
+  awk -F'\t' -v maxd="$MAX_SSE_TTFB_EXTRA_MS" -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
+    {
+      t = $1; order[++nt] = t; rc[t] = $3
+      n = split($2, kvs, " ")
+      for (i = 1; i <= n; i++) { split(kvs[i], kv, "="); v[t, kv[1]] = kv[2] }
+    }
+    function fmt(x, f) { return (x == "" || x == "null") ? "-" : sprintf(f, x) }
+    function jnum(x) { return (x == "" || x == "null") ? "null" : x }
+    END {
+      d = v["direct", "ttfb_p50_ms"]; c = v["cutover", "ttfb_p50_ms"]
+      have = d != "" && d != "null" && c != "" && c != "null"
+      ok = have && c - d <= maxd && rc["cutover"] == 0
+      printf "SSE time to the first event (sse_ttfb, median of %s streams of 9 events over 0.8 s):", v["direct", "n"]
+      for (i = 1; i <= nt; i++) {
+        t = order[i]
+        printf " %s %s ms%s", t == "nginx" ? "nginx (proxy_buffering off)" : t, fmt(v[t, "ttfb_p50_ms"], "%.2f"), i < nt ? "," : ""
+      }
+      printf "\n  cutover - direct: %s ms (<= %d ms %s), cutover/direct %sx; whole streams:", have ? sprintf("%+.2f", c - d) : "-", maxd,
+        have ? (ok ? "ok" : "MISS") : "MISS (no figure)", (have && d > 0) ? sprintf(c / d < 10 ? "%.2f" : "%.0f", c / d) : "-"
+      for (i = 1; i <= nt; i++) { t = order[i]; printf " %s %s/%s", t, fmt(v[t, "whole"], "%d"), v[t, "n"] }
+      printf "; end of stream:"
+      for (i = 1; i <= nt; i++) { t = order[i]; printf " %s %s ms", t, fmt(v[t, "total_p50_ms"], "%.0f") }
+      printf "\n"
+      if (have && c - d > 100)
+        printf "  (the first event arrives with the last: the answer is held until the stream ends)\n"
+      printf "{\"kind\":\"sse\",\"run_id\":\"%s\",\"git\":\"%s\",\"streams\":%d,\"direct_ttfb_ms\":%s,\"nginx_ttfb_ms\":%s,\"cutover_ttfb_ms\":%s,\"cutover_total_ms\":%s,\"max_extra_ms\":%d,\"ok\":%s}\n",
+        run_id, git, v["direct", "n"], jnum(d), jnum(v["nginx", "ttfb_p50_ms"]), jnum(c), jnum(v["cutover", "total_p50_ms"]), maxd,
+        ok ? "true" : "false" >> jsonl
+    }' "$WORK/sse.tsv"
 }
 
 # record_report: the recording overhead (record_1k against proxy_1k, both
@@ -982,6 +1438,7 @@ shadow_report() {
   [[ -s $WORK/shadow.tsv ]] || return 0
   awk -F'\t' -v maxc="$MAX_SHADOW_CPU_RATIO" -v maxp="$MAX_SHADOW_FAULT_P99_RATIO" -v secs="$BENCH_SECONDS" \
       -v jsonl="$JSONL" -v run_id="$RUN_ID" -v git="$GIT_REV" '
+    '"$AWK_KV_DELTAS"'
     function median(s,   n, i, j, t, a) {
       n = split(s, a, " "); if (n == 0) return "null"
       for (i = 2; i <= n; i++) { t = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
@@ -1013,17 +1470,9 @@ shadow_report() {
     }
     {
       sc = $1
-      delete before
-      na = split($3, a, " ")
-      for (i = 1; i <= na; i++) { split(a[i], kv, "="); before[kv[1]] = kv[2] }
-      nb = split($4, b, " ")
-      for (i = 1; i <= nb; i++) {
-        split(b[i], kv, "="); key = kv[1]
-        d = kv[2] - ((key in before) ? before[key] : 0)
-        if (!((sc, key) in delta)) keys[sc, ++nkeys[sc]] = key
-        delta[sc, key] += d
-        if (key == "compared") rate[sc] = rate[sc] " " d / secs
-      }
+      c0 = delta[sc, "compared"]
+      kv_deltas($3, $4, sc)
+      rate[sc] = rate[sc] " " (delta[sc, "compared"] - c0) / secs
       rounds[sc]++
     }
     END {
@@ -1084,10 +1533,15 @@ main() {
   WORK=$(mktemp -d /tmp/cutover-bench.XXXXXX)
   RESULTS=$WORK/results.tsv
   : >"$RESULTS"
+  : >"$WORK/scenarios.tsv"
+  : >"$WORK/shadow.tsv"
+  : >"$WORK/recdrops.tsv"
+  ensure_ssegen
   mkdir -p "$OUT_DIR"
   JSONL=$OUT_DIR/results.jsonl
-  printf '{"kind":"meta","run_id":"%s","git":"%s","seconds":%d,"rounds":%d,"conns":%d,"warmup":%d,"scenarios":"%s","nproc":%d,"kernel":"%s","nginx":"%s","cutover_bin":"%s"}\n' \
-    "$RUN_ID" "$GIT_REV" "$BENCH_SECONDS" "$BENCH_ROUNDS" "$BENCH_CONNS" "$BENCH_WARMUP" "$BENCH_SCENARIOS" \
+  printf '{"kind":"meta","run_id":"%s","git":"%s","seconds":%d,"rounds":%d,"conns":%d,"warmup":%d,"big_seconds":%d,"big_rounds":%d,"big_conns":%d,"sse_streams":%d,"scenarios":"%s","nproc":%d,"kernel":"%s","nginx":"%s","cutover_bin":"%s"}\n' \
+    "$RUN_ID" "$GIT_REV" "$BENCH_SECONDS" "$BENCH_ROUNDS" "$BENCH_CONNS" "$BENCH_WARMUP" "$BENCH_BIG_SECONDS" "$BENCH_BIG_ROUNDS" \
+    "$BENCH_BIG_CONNS" "$BENCH_SSE_STREAMS" "$BENCH_SCENARIOS" \
     "$(nproc)" "$(uname -r)" "$(nginx -v 2>&1 | sed 's/.*\///')" "$CUTOVER_BIN" >>"$JSONL"
 
   log "run $RUN_ID: ${BENCH_SECONDS}s x ${BENCH_ROUNDS} rounds, ${BENCH_CONNS} conns; proxy cpu $PROXY_CPU, load+backend cpu $LOAD_CPU"

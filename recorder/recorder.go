@@ -283,11 +283,18 @@ func (rc *Recorder) Close(ctx context.Context) error {
 	}
 }
 
+// maxBatchBytes bounds a batch in bytes as BatchSize bounds it in
+// records: the store encodes a batch into one buffer, so 512 records with
+// long bodies would otherwise cost another copy of all of them at once.
+const maxBatchBytes = 4 << 20
+
 // run is the writer goroutine: it batches queued records and writes a
-// batch when it is full or Interval has passed.
+// batch when it is full (BatchSize records or maxBatchBytes) or Interval
+// has passed.
 func (rc *Recorder) run() {
 	defer close(rc.done)
 	batch := make([]*store.Record, 0, rc.opt.BatchSize)
+	var batchBytes int64
 	tick := time.NewTicker(rc.opt.Interval)
 	defer tick.Stop()
 	for {
@@ -299,11 +306,11 @@ func (rc *Recorder) run() {
 				return
 			}
 			batch = append(batch, r)
-			if len(batch) == cap(batch) {
-				batch = rc.flush(batch, false)
+			if batchBytes += recordBytes(r); len(batch) == cap(batch) || batchBytes >= maxBatchBytes {
+				batch, batchBytes = rc.flush(batch, false), 0
 			}
 		case <-tick.C:
-			batch = rc.flush(batch, false)
+			batch, batchBytes = rc.flush(batch, false), 0
 		}
 	}
 }

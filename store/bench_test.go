@@ -47,11 +47,23 @@ func benchRecords(n int) []*Record {
 // Append per batch, as the recorder does. records/s and cpu-µs/record (the
 // process's user plus system time, so the work of bbolt, the kernel and the
 // garbage collector counts too) are the figures quoted in the package doc.
+// The json cases append jsonRecords, whose bodies vary like real ones, and
+// report the bytes on disk per record (disk-B/record).
 func BenchmarkAppend(b *testing.B) {
-	for _, batch := range []int{64, 512, 4096} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		batch int
+		recs  func(n int) []*Record
+	}{
+		{"batch=64", 64, benchRecords},
+		{"batch=512", 512, benchRecords},
+		{"batch=4096", 4096, benchRecords},
+		{"json/batch=512", 512, func(n int) []*Record { return jsonRecords(n, 1) }},
+	} {
+		batch := c.batch
+		b.Run(c.name, func(b *testing.B) {
 			s, path := openTest(b, BoltOptions{})
-			recs := benchRecords(batch)
+			recs := c.recs(batch)
 			base := time.Now()
 			b.ReportAllocs()
 			b.SetBytes(int64(batch * encodedLen(recs[0])))
@@ -89,6 +101,7 @@ func BenchmarkAppend(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(fi.Size())/float64(st.Records), "bbolt-B/record")
+			b.ReportMetric(float64(diskBytes(b, path))/float64(st.Records), "disk-B/record")
 		})
 	}
 }

@@ -60,6 +60,32 @@ var (
 	})
 )
 
+// packedRecord is the first byte of a record compressed on its own, as
+// Redis stores records: the zstd frame of its encoding follows. It is no
+// version of the encoding's (codec.go), so a value tells which it is.
+const packedRecord = 5
+
+// appendPacked appends the stored form of the encoding enc to dst:
+// packedRecord and its frame, or enc itself when compression would not
+// shrink it.
+func appendPacked(dst, enc []byte) []byte {
+	at := len(dst)
+	dst = compress(append(dst, packedRecord), enc)
+	if len(dst)-at >= len(enc) {
+		return append(dst[:at], enc...)
+	}
+	return dst
+}
+
+// unpack returns the encoding of a record stored as v: v itself, or the
+// decompressed frame of a packed record.
+func unpack(v []byte) ([]byte, error) {
+	if len(v) == 0 || v[0] != packedRecord {
+		return v, nil
+	}
+	return decompress(nil, v[1:])
+}
+
 // compress appends the zstd frame of src to dst.
 func compress(dst, src []byte) []byte { return zenc().EncodeAll(src, dst) }
 

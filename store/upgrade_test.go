@@ -2,16 +2,22 @@ package store
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/cutover/cutover/chain"
+	"github.com/cutover/cutover/internal/redistest"
 )
 
 // v1Records are the calls that testdata/v1-store.db holds: varied fields,
@@ -213,6 +219,26 @@ func TestOpenV1Store(t *testing.T) {
 		r.Start = r.Start.Add(time.Hour)
 	}
 	mustAppend(t, rw, more...)
+	page, err := rw.Records(Query{Limit: MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	framed := 0
+	err = rw.db.View(func(tx *bolt.Tx) error {
+		for _, r := range page.Records {
+			var e entry
+			if _, err := getEntry(openBuckets(tx), r.ID[:], &e); err != nil {
+				return err
+			}
+			if e.framed {
+				framed++
+			}
+		}
+		return nil
+	})
+	if err != nil || framed != len(more) {
+		t.Errorf("%d of %d records are in compressed frames, %v; want the %d new ones", framed, len(page.Records), err, len(more))
+	}
 	want = append(want, more...)
 	assertStoreHolds(t, rw, want)
 	if err := rw.Close(); err != nil {
@@ -224,4 +250,163 @@ func TestOpenV1Store(t *testing.T) {
 	}
 	defer rw.Close()
 	assertStoreHolds(t, rw, want)
+}
+
+// boltFormat returns the format version stamped in the file at path.
+func boltFormat(t *testing.T, path string) uint64 {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v uint64
+	err = db.View(func(tx *bolt.Tx) error {
+		v = getUint(tx.Bucket(bucketMeta), metaFormat)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestOpenV1StoreStampsFormat: the test data has no format version; a
+// read-only open leaves it so, a read-write open stamps this release's.
+func TestOpenV1StoreStampsFormat(t *testing.T) {
+	path := copyStore(t, "testdata/v1-store.db")
+	if v := boltFormat(t, path); v != 0 {
+		t.Fatalf("the test data has format %d stamped, want none", v)
+	}
+	ro, err := OpenBolt(path, BoltOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro.Close()
+	if v := boltFormat(t, path); v != 0 {
+		t.Errorf("a read-only open stamped format %d", v)
+	}
+	rw, err := OpenBolt(path, BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw.Close()
+	if v := boltFormat(t, path); v != formatVersion {
+		t.Errorf("a read-write open stamped format %d, want %d", v, formatVersion)
+	}
+}
+
+// TestOpenRefusesNewerFormat: a file stamped by a later release is
+// refused, read-write and read-only, with an error that names the file
+// and both versions, and is left as it was.
+func TestOpenRefusesNewerFormat(t *testing.T) {
+	b, path := openTest(t, BoltOptions{})
+	mustAppend(t, b, fullRecord(1))
+	err := b.db.Update(func(tx *bolt.Tx) error { return putUint(tx.Bucket(bucketMeta), metaFormat, formatVersion+1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := dirSnapshot(t, filepath.Dir(path))
+	for _, readOnly := range []bool{false, true} {
+		s, err := OpenBolt(path, BoltOptions{ReadOnly: readOnly})
+		if err == nil {
+			s.Close()
+			t.Fatalf("read-only %t: a store of format %d opened", readOnly, formatVersion+1)
+		}
+		want := fmt.Sprintf("%q has store format %d, this release reads formats up to %d", path, formatVersion+1, formatVersion)
+		if !errors.Is(err, ErrNewerFormat) || !strings.Contains(err.Error(), want) {
+			t.Errorf("read-only %t: %v; want ErrNewerFormat saying %s", readOnly, err, want)
+		}
+	}
+	if after := dirSnapshot(t, filepath.Dir(path)); after != before {
+		t.Errorf("a refused open changed the files:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// TestRedisReadsUncompressedRecords: records that the release before
+// format versions wrote, their encodings as they are, read back beside
+// compressed ones. They are written here the way that release wrote them.
+func TestRedisReadsUncompressedRecords(t *testing.T) {
+	srv := redistest.Start(t)
+	r, err := OpenRedis(RedisOptions{Addrs: []string{srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	// A store of that release holds no format key.
+	if err := r.c.Del(ctx, r.key(rkFormat)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r.formatOK.Store(false)
+	old := v1Records()
+	mustAppendRedis(t, r, old...)
+	for _, rec := range old {
+		key := hexKey(r, rkRecord, rec.ID[:])
+		if err := r.c.Set(ctx, key, appendRecord(nil, rec), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := r.c.Get(ctx, r.key(rkFormat)).Result(); err != nil || v != strconv.Itoa(formatVersion) {
+		t.Errorf("format key = %q, %v; want %d", v, err, formatVersion)
+	}
+	more := v1Records()
+	for _, rec := range more {
+		rec.Start = rec.Start.Add(time.Hour)
+	}
+	mustAppendRedis(t, r, more...)
+	v, err := r.c.Get(ctx, hexKey(r, rkRecord, more[0].ID[:])).Bytes()
+	if err != nil || len(v) == 0 || v[0] != packedRecord {
+		t.Errorf("a new record is stored as % x…, %v; want it compressed", v[:min(len(v), 4)], err)
+	}
+	assertStoreHolds(t, r, append(old, more...))
+}
+
+func mustAppendRedis(t *testing.T, r *Redis, recs ...*Record) {
+	t.Helper()
+	if err := r.Append(recs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRedisRefusesNewerFormat: a Redis whose format key a later release
+// stamped is refused, at OpenRedis and by the record methods of a store
+// opened before (NewRedis, as a gateway does), with an error that names
+// the prefix and both versions; nothing is written.
+func TestRedisRefusesNewerFormat(t *testing.T) {
+	srv := redistest.Start(t)
+	lazy, err := NewRedis(RedisOptions{Addrs: []string{srv.Addr}, Prefix: "shop:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lazy.Close()
+	ctx := context.Background()
+	if err := lazy.c.Set(ctx, "shop:format", formatVersion+1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`Redis key prefix "shop:" has store format %d, this release reads formats up to %d`, formatVersion+1, formatVersion)
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, ErrNewerFormat) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want ErrNewerFormat saying %s", what, err, want)
+		}
+	}
+	_, err = OpenRedis(RedisOptions{Addrs: []string{srv.Addr}, Prefix: "shop:"})
+	check("OpenRedis", err)
+	check("Append", lazy.Append([]*Record{fullRecord(1)}))
+	_, err = lazy.Records(Query{})
+	check("Records", err)
+	_, err = lazy.Get(ID{1})
+	check("Get", err)
+	_, err = lazy.Chain(chain.TraceID{1})
+	check("Chain", err)
+	if keys := redisKeys(t, lazy); !slices.Equal(keys, []string{rkFormat}) {
+		t.Errorf("keys after the refusals: %q, want only %q", keys, rkFormat)
+	}
+	if v, _ := lazy.c.Get(ctx, "shop:format").Result(); v != strconv.Itoa(formatVersion+1) {
+		t.Errorf("the format key became %q", v)
+	}
 }

@@ -236,9 +236,8 @@ type reads struct {
 	seg uint64
 	r   *segReader
 
-	packed  []byte   // the compressed frame last read
-	frame   []byte   // its decompressed bytes
-	frameAt location // where it lies; n is 0 before the first
+	fb      *frameBuf // the frame last read and its decompressed bytes
+	frameAt location  // where it lies; n is 0 before the first
 }
 
 // beginReads takes the gate's read lock; call done when the bbolt
@@ -254,24 +253,31 @@ func (rd *reads) record(e *entry) ([]byte, error) {
 	if !e.framed {
 		return rd.read(make([]byte, e.loc.n), e.loc)
 	}
+	if rd.fb == nil {
+		rd.fb, _ = framePool.Get().(*frameBuf)
+		if rd.fb == nil {
+			rd.fb = &frameBuf{}
+		}
+	}
+	fb := rd.fb
 	if rd.frameAt != e.loc || rd.frameAt.n == 0 {
-		packed, err := rd.read(append(rd.packed[:0], make([]byte, e.loc.n)...), e.loc)
+		rd.frameAt = location{}
+		packed, err := rd.read(append(fb.packed[:0], make([]byte, e.loc.n)...), e.loc)
 		if err != nil {
 			return nil, err
 		}
-		rd.packed = packed
-		rd.frameAt = location{}
-		if rd.frame, err = decompress(rd.frame[:0], packed); err != nil {
+		fb.packed = packed
+		if fb.frame, err = decompress(fb.frame[:0], packed); err != nil {
 			return nil, fmt.Errorf("frame at %s offset %d: %w", segmentName(e.loc.seg), e.loc.off, err)
 		}
 		rd.frameAt = e.loc
 	}
-	if e.in.off+e.in.n > int64(len(rd.frame)) {
-		return nil, fmt.Errorf("%w: record at %d+%d of a frame of %d bytes in %s", ErrCorrupt, e.in.off, e.in.n, len(rd.frame), segmentName(e.loc.seg))
+	if e.in.off+e.in.n > int64(len(fb.frame)) {
+		return nil, fmt.Errorf("%w: record at %d+%d of a frame of %d bytes in %s", ErrCorrupt, e.in.off, e.in.n, len(fb.frame), segmentName(e.loc.seg))
 	}
 	// A copy: the record keeps its buffer (decodeRecord), and the frame's
 	// is reused for the next one.
-	return bytes.Clone(rd.frame[e.in.off : e.in.off+e.in.n]), nil
+	return bytes.Clone(fb.frame[e.in.off : e.in.off+e.in.n]), nil
 }
 
 // read fills buf, len(buf) == loc.n, with the bytes at loc.
@@ -303,6 +309,10 @@ func (rd *reads) release() {
 func (rd *reads) done() {
 	rd.release()
 	rd.s.gate.RUnlock()
+	if fb := rd.fb; fb != nil && cap(fb.frame) <= maxPooledFrame && cap(fb.packed) <= maxPooledFrame {
+		framePool.Put(fb)
+	}
+	rd.fb, rd.frameAt = nil, location{}
 }
 
 // acquire returns a read handle of segment n, opening it when none is

@@ -19,8 +19,9 @@ import (
 type BoltOptions struct {
 	// Retention is how long a record is kept after its call started.
 	Retention time.Duration
-	// MaxBytes bounds the logical size: the sum of the encoded records'
-	// sizes. The disk holds a little more; see the package doc.
+	// MaxBytes bounds the logical size: the bytes the records take in
+	// the segment files, compressed. The disk holds a little more; see
+	// the package doc.
 	MaxBytes int64
 	// ReadOnly opens the file for reading only, beside other readers:
 	// nothing is created, recovered or written, and Append fails. A file
@@ -74,10 +75,9 @@ const pageSize = 16 << 10
 // tenant is indexed by its prefix; readers compare the full value anyway.
 const maxIndexName = 255
 
-// arenaKeep is the largest batch arena kept between appends: it holds a
-// batch of 4096 calls with 1 KiB bodies, which allocating anew each time
-// measured 0.3 µs a record dearer. A batch of larger bodies gets a
-// temporary one.
+// arenaKeep is the largest batch arena (and frame buffer) kept between
+// appends: allocating anew each time measured 0.3 µs a record dearer. A
+// batch of larger bodies gets a temporary one.
 const arenaKeep = 16 << 20
 
 // Bolt is the embedded store: a bbolt file holding the records' entries
@@ -166,7 +166,7 @@ func OpenBolt(path string, opt BoltOptions) (*Bolt, error) {
 				return err
 			}
 		}
-		if err := checkBoltFormat(tx, path, opt.ReadOnly); err != nil {
+		if err := checkBoltFormat(tx, opt.ReadOnly); err != nil {
 			return err
 		}
 		if _, v := tx.Bucket(bucketRecords).Cursor().First(); v != nil && !isEntry(v) {

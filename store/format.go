@@ -36,22 +36,22 @@ var ErrNewerFormat = errors.New("store: written by a newer release of cutover")
 
 var metaFormat = []byte("format")
 
-// newerFormat is the error for a store at where, a file or a Redis key
-// prefix, whose format is version.
-func newerFormat(where string, version uint64) error {
+// newerFormat is the error for a store, named by what, whose format is
+// version.
+func newerFormat(what string, version uint64) error {
 	return fmt.Errorf("%w: %s has store format %d, this release reads formats up to %d; upgrade cutover or point it at another store",
-		ErrNewerFormat, where, version, formatVersion)
+		ErrNewerFormat, what, version, formatVersion)
 }
 
 // checkBoltFormat refuses a file of a later format and, unless readOnly,
 // stamps the file with formatVersion. A file without a version is of
 // format 1, or new.
-func checkBoltFormat(tx *bolt.Tx, path string, readOnly bool) error {
+func checkBoltFormat(tx *bolt.Tx, readOnly bool) error {
 	meta := tx.Bucket(bucketMeta)
 	v := getUint(meta, metaFormat)
 	switch {
 	case v > formatVersion:
-		return newerFormat(fmt.Sprintf("%q", path), v)
+		return newerFormat("the file", v) // OpenBolt's error names it
 	case v == formatVersion || readOnly:
 		return nil
 	}

@@ -316,9 +316,9 @@ func TestOpenRefusesNewerFormat(t *testing.T) {
 			s.Close()
 			t.Fatalf("read-only %t: a store of format %d opened", readOnly, formatVersion+1)
 		}
-		want := fmt.Sprintf("%q has store format %d, this release reads formats up to %d", path, formatVersion+1, formatVersion)
-		if !errors.Is(err, ErrNewerFormat) || !strings.Contains(err.Error(), want) {
-			t.Errorf("read-only %t: %v; want ErrNewerFormat saying %s", readOnly, err, want)
+		want := fmt.Sprintf("the file has store format %d, this release reads formats up to %d", formatVersion+1, formatVersion)
+		if !errors.Is(err, ErrNewerFormat) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("read-only %t: %v; want ErrNewerFormat naming the file and saying %s", readOnly, err, want)
 		}
 	}
 	if after := dirSnapshot(t, filepath.Dir(path)); after != before {

@@ -343,7 +343,7 @@ func TestRedisReadsUncompressedRecords(t *testing.T) {
 	}
 	r.formatOK.Store(false)
 	old := v1Records()
-	mustAppendRedis(t, r, old...)
+	storeAppend(t, r, old...)
 	for _, rec := range old {
 		key := hexKey(r, rkRecord, rec.ID[:])
 		if err := r.c.Set(ctx, key, appendRecord(nil, rec), 0).Err(); err != nil {
@@ -357,19 +357,12 @@ func TestRedisReadsUncompressedRecords(t *testing.T) {
 	for _, rec := range more {
 		rec.Start = rec.Start.Add(time.Hour)
 	}
-	mustAppendRedis(t, r, more...)
+	storeAppend(t, r, more...)
 	v, err := r.c.Get(ctx, hexKey(r, rkRecord, more[0].ID[:])).Bytes()
 	if err != nil || len(v) == 0 || v[0] != packedRecord {
 		t.Errorf("a new record is stored as % x…, %v; want it compressed", v[:min(len(v), 4)], err)
 	}
 	assertStoreHolds(t, r, append(old, more...))
-}
-
-func mustAppendRedis(t *testing.T, r *Redis, recs ...*Record) {
-	t.Helper()
-	if err := r.Append(recs); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestRedisRefusesNewerFormat: a Redis whose format key a later release

@@ -368,11 +368,15 @@ type place struct {
 // packFrame appends to arena the frame of the encodings in frame, whose
 // places hold, in in.n, where each one ends, and completes the places. A
 // frame that compression would not shrink, of random or already
-// compressed bodies, is stored plain: each record's encoding as it is.
+// compressed bodies, is stored plain: each record's encoding as it is; so
+// is one larger than maxDecoded.
 func (b *Bolt) packFrame(arena, frame []byte, places []place) []byte {
 	at := len(arena)
-	arena = compress(arena, frame)
-	size := int64(len(arena) - at)
+	size := int64(len(frame))
+	if len(frame) <= maxDecoded {
+		arena = compress(arena, frame)
+		size = int64(len(arena) - at)
+	}
 	if size >= int64(len(frame)) {
 		arena = append(arena[:at], frame...)
 		var start int64

@@ -34,8 +34,10 @@ const (
 	frameWindow = 2 * frameTarget
 	// maxDecoded bounds what one frame may decode to, so that a damaged
 	// frame header cannot ask for an absurd buffer. A frame holds at most
-	// frameTarget bytes and one record, whose bodies record.max_body caps.
-	maxDecoded = 1 << 30
+	// frameTarget bytes and one record; a frame or record larger than
+	// this, of bodies that a large record.max_body let through, is stored
+	// plain.
+	maxDecoded = 64 << 20
 )
 
 var (
@@ -69,8 +71,11 @@ const packedRecord = 5
 
 // appendPacked appends the stored form of the encoding enc to dst:
 // packedRecord and its frame, or enc itself when compression would not
-// shrink it.
+// shrink it or it is larger than maxDecoded.
 func appendPacked(dst, enc []byte) []byte {
+	if len(enc) > maxDecoded {
+		return append(dst, enc...)
+	}
 	at := len(dst)
 	dst = compress(append(dst, packedRecord), enc)
 	if len(dst)-at >= len(enc) {

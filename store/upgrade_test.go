@@ -403,3 +403,29 @@ func TestRedisRefusesNewerFormat(t *testing.T) {
 		t.Errorf("the format key became %q", v)
 	}
 }
+
+// TestHugeRecordsReadBack: a record too large for a frame to be read
+// back within maxDecoded is stored as it is, in both stores, and reads
+// back whole.
+func TestHugeRecordsReadBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a record of 64 MiB")
+	}
+	body := bytes.Repeat([]byte("x"), maxDecoded/2+1)
+	eachDriver(t, 0, func(t *testing.T, s any) {
+		st := s.(contractRecords)
+		small, huge := fullRecord(1), fullRecord(2)
+		huge.SetReqBody(body, len(body))
+		huge.SetRespBody(body, len(body))
+		storeAppend(t, st, small, huge)
+		for _, w := range []*Record{small, huge} {
+			got, err := st.Get(w.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := recordDiff(got, w); d != "" {
+				t.Errorf("record of %d bytes: %s", encodedLen(w), d[:min(len(d), 200)])
+			}
+		}
+	})
+}

@@ -22,9 +22,9 @@ import (
 
 // v1Records are the calls that testdata/v1-store.db holds: varied fields,
 // primary and shadow calls, truncated bodies, a failed call, cohorts and
-// decisions. The file was written with these records by the release
-// before format versions, the last whose segments held every record's
-// encoding uncompressed.
+// decisions. The file was written with these records, in two Appends of
+// 5 and 7, by the release before format versions (commit 7b97cd5), the
+// last whose segments held every record's encoding uncompressed.
 func v1Records() []*Record {
 	base := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	var recs []*Record

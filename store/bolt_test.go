@@ -228,11 +228,15 @@ func TestStats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := int64(0)
+	raw := int64(0)
 	for _, r := range recs {
-		want += int64(encodedLen(r))
+		raw += int64(encodedLen(r))
 	}
+	want := storedBytes(t, b, recs)
 	if s.Records != 3 || s.Bytes != want || s.FileBytes < want {
 		t.Errorf("Stats = %+v, want 3 records, %d bytes", s, want)
+	}
+	if want >= raw {
+		t.Errorf("the records take %d bytes, their encodings %d: not compressed", want, raw)
 	}
 }

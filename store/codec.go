@@ -28,8 +28,9 @@ import (
 //	...     ...   version 3 adds 2 byte strings: cohort, decision
 //
 // Version 1 records still decode, with an empty cohort and decision.
-// There is no version 2: that first byte marks a bbolt entry (entry.go),
-// and a stored value must never read as both.
+// There is no version 2 or 4: those first bytes mark bbolt entries
+// (entry.go), and a stored value must never read as both; nor 5, which
+// marks a record compressed on its own (compress.go).
 // The ID is the key of the record's entry in bbolt (see entry.go), so it
 // is not repeated here. Fields are only ever added at the end, under a new
 // version number.

@@ -117,18 +117,29 @@ func TestEntryRoundTrip(t *testing.T) {
 	r.Route = strings.Repeat("r", 300) // entries hold names whole
 	loc := location{seg: 1 << 40, off: 1<<40 + 3, n: 2276}
 	var e entry
-	if err := e.parse(appendEntry(nil, r, loc)); err != nil {
+	if err := e.parse(appendEntry(nil, r, loc, nil)); err != nil {
 		t.Fatal(err)
 	}
-	if e.loc != loc || e.chain != r.Chain || e.status != r.Status || !e.failed ||
+	if e.loc != loc || e.framed || e.size() != loc.n || e.chain != r.Chain || e.status != r.Status || !e.failed ||
 		string(e.route) != r.Route || string(e.tenant) != string(r.Tenant) || e.class() != 5 {
 		t.Errorf("entry round trip: %+v", e)
+	}
+	in := inFrame{off: 70_000, n: 2276, share: 431}
+	if err := e.parse(appendEntry(nil, r, loc, &in)); err != nil {
+		t.Fatal(err)
+	}
+	if e.loc != loc || !e.framed || e.in != in || e.size() != in.share || e.chain != r.Chain ||
+		string(e.route) != r.Route || string(e.tenant) != string(r.Tenant) {
+		t.Errorf("framed entry round trip: %+v", e)
 	}
 	for name, v := range map[string][]byte{
 		"empty":          nil,
 		"record, inline": appendRecord(nil, r),
-		"cut":            appendEntry(nil, r, loc)[:entryFixed+3],
-		"huge length":    appendEntry(nil, r, location{n: 1 << 40}),
+		"cut":            appendEntry(nil, r, loc, nil)[:entryFixed+3],
+		"cut framed":     appendEntry(nil, r, loc, &in)[:entryFixed+6],
+		"huge length":    appendEntry(nil, r, location{n: 1 << 40}, nil),
+		"share too big":  appendEntry(nil, r, loc, &inFrame{n: 10, share: loc.n + 1}),
+		"later version":  append([]byte{entryFramed + 1}, appendEntry(nil, r, loc, nil)[1:]...),
 	} {
 		if err := e.parse(v); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrCorrupt", name, err)
@@ -139,8 +150,9 @@ func TestEntryRoundTrip(t *testing.T) {
 // FuzzEntry checks that no entry, however damaged, panics the parser, and
 // that whatever parses encodes back to the same entry.
 func FuzzEntry(f *testing.F) {
-	f.Add(appendEntry(nil, fullRecord(1), location{seg: 3, off: 4096, n: 2276}))
-	f.Add(appendEntry(nil, &Record{}, location{}))
+	f.Add(appendEntry(nil, fullRecord(1), location{seg: 3, off: 4096, n: 2276}, nil))
+	f.Add(appendEntry(nil, fullRecord(1), location{seg: 3, off: 4096, n: 20_000}, &inFrame{off: 4000, n: 2276, share: 400}))
+	f.Add(appendEntry(nil, &Record{}, location{}, nil))
 	f.Fuzz(func(t *testing.T, v []byte) {
 		var e entry
 		if e.parse(v) != nil {
@@ -150,8 +162,12 @@ func FuzzEntry(f *testing.F) {
 		if e.failed {
 			r.Error = "refused"
 		}
+		var in *inFrame
+		if e.framed {
+			in = &e.in
+		}
 		var again entry
-		if err := again.parse(appendEntry(nil, r, e.loc)); err != nil {
+		if err := again.parse(appendEntry(nil, r, e.loc, in)); err != nil {
 			t.Fatalf("re-encoding does not parse: %v", err)
 		}
 		if !reflect.DeepEqual(again, e) {

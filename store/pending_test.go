@@ -215,8 +215,16 @@ func TestReadRetriesWhileSecondsClose(t *testing.T) {
 // that closes a second with every batch, rotates segments and prunes
 // them; run it with -race.
 func TestConcurrentReadersWhileAppending(t *testing.T) {
-	// Room for about 100 of the calls below.
-	b, path := openTest(t, BoltOptions{MaxBytes: 100 * int64(encodedLen(secondRecord(100, 0))+300+2)})
+	// Room for about 100 of the calls below, compressed as they are.
+	probe, _ := openTest(t, BoltOptions{})
+	var like []*Record
+	for j := range 20 {
+		r := secondRecord(j, j*10)
+		r.SetRespBody(make([]byte, 300), 300)
+		like = append(like, r)
+	}
+	mustAppend(t, probe, like...)
+	b, path := openTest(t, BoltOptions{MaxBytes: 5 * storedBytes(t, probe, like)})
 	b.seg.limit = 8 << 10
 	var (
 		mu      sync.Mutex

@@ -107,7 +107,7 @@ func (b *Bolt) pruneBatch(more func(id []byte, size int64) bool) (int, error) {
 				b.tenants[string(indexName(e.tenant))]--
 			}
 			classes[e.class()]--
-			freed += e.loc.n
+			freed += e.size()
 			if err := c.Delete(); err != nil {
 				return err
 			}

@@ -263,7 +263,7 @@ func getEntry(bk buckets, id []byte, e *entry) (found bool, err error) {
 // readRecord reads the record that e locates from its segment, and checks
 // that it is the call e describes.
 func readRecord(rd *reads, id []byte, e *entry) (*Record, error) {
-	buf, err := rd.read(e.loc)
+	buf, err := rd.record(e)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -53,6 +54,10 @@ type Redis struct {
 	c      redis.UniversalClient
 	opt    RedisOptions
 	prefix string
+
+	// formatOK is set once the store's format is known to be this
+	// release's (format.go).
+	formatOK atomic.Bool
 }
 
 // OpenRedis connects to the Redis that opt names and checks that it
@@ -66,6 +71,12 @@ func OpenRedis(opt RedisOptions) (*Redis, error) {
 	if err := r.Ping(); err != nil {
 		_ = r.c.Close()
 		return nil, err
+	}
+	ctx, cancel := r.ctx()
+	defer cancel()
+	if err := r.checkFormat(ctx); err != nil {
+		_ = r.c.Close()
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	return r, nil
 }

@@ -3,7 +3,10 @@ package store
 // Recorded calls in Redis. The keys, after RedisOptions.Prefix:
 //
 //	seq                  string: the last sequence number handed out
-//	rec:<ID hex>         string: a record's encoding (codec.go)      TTL
+//	format               string: the store's format version (format.go)
+//	rec:<ID hex>         string: a record's encoding (codec.go),     TTL
+//	                     compressed (compress.go) unless that does not
+//	                     shrink it
 //	ix:all               sorted set: every record's ID               TTL*
 //	ix:route:<route>     sorted set: the IDs of one route's calls    TTL*
 //	ix:tenant:<tenant>   sorted set: one tenant's                    TTL*
@@ -122,30 +125,36 @@ func (r *Redis) Append(recs []*Record) error {
 func (r *Redis) append(recs []*Record, now time.Time) error {
 	ctx, cancel := r.ctx()
 	defer cancel()
+	if err := r.checkFormat(ctx); err != nil {
+		return err
+	}
 	last, err := r.c.IncrBy(ctx, r.key(rkSeq), int64(len(recs))).Result()
 	if err != nil {
 		return err
 	}
 	seq := uint64(last) - uint64(len(recs))
-	size := 0
-	for _, rec := range recs {
-		size += encodedLen(rec)
+	// One arena for the stored forms, complete before the pipeline takes
+	// references to them; each ends at ends[i].
+	var enc []byte
+	arena := make([]byte, 0, len(recs)*512)
+	ends := make([]int, len(recs))
+	for i, rec := range recs {
+		seq++
+		rec.ID = makeID(startOf(rec, now), seq)
+		enc = appendRecord(enc[:0], rec)
+		arena = appendPacked(arena, enc)
+		ends[i] = len(arena)
 	}
-	// One arena for the encodings, sized first: the pipeline keeps
-	// references to them until it runs.
-	arena := make([]byte, 0, size)
 	ttl := r.opt.Retention
 	all := make([]redis.Z, len(recs))
 	routes := map[string][]redis.Z{}
 	tenants := map[string][]redis.Z{}
 	var classes [10][]redis.Z
 	pipe := r.c.Pipeline()
+	off := 0
 	for i, rec := range recs {
-		seq++
-		rec.ID = makeID(startOf(rec, now), seq)
-		off := len(arena)
-		arena = appendRecord(arena, rec)
-		pipe.Set(ctx, hexKey(r, rkRecord, rec.ID[:]), arena[off:], ttl)
+		pipe.Set(ctx, hexKey(r, rkRecord, rec.ID[:]), arena[off:ends[i]], ttl)
+		off = ends[i]
 		// One boxed member shared by every index.
 		z := redis.Z{Member: string(rec.ID[:])}
 		all[i] = z
@@ -219,6 +228,9 @@ func (r *Redis) Records(q Query) (Page, error) {
 	}
 	ctx, cancel := r.ctx()
 	defer cancel()
+	if err := r.checkFormat(ctx); err != nil {
+		return Page{}, fmt.Errorf("store: cannot read records: %w", err)
+	}
 	page, err := r.records(ctx, &q, limit, upper, lower)
 	if err != nil {
 		return Page{}, fmt.Errorf("store: cannot read records: %w", err)
@@ -364,6 +376,10 @@ func (r *Redis) getRecords(ctx context.Context, ids []string) ([][]byte, error) 
 		case err == redis.Nil:
 		case err != nil:
 			return nil, err
+		case len(v) > 0 && v[0] == packedRecord:
+			if bufs[i], err = unpack([]byte(v)); err != nil {
+				return nil, fmt.Errorf("record %x: %w", ids[i], err)
+			}
 		default:
 			// A copy: go-redis's Bytes would alias the reply string, and
 			// the record's byte fields are the caller's to change.
@@ -400,6 +416,9 @@ func (r *Redis) dropDead(ctx context.Context, key string, dead []any) {
 func (r *Redis) Chain(id chain.TraceID) ([]*Record, error) {
 	ctx, cancel := r.ctx()
 	defer cancel()
+	if err := r.checkFormat(ctx); err != nil {
+		return nil, fmt.Errorf("store: cannot read chain %s: %w", id, err)
+	}
 	recs, err := r.chain(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: cannot read chain %s: %w", id, err)
@@ -444,6 +463,9 @@ func (r *Redis) chain(ctx context.Context, id chain.TraceID) ([]*Record, error) 
 func (r *Redis) Get(id ID) (*Record, error) {
 	ctx, cancel := r.ctx()
 	defer cancel()
+	if err := r.checkFormat(ctx); err != nil {
+		return nil, fmt.Errorf("store: cannot read record %s: %w", id, err)
+	}
 	v, err := r.c.Get(ctx, hexKey(r, rkRecord, id[:])).Result()
 	if err == redis.Nil {
 		return nil, fmt.Errorf("%w: record %s", ErrNotFound, id)
@@ -451,7 +473,11 @@ func (r *Redis) Get(id ID) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: cannot read record %s: %w", id, err)
 	}
-	rec, err := decodeRecord(id[:], []byte(v))
+	buf, err := unpack([]byte(v))
+	if err != nil {
+		return nil, fmt.Errorf("store: cannot read record %s: %w", id, err)
+	}
+	rec, err := decodeRecord(id[:], buf)
 	if err != nil {
 		return nil, fmt.Errorf("store: cannot read record %s: %w", id, err)
 	}

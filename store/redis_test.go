@@ -174,8 +174,8 @@ func TestRedisPruneLeavesNoIndexEntries(t *testing.T) {
 			t.Errorf("Chain of pruned calls: %v, want ErrNotFound", err)
 		}
 	}
-	if keys := redisKeys(t, r); !slices.Equal(keys, []string{rkSeq}) {
-		t.Errorf("keys left after pruning everything: %q, want only %q", keys, rkSeq)
+	if keys := redisKeys(t, r); !slices.Equal(keys, []string{rkFormat, rkSeq}) {
+		t.Errorf("keys left after pruning everything: %q, want only %q and %q", keys, rkFormat, rkSeq)
 	}
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -227,11 +228,16 @@ func (s *segments) write(p []byte) (location, error) {
 func (s *segments) committed(end int64) { s.size = end }
 
 // reads is one read operation's access to the segments. It holds the
-// handle of the segment last read; done releases it and the gate.
+// handle of the segment last read, and the frame last decompressed, which
+// the next records of a page are usually in; done releases the handle and
+// the gate.
 type reads struct {
 	s   *segments
 	seg uint64
 	r   *segReader
+
+	fb      *frameBuf // the frame last read and its decompressed bytes
+	frameAt location  // where it lies; n is 0 before the first
 }
 
 // beginReads takes the gate's read lock; call done when the bbolt
@@ -241,8 +247,41 @@ func (s *segments) beginReads() reads {
 	return reads{s: s}
 }
 
-// read returns a new buffer holding the bytes at loc.
-func (rd *reads) read(loc location) ([]byte, error) {
+// record returns a new buffer holding the encoding of e's record: the
+// bytes at its location, or its part of the frame there.
+func (rd *reads) record(e *entry) ([]byte, error) {
+	if !e.framed {
+		return rd.read(make([]byte, e.loc.n), e.loc)
+	}
+	if rd.fb == nil {
+		rd.fb, _ = framePool.Get().(*frameBuf)
+		if rd.fb == nil {
+			rd.fb = &frameBuf{}
+		}
+	}
+	fb := rd.fb
+	if rd.frameAt != e.loc || rd.frameAt.n == 0 {
+		rd.frameAt = location{}
+		packed, err := rd.read(append(fb.packed[:0], make([]byte, e.loc.n)...), e.loc)
+		if err != nil {
+			return nil, err
+		}
+		fb.packed = packed
+		if fb.frame, err = decompress(fb.frame[:0], packed); err != nil {
+			return nil, fmt.Errorf("frame at %s offset %d: %w", segmentName(e.loc.seg), e.loc.off, err)
+		}
+		rd.frameAt = e.loc
+	}
+	if e.in.off+e.in.n > int64(len(fb.frame)) {
+		return nil, fmt.Errorf("%w: record at %d+%d of a frame of %d bytes in %s", ErrCorrupt, e.in.off, e.in.n, len(fb.frame), segmentName(e.loc.seg))
+	}
+	// A copy: the record keeps its buffer (decodeRecord), and the frame's
+	// is reused for the next one.
+	return bytes.Clone(fb.frame[e.in.off : e.in.off+e.in.n]), nil
+}
+
+// read fills buf, len(buf) == loc.n, with the bytes at loc.
+func (rd *reads) read(buf []byte, loc location) ([]byte, error) {
 	if rd.r == nil || rd.seg != loc.seg {
 		rd.release()
 		r, err := rd.s.acquire(loc.seg)
@@ -251,7 +290,6 @@ func (rd *reads) read(loc location) ([]byte, error) {
 		}
 		rd.r, rd.seg = r, loc.seg
 	}
-	buf := make([]byte, loc.n)
 	if _, err := rd.r.f.ReadAt(buf, loc.off); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = fmt.Errorf("%w: segment %s ends before %d", ErrCorrupt, segmentName(loc.seg), loc.end())
@@ -271,6 +309,10 @@ func (rd *reads) release() {
 func (rd *reads) done() {
 	rd.release()
 	rd.s.gate.RUnlock()
+	if fb := rd.fb; fb != nil && cap(fb.frame) <= maxPooledFrame && cap(fb.packed) <= maxPooledFrame {
+		framePool.Put(fb)
+	}
+	rd.fb, rd.frameAt = nil, location{}
 }
 
 // acquire returns a read handle of segment n, opening it when none is

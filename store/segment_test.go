@@ -86,7 +86,7 @@ func bodyBatches(t *testing.T, b *Bolt, first, batches int) []*Record {
 
 func TestSegmentRotation(t *testing.T) {
 	b, path := openTest(t, BoltOptions{})
-	b.seg.limit = 3000 // one batch of bodyBatches each
+	b.seg.limit = 1 // a segment for every batch
 	recs := bodyBatches(t, b, 0, 5)
 	if got := segmentFiles(t, path); !slices.Equal(got, []uint64{1, 2, 3, 4, 5}) {
 		t.Fatalf("segments %v, want one per batch, numbered from 1", got)
@@ -101,7 +101,7 @@ func TestSegmentRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	b.seg.limit = 3000
+	b.seg.limit = 1
 	assertStored(t, b, recs)
 	// The active segment is full, so the next batch starts segment 6 and
 	// nothing written before moves.
@@ -174,7 +174,8 @@ func TestOpenRefusesShortSegment(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(filepath.Join(path+".segments", segmentName(1)), 100); err != nil {
+	seg := filepath.Join(path+".segments", segmentName(1))
+	if err := os.Truncate(seg, fileSize(t, seg)-1); err != nil {
 		t.Fatal(err)
 	}
 	_, err := OpenBolt(path, BoltOptions{})
@@ -208,7 +209,7 @@ func TestOpenRefusesInlineRecords(t *testing.T) {
 
 func TestPruneDeletesSegments(t *testing.T) {
 	b, path := openTest(t, BoltOptions{Retention: time.Hour})
-	b.seg.limit = 3000
+	b.seg.limit = 1
 	recs := bodyBatches(t, b, 0, 6) // segments 1 to 6, seconds 0 to 17
 	before, err := b.Stats()
 	if err != nil {
@@ -247,7 +248,7 @@ func TestPruneDeletesSegments(t *testing.T) {
 
 func TestOpenRemovesStraySegments(t *testing.T) {
 	b, path := openTest(t, BoltOptions{Retention: time.Hour})
-	b.seg.limit = 3000
+	b.seg.limit = 1
 	bodyBatches(t, b, 0, 3)
 	if _, err := b.Prune(queryEpoch.Add(time.Hour + 3*time.Second)); err != nil {
 		t.Fatal(err)

@@ -192,12 +192,21 @@ func openStore(cfg *configs.Config) (Store, error) {
 	case "redis":
 		rc := cfg.Store.Redis
 		// Not OpenRedis: a replica that starts while Redis is away runs
-		// degraded until it answers, as one that lost it does.
-		return store.NewRedis(store.RedisOptions{
+		// degraded until it answers, as one that lost it does. One that
+		// reaches it refuses to start on a newer release's records.
+		r, err := store.NewRedis(store.RedisOptions{
 			Addrs: rc.Addrs, MasterName: rc.MasterName, Username: rc.Username, Password: rc.Password,
 			DB: rc.DB, TLS: rc.TLS, CAFile: rc.CAFile, Prefix: rc.Prefix,
 			Retention: cfg.Store.Retention.D(),
 		})
+		if err != nil {
+			return nil, err
+		}
+		if err := r.CheckFormat(); err != nil {
+			_ = r.Close()
+			return nil, err
+		}
+		return r, nil
 	default:
 		return store.OpenBolt(cfg.Store.Path, store.BoltOptions{
 			Retention: cfg.Store.Retention.D(),

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cutover/cutover/configs"
+	"github.com/cutover/cutover/internal/redistest"
 	"github.com/cutover/cutover/store"
 )
 
@@ -175,5 +177,35 @@ func TestCloseDrainsShadowsIntoTheStore(t *testing.T) {
 	}
 	if served != 1 || shadowed != 1 {
 		t.Errorf("the store holds %d served and %d shadow calls, want 1 and 1", served, shadowed)
+	}
+}
+
+// TestOpenRefusesANewerRedisStore: a gateway that reaches a Redis holding
+// records of a later release refuses to start, naming the key prefix and
+// both formats, rather than misreading or overwriting them.
+func TestOpenRefusesANewerRedisStore(t *testing.T) {
+	srv := redistest.Start(t)
+	if err := srv.Do("SET", "shop:format", "99"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := configs.Parse("redis.yaml", []byte(`
+listen: "127.0.0.1:0"
+store: { driver: redis, redis: { addrs: ["`+srv.Addr+`"], prefix: "shop:" } }
+services:
+  app: { targets: ["127.0.0.1:1"] }
+routes:
+  - name: app
+    upstream: app
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(cfg, "", nil, slog.New(slog.DiscardHandler))
+	if err == nil {
+		_ = g.Close(context.Background())
+		t.Fatal("a gateway started on a Redis store of format 99")
+	}
+	if !errors.Is(err, store.ErrNewerFormat) || !strings.Contains(err.Error(), `"shop:"`) || !strings.Contains(err.Error(), "format 99") {
+		t.Fatalf("error %q does not name the store and its format", err)
 	}
 }

@@ -60,6 +60,22 @@ func checkBoltFormat(tx *bolt.Tx, readOnly bool) error {
 
 const rkFormat = "format"
 
+// CheckFormat is the format check of OpenRedis for a store made with
+// NewRedis: it returns ErrNewerFormat (wrapped) when Redis answers and
+// holds records of a later release, and nil when Redis does not answer
+// now (the record methods check once it does).
+func (r *Redis) CheckFormat() error {
+	if r.Ping() != nil {
+		return nil
+	}
+	ctx, cancel := r.ctx()
+	defer cancel()
+	if err := r.checkFormat(ctx); errors.Is(err, ErrNewerFormat) {
+		return err
+	}
+	return nil
+}
+
 // checkFormat refuses a Redis whose records a later release wrote and
 // otherwise stamps it with formatVersion, once per Redis value: the record
 // methods call it first, so a gateway that started while Redis was away

@@ -76,6 +76,9 @@ func OpenRedis(opt RedisOptions) (*Redis, error) {
 	defer cancel()
 	if err := r.checkFormat(ctx); err != nil {
 		_ = r.c.Close()
+		if errors.Is(err, ErrNewerFormat) {
+			return nil, err // already says "store:"
+		}
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	return r, nil

@@ -348,7 +348,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		out = st.upload.start(req, g.keepFor(o, 0, req.Header.ContentLength()), int64(snap.cfg.MaxBody))
 	}
 	keepEmptyQuery(out)
-	st.exchange = upstream.Exchange{StreamAbove: int(snap.cfg.StreamAbove), Interim: st}
+	// An HTTP/1.0 client cannot read a chunked answer: one of unknown
+	// length reaches it whole, as before streaming.
+	st.exchange = upstream.Exchange{StreamAbove: int(snap.cfg.StreamAbove), SizedOnly: !req.Header.IsHTTP11(), Interim: st}
 	st.ctx, st.g = ctx, g
 	sent := time.Now()
 	t, body, err := svc.Exchange(out, &ctx.Response, sent, &st.exchange)

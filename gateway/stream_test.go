@@ -433,3 +433,35 @@ func TestStreamedCallsShadowedWhenTheyFit(t *testing.T) {
 		t.Errorf("%v diffs between equal streamed answers", v)
 	}
 }
+
+// TestUnsizedAnswerToAnHTTP10Client: a client of HTTP/1.0 cannot read a
+// chunked answer, so an answer of unknown length reaches it whole, with a
+// Content-Length.
+func TestUnsizedAnswerToAnHTTP10Client(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := range 3 {
+			fmt.Fprintf(w, "data: %d\n\n", i)
+			w.(http.Flusher).Flush()
+		}
+	}))
+	defer up.Close()
+	addr, _ := streamGateway(t, up.URL, "", "", "")
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /events HTTP/1.0\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || string(body) != "data: 0\n\ndata: 1\n\ndata: 2\n\n" {
+		t.Fatalf("body %q, %v", body, err)
+	}
+	if len(resp.TransferEncoding) > 0 || resp.ContentLength != int64(len(body)) {
+		t.Fatalf("an HTTP/1.0 client got Transfer-Encoding %v, Content-Length %d", resp.TransferEncoding, resp.ContentLength)
+	}
+}

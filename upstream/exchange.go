@@ -18,6 +18,10 @@ type Exchange struct {
 	// unknown length, is not read; Do hands it back as a Stream for the
 	// caller to pass on as it arrives. 0 or less reads every body whole.
 	StreamAbove int
+	// SizedOnly streams only bodies of known length: one of unknown
+	// length is read whole, for a client that cannot take a chunked
+	// answer (HTTP/1.0).
+	SizedOnly bool
 	// Interim is given each interim (1xx) response as it arrives, before
 	// the final one: all but 100 Continue, which answered the gateway's
 	// own request, and 101, which is final. Nil drops them.
@@ -134,7 +138,7 @@ func (t *Target) roundTrip(req *fasthttp.Request, resp *fasthttp.Response, deadl
 	}
 	closeConn := req.ConnectionClose() || resp.ConnectionClose()
 	n := resp.Header.ContentLength()
-	if !noBody && x != nil && x.StreamAbove > 0 && (n < 0 || n > x.StreamAbove) {
+	if !noBody && x != nil && x.StreamAbove > 0 && ((n < 0 && !x.SizedOnly) || n > x.StreamAbove) {
 		s := newStream(br, conn, &resp.Header, n, timeout)
 		s.release = func(reuse bool) {
 			hc.ReleaseReader(br)

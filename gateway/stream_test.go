@@ -56,6 +56,22 @@ routes:
 	return serveOnLoopback(t, g), g
 }
 
+// rawSend opens a connection to addr, bounded in time and closed when t
+// ends, sends raw on it and returns the connection's reader.
+func rawSend(t *testing.T, addr, raw string) *bufio.Reader {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Fatal(err)
+	}
+	return bufio.NewReader(conn)
+}
+
 // TestEventStreamArrivesAsSent: the upstream sends a first event and then
 // waits until the client has read that event through the gateway; only
 // then does it send the rest. A gateway that buffered the answer would
@@ -80,14 +96,7 @@ func TestEventStreamArrivesAsSent(t *testing.T) {
 	defer up.Close()
 	addr, g := streamGateway(t, up.URL, "", "", "")
 
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(rawSend(t, addr, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,14 +247,7 @@ func TestUploadOverMaxBody(t *testing.T) {
 		"Content-Length: 2097152\r\n\r\n" + chunk,
 		"Transfer-Encoding: chunked\r\n\r\n" + strings.Repeat(fmt.Sprintf("%x\r\n%s\r\n", len(chunk), chunk), 12),
 	} {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(conn, "POST /upload HTTP/1.1\r\nHost: x\r\n%s", head)
-		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		conn.Close()
+		resp, err := http.ReadResponse(rawSend(t, addr, "POST /upload HTTP/1.1\r\nHost: x\r\n"+head), nil)
 		if err != nil {
 			t.Fatalf("%.40q: %v", head, err)
 		}
@@ -343,14 +345,7 @@ func TestEarlyHintsForwarded(t *testing.T) {
 	}))
 	defer up.Close()
 	addr, g := streamGateway(t, up.URL, "", "", "")
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
-	br := bufio.NewReader(conn)
+	br := rawSend(t, addr, "GET /page HTTP/1.1\r\nHost: x\r\n\r\n")
 	interim, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -446,14 +441,7 @@ func TestUnsizedAnswerToAnHTTP10Client(t *testing.T) {
 	}))
 	defer up.Close()
 	addr, _ := streamGateway(t, up.URL, "", "", "")
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "GET /events HTTP/1.0\r\nHost: x\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(rawSend(t, addr, "GET /events HTTP/1.0\r\nHost: x\r\n\r\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,8 +65,8 @@
 // The embedded store at path is a go.etcd.io/bbolt file and a directory
 // path + ".segments" of append-only segment files. The segments hold the
 // records' encodings (codec.go), about 2.3 KB for a call with 1 KiB
-// bodies, compressed with zstd in frames of about 256 KiB of a batch's
-// records (compress.go): about 350 bytes a call when its bodies are JSON
+// bodies, compressed with zstd in frames of about 512 KiB of a batch's
+// records (compress.go): about 330 bytes a call when its bodies are JSON
 // that varies from call to call, far less when calls repeat. Append
 // writes a batch to the active segment in one write, and starts a new
 // segment once the active one passes 64 MiB. bbolt holds, per record, an

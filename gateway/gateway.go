@@ -281,13 +281,12 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 
 	st := statePool.Get().(*requestState)
 	defer func() {
-		if req.IsBodyStream() && !st.upload.body.drained {
-			// The rest of an unread body must not be taken for the next
-			// request on this connection.
+		if req.IsBodyStream() {
+			// A body not read to its end: the rest of it must not be
+			// taken for the next request on this connection.
 			ctx.SetConnectionClose()
 		}
 		st.upload.finish()
-		st.upload.body.drained = false
 		st.ctx, st.outcome = nil, outcome{}
 		st.scan = headerScan{}
 		st.gray = router.Request{Scratch: st.gray.Scratch[:0]}
@@ -355,6 +354,9 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	sent := time.Now()
 	t, body, err := svc.Exchange(out, &ctx.Response, sent, &st.exchange)
 	o.target, o.sent, o.latency, o.failed = t, sent, time.Since(sent), err != nil
+	if upload && st.upload.body.drained {
+		_ = req.CloseBodyStream() // read to its end: the connection may serve another request
+	}
 	if err != nil {
 		if st.upload.clientFailed(g, ctx, snap, o, chainID) {
 			return

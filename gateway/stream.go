@@ -26,9 +26,6 @@ import (
 // memory already.
 const prefetched = 8 << 10
 
-// errBodyTooLarge stops a streamed request body past max_body.
-var errBodyTooLarge = errors.New("gateway: request body over max_body")
-
 // takeBody readies a request body the server left as a stream and
 // reports whether it goes upstream as it arrives. ok is false when the
 // request was answered: a body over max_body, or one the client did not
@@ -117,7 +114,7 @@ func (t *tee) Read(p []byte) (int, error) {
 	n, err := t.src.Read(p)
 	t.total += int64(n)
 	if t.limit > 0 && t.total > t.limit {
-		n, err = 0, errBodyTooLarge
+		n, err = 0, fasthttp.ErrBodyTooLarge // a 413, as parseErrorReason maps it
 	}
 	if room := t.keep - len(t.kept); room > 0 && n > 0 {
 		t.kept = append(t.kept, p[:min(n, room)]...)
@@ -178,17 +175,14 @@ func (u *uploadState) clientFailed(g *Gateway, ctx *fasthttp.RequestCtx, snap *s
 		return false
 	}
 	ctx.SetConnectionClose()
-	if errors.Is(u.body.err, errBodyTooLarge) {
-		g.reject(ctx, reasonTooLarge, chainID, snap.chainHeader)
-	} else {
+	if !errors.Is(u.body.err, fasthttp.ErrBodyTooLarge) {
 		o.cl.rs.metrics.streamAborted[abortByClient].Add(1)
-		g.reject(ctx, parseErrorReason(u.body.err), chainID, snap.chainHeader)
 	}
+	g.reject(ctx, parseErrorReason(u.body.err), chainID, snap.chainHeader)
 	return true
 }
 
-// finish gives back the upstream copy. The tee's drained stays, for
-// the handler's check that the client's body was read to its end.
+// finish gives back the upstream copy.
 func (u *uploadState) finish() {
 	if u.req != nil {
 		fasthttp.ReleaseRequest(u.req)
@@ -235,7 +229,6 @@ func (g *Gateway) relay(ctx *fasthttp.RequestCtx, src *upstream.Stream, o *outco
 	r.tenant = append(r.tenant[:0], o.tenant...)
 	r.outcome.tenant = r.tenant
 	r.upload, *u = *u, r.upload
-	u.body.drained = r.upload.body.drained
 	r.body.reset(src, g.keepFor(o, ctx.Response.StatusCode(), src.Length()), 0)
 	o.cl.rs.metrics.streamed.Add(1)
 	resp := &ctx.Response

@@ -187,6 +187,9 @@ func TestLongBodiesPassByteExact(t *testing.T) {
 		if !strings.HasPrefix(string(got), fmt.Sprintf("%d %s ", len(body), sum(body))) {
 			t.Fatalf("upload: %s %q, want %d bytes with sha256 %s", resp.Status, got, len(body), sum(body))
 		}
+		if resp.Close {
+			t.Errorf("upload: the connection was closed after a body read to its end")
+		}
 	}
 	if v := scrapedValue(t, g.AdminHandler(), `cutover_streamed_total{route="s"}`); v != 2 {
 		t.Errorf("cutover_streamed_total %v, want 2", v)

@@ -25,7 +25,14 @@ import (
 // streamGateway serves a gateway whose one route "s" goes to old (and
 // shadows to new when shadow is set), with stream_above 64KiB and
 // recording into a store of its own; extra is more YAML at the top level.
+// The services' timeout is 5s.
 func streamGateway(t *testing.T, old, new, shadow, extra string) (addr string, g *Gateway) {
+	t.Helper()
+	return streamGatewayWith(t, old, new, shadow, extra, "5s")
+}
+
+// streamGatewayWith is streamGateway with the services' timeout.
+func streamGatewayWith(t *testing.T, old, new, shadow, extra, timeout string) (addr string, g *Gateway) {
 	t.Helper()
 	if new == "" {
 		new = old
@@ -37,8 +44,8 @@ store: { path: "`+filepath.Join(t.TempDir(), "cutover.db")+`" }
 record: { sample: 1, max_body: 1KiB }
 `+extra+`
 services:
-  old: { targets: ["`+strings.TrimPrefix(old, "http://")+`"], timeout: 5s }
-  new: { targets: ["`+strings.TrimPrefix(new, "http://")+`"], timeout: 5s }
+  old: { targets: ["`+strings.TrimPrefix(old, "http://")+`"], timeout: `+timeout+` }
+  new: { targets: ["`+strings.TrimPrefix(new, "http://")+`"], timeout: `+timeout+` }
 routes:
   - name: s
     old: old
@@ -304,33 +311,49 @@ func TestClientLeavingMidStreamFreesTheUpstream(t *testing.T) {
 	})
 }
 
-// TestUpstreamFailingMidStream: an upstream that promises 1 MiB and stops
-// after 100 KiB leaves the client with a short, failed body, never a
-// complete-looking one, and is counted as ended by the upstream.
+// TestUpstreamFailingMidStream: an upstream that stops mid-body, by
+// closing its connection (a sized body cut short, a chunked one without
+// its last chunk) or by going silent past the service timeout, leaves the
+// client with a failed body, never a complete-looking one, and is counted
+// as ended by the upstream.
 func TestUpstreamFailingMidStream(t *testing.T) {
+	silent := make(chan struct{})
+	defer close(silent)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, bw, err := w.(http.Hijacker).Hijack()
 		if err != nil {
 			return
 		}
-		fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", 1<<20, strings.Repeat("z", 100<<10))
+		defer conn.Close()
+		part := strings.Repeat("z", 100<<10)
+		switch r.URL.Path {
+		case "/sized":
+			fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", 1<<20, part)
+		case "/chunked":
+			fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n", len(part), part)
+		case "/silent":
+			fmt.Fprintf(bw, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n", len(part), part)
+			_ = bw.Flush()
+			<-silent // past the gateway's timeout of 300ms
+		}
 		_ = bw.Flush()
-		_ = conn.Close()
 	}))
 	defer up.Close()
-	addr, g := streamGateway(t, up.URL, "", "", "")
-	resp, err := http.Get("http://" + addr + "/short")
-	if err != nil {
-		t.Fatal(err)
+	addr, g := streamGatewayWith(t, up.URL, "", "", "", "300ms")
+	for i, path := range []string{"/sized", "/chunked", "/silent"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			t.Fatalf("%s: read %d bytes and a clean end from an upstream that failed mid-body", path, len(got))
+		}
+		pollUntil(t, path+": the abort counted", func() bool {
+			return scrapedValue(t, g.AdminHandler(), `cutover_stream_aborted_total{route="s",by="upstream"}`) == float64(i+1)
+		})
 	}
-	got, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err == nil {
-		t.Fatalf("read %d of 1 MiB without an error", len(got))
-	}
-	pollUntil(t, "the abort counted", func() bool {
-		return scrapedValue(t, g.AdminHandler(), `cutover_stream_aborted_total{route="s",by="upstream"}`) == 1
-	})
 }
 
 // TestEarlyHintsForwarded: a 103 reaches the client before the final

@@ -200,21 +200,23 @@
 // batch=512, benchRecords' repeated bodies), BenchmarkGet and
 // BenchmarkRecordsPage/json (50 calls of one tenant among 50):
 //
-//	                              before            after
-//	disk per call, in order       2,385 bytes       472 (segments 381, bbolt 90)
-//	disk per call, json bench     2,474 to 2,491    516 to 552 (bbolt 135)
-//	cpu per call, json bench      4.7 to 5.0 µs     12.3 to 16.3 µs
-//	cpu per call, batch=512       5.1 to 6.6 µs     6.2 to 7.5 µs
-//	allocations per call (512)    5.7               5.5 to 5.8
-//	read by ID                    0.01 to 0.02 ms   0.15 to 0.2 ms
-//	page of one tenant's calls    0.09 ms           4 ms
+//	                              before            after (512 KiB frames)
+//	disk per call, in order       2,385 bytes       422 (bbolt 90)
+//	disk per call, json bench     2,496             485 (bbolt 194)
+//	cpu per call, json bench      5.7 µs            12.5 µs
+//	cpu per call, batch=512       5.7 µs            7.0 µs
+//	allocations per call (512)    5.7               5.6 to 5.8
+//	read by ID (BenchmarkGet)     0.005 ms          0.52 ms
+//	page of one tenant's calls    0.10 ms           6.0 ms
 //
-// zstd's fastest level costs about 8 µs for the 2.3 KB of a varied JSON
+// zstd's fastest level costs about 7 µs for the 2.3 KB of a varied JSON
 // call on this machine, and little for calls that repeat, as make bench's
 // one body does; the recorder encodes off the request path, in batches.
 // Its default and better levels saved 1 and 23 bytes a call for 25% and
 // 70% more CPU. Frames of 64, 128 and 192 KiB took 422, 381 and 360 bytes
-// a call and 0.1, 0.19 and 0.46 ms a read by ID; a read of calls far apart
+// a call for the compressed data and 0.1, 0.19 and 0.46 ms a read by ID;
+// 512 KiB frames were chosen to keep a call within 500 bytes on disk with
+// its index when calls arrive out of order (see frameTarget); a read of calls far apart
 // decodes one frame each. Compressing each record on its own took 1,014
 // bytes a call. Calls that arrive out of start order make the records
 // bucket's pages split before they fill, which costs bbolt some 45 bytes

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -477,5 +478,58 @@ func TestUnsizedAnswerToAnHTTP10Client(t *testing.T) {
 	}
 	if len(resp.TransferEncoding) > 0 || resp.ContentLength != int64(len(body)) {
 		t.Fatalf("an HTTP/1.0 client got Transfer-Encoding %v, Content-Length %d", resp.TransferEncoding, resp.ContentLength)
+	}
+}
+
+// TestMaxBodyAppliesAtReload: max_body is the handler's to enforce, so a
+// reload that raises it takes effect at once, without a restart.
+func TestMaxBodyAppliesAtReload(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprint(w, n)
+	}))
+	defer up.Close()
+	path := filepath.Join(t.TempDir(), "cutover.yaml")
+	write := func(maxBody string) {
+		t.Helper()
+		yaml := "listen: \"127.0.0.1:0\"\nmax_body: " + maxBody + "\nservices:\n  app: { targets: [\"" + strings.TrimPrefix(up.URL, "http://") +
+			"\"] }\nroutes:\n  - name: app\n    upstream: app\n"
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("1KiB")
+	cfg, err := configs.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Open(cfg, path, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close(context.Background())
+	addr := serveOnLoopback(t, g)
+	post := func() int {
+		t.Helper()
+		resp, err := http.Post("http://"+addr+"/upload", "text/plain", strings.NewReader(strings.Repeat("x", 2048)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("2 KiB over max_body 1KiB: %d, want 413", code)
+	}
+	write("4KiB")
+	res, err := g.Reload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.RestartRequired) > 0 {
+		t.Fatalf("raising max_body asks for a restart of %v", res.RestartRequired)
+	}
+	if code := post(); code != http.StatusOK {
+		t.Fatalf("2 KiB after max_body was raised to 4KiB: %d, want 200", code)
 	}
 }

@@ -353,7 +353,7 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 	st.ctx, st.g = ctx, g
 	sent := time.Now()
 	t, body, err := svc.Exchange(out, &ctx.Response, sent, &st.exchange)
-	o.target, o.sent, o.latency, o.failed = t, sent, time.Since(sent), err != nil
+	o.target, o.sent, o.latency = t, sent, time.Since(sent)
 	if upload && st.upload.body.drained {
 		_ = req.CloseBodyStream() // read to its end: the connection may serve another request
 	}
@@ -370,7 +370,8 @@ func (g *Gateway) handle(ctx *fasthttp.RequestCtx) {
 		g.relay(ctx, body, o, &st.upload)
 		return
 	}
-	g.settle(ctx, st.upload.sent(ctx, o), &ctx.Response, o)
+	o.cut = st.upload.cut()
+	g.settle(ctx, st.upload.sent(ctx), &ctx.Response, o)
 }
 
 // outcome is what the work after an answer needs to know of the call.
@@ -384,10 +385,12 @@ type outcome struct {
 	sent     time.Time
 	latency  time.Duration // to the answer's head, for a streamed answer
 	reason   string        // why the call failed, "" when it did not
-	failed   bool
-	replayed bool // marked X-Cutover-Replay
-	cut      bool // a streamed body was longer than what was kept of it
+	replayed bool          // marked X-Cutover-Replay
+	cut      bool          // a streamed body was longer than what was kept of it
 }
+
+// failed reports whether the call failed: every failure has a reason.
+func (o *outcome) failed() bool { return o.reason != "" }
 
 // settle does what follows an answer: the rollout's gate, recording,
 // tracing and shadowing. req is the request as sent upstream and resp the
@@ -401,7 +404,7 @@ func (g *Gateway) settle(ctx *fasthttp.RequestCtx, req *fasthttp.Request, resp *
 	if o.replayed {
 		cl.rs.metrics.replayed.Add(1)
 	} else if f := cl.rs.rollout; f != nil && cl.side == router.SideNew && cl.svc == cl.rs.bySide[router.SideNew] {
-		f.ObserveNewCall(o.failed || resp.StatusCode() >= 500)
+		f.ObserveNewCall(o.failed() || resp.StatusCode() >= 500)
 	}
 	r := g.recordingFor(o.snap, cl.rs)
 	recorded := !o.replayed && r.wants(o.chain.Trace, resp.StatusCode())
@@ -418,7 +421,7 @@ func (g *Gateway) settle(ctx *fasthttp.RequestCtx, req *fasthttp.Request, resp *
 	if sh := cl.rs.shadow; sh != nil && !o.replayed {
 		sh.Offer(req, resp, &o.chain, &shadow.Primary{
 			ServedNew: cl.side == router.SideNew, Decision: cl.reason.String(), Tenant: o.tenant, Target: o.target.Addr(),
-			Sent: o.sent, Latency: o.latency, Failed: o.failed, Cut: o.cut, Recorded: recorded,
+			Sent: o.sent, Latency: o.latency, Failed: o.failed(), Cut: o.cut, Recorded: recorded,
 		})
 	}
 }

@@ -155,17 +155,19 @@ func (u *uploadState) start(req *fasthttp.Request, keep int, limit int64) *fasth
 }
 
 // sent returns the request as sent upstream: with a streamed body, the
-// copy holding what was kept of it, noting in o when that is not all.
-func (u *uploadState) sent(ctx *fasthttp.RequestCtx, o *outcome) *fasthttp.Request {
+// copy holding what was kept of it.
+func (u *uploadState) sent(ctx *fasthttp.RequestCtx) *fasthttp.Request {
 	if u.req == nil {
 		return &ctx.Request
 	}
 	// The stream was closed once written; the client's own is closed by
 	// the server.
 	u.req.SetBodyRaw(u.body.kept)
-	o.cut = o.cut || u.body.cut()
 	return u.req
 }
+
+// cut reports whether a streamed body was longer than what was kept of it.
+func (u *uploadState) cut() bool { return u.req != nil && u.body.cut() }
 
 // clientFailed answers a call whose upload failed on the client's side:
 // a body over max_body (413) or a client that stopped sending. It reports
@@ -250,16 +252,16 @@ func (r *relay) CloseWithError(werr error) error {
 	switch {
 	case r.body.err != nil:
 		o.cl.rs.metrics.streamAborted[abortByUpstream].Add(1)
-		o.failed, o.reason = true, upstream.Reason(r.body.err)
+		o.reason = upstream.Reason(r.body.err)
 	case werr != nil:
 		o.cl.rs.metrics.streamAborted[abortByClient].Add(1)
-		o.failed, o.reason = true, reasonClientAborted
+		o.reason = reasonClientAborted
 	}
-	o.cut = r.body.cut()
+	o.cut = r.body.cut() || r.upload.cut()
 	resp := fasthttp.AcquireResponse()
 	r.ctx.Response.Header.CopyTo(&resp.Header)
 	resp.SetBodyRaw(r.body.kept)
-	r.g.settle(r.ctx, r.upload.sent(r.ctx, o), resp, o)
+	r.g.settle(r.ctx, r.upload.sent(r.ctx), resp, o)
 	fasthttp.ReleaseResponse(resp)
 	r.upload.finish()
 	r.src, r.ctx, r.g, r.body.src = nil, nil, nil, nil

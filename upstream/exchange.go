@@ -50,12 +50,15 @@ var errTooManyInterim = errors.New("upstream: too many interim (1xx) responses")
 // responses are handed on as they arrive, and the body is left unread once
 // its head shows it long.
 func (t *Target) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, timeout time.Duration, x *Exchange) (*Stream, error) {
+	// A streamed body is read once: a failed attempt has consumed (and
+	// closed) it, so it cannot be sent again.
+	once := req.IsBodyStream()
 	for attempt := 1; ; attempt++ {
 		s, retry, err := t.roundTrip(req, resp, deadline, timeout, x)
 		if err == nil {
 			return s, nil
 		}
-		if !retry || req.IsBodyStream() || attempt >= maxIdempotentAttempts || !isIdempotent(req) {
+		if !retry || once || attempt >= maxIdempotentAttempts || !isIdempotent(req) {
 			if err == io.EOF {
 				err = fasthttp.ErrConnectionClosed
 			}

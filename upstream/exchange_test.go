@@ -178,3 +178,27 @@ func TestStreamsAndTheirConnections(t *testing.T) {
 		t.Fatalf("a body within StreamAbove came back as a stream: %v", st != nil)
 	}
 }
+
+// TestStreamedBodyIsNotSentTwice: an idempotent call whose reused
+// connection turns out closed is sent again, but not one whose body was
+// a stream, which the first attempt consumed.
+func TestStreamedBodyIsNotSentTwice(t *testing.T) {
+	srv := serveRaw(t, func(n int) string {
+		if n == 0 {
+			return hangUp // read the request, then close without an answer
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	})
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(fasthttp.MethodPut)
+	req.SetRequestURI("http://x/")
+	req.SetBodyStream(strings.NewReader("data"), 4)
+	if _, _, err := rawService(t, srv.addr).Exchange(req, resp, time.Now(), &Exchange{}); err == nil {
+		t.Fatalf("a PUT whose streamed body was consumed was sent again: %d %q", resp.StatusCode(), resp.Body())
+	}
+	if n := srv.conns.Load(); n != 1 {
+		t.Fatalf("%d connections, want 1: the call was tried again", n)
+	}
+}

@@ -38,14 +38,13 @@ func (g *Gateway) takeBody(ctx *fasthttp.RequestCtx, snap *snapshot, chainID []b
 	n := req.Header.ContentLength()
 	switch {
 	case n > int(snap.cfg.MaxBody):
-		ctx.SetConnectionClose() // the unread body must not be taken for a request
+		// The body stays unread: handle closes the connection after.
 		g.reject(ctx, reasonTooLarge, chainID, snap.chainHeader)
 		return false, false
 	case n >= 0 && n <= prefetched:
 		req.Body() // in memory: nothing left to read or to fail
 	case n >= 0 && n <= int(snap.cfg.StreamAbove):
 		if err := readWhole(req, n); err != nil {
-			ctx.SetConnectionClose()
 			g.reject(ctx, parseErrorReason(err), chainID, snap.chainHeader)
 			return false, false
 		}
@@ -176,7 +175,6 @@ func (u *uploadState) clientFailed(g *Gateway, ctx *fasthttp.RequestCtx, snap *s
 	if u.req == nil || u.body.err == nil {
 		return false
 	}
-	ctx.SetConnectionClose()
 	if !errors.Is(u.body.err, fasthttp.ErrBodyTooLarge) {
 		o.cl.rs.metrics.streamAborted[abortByClient].Add(1)
 	}
